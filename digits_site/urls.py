@@ -1,0 +1,9 @@
+"""URL routes: the drawing page, the API (with its OpenAPI schema and docs) and the admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("recognizer.urls")),
+]

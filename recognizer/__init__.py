@@ -1,0 +1,1 @@
+"""The Digits web app: drawings, predictions, corrections, model versions and training runs."""

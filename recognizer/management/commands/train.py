@@ -1,0 +1,54 @@
+"""``manage.py train``: train the CNN on MNIST, evaluate it, export it, register it and activate it."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Train the CNN on MNIST with augmentation, evaluate on the 10,000 test images, register and activate it."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--epochs", type=int, default=15)
+        parser.add_argument("--batch-size", type=int, default=128)
+        parser.add_argument("--learning-rate", type=float, default=2e-3)
+        parser.add_argument("--name", help="Version name (default: mnist-<timestamp>).")
+        parser.add_argument("--subset", type=int, help="Train on only the first N training images (quick runs).")
+        parser.add_argument("--mnist-dir", type=Path, help="Directory of the MNIST IDX files (default: setting).")
+        parser.add_argument("--no-activate", action="store_true", help="Register the version without activating it.")
+        parser.add_argument(
+            "--save-default", action="store_true", help="Also write the artifacts as the shipped default model."
+        )
+
+    def handle(self, *args, **options) -> None:
+        # Imported here: TensorFlow is loaded only by commands that train, never by web processes.
+        from training.pipeline import TrainOptions, save_as_default, train_from_scratch
+
+        run = train_from_scratch(
+            TrainOptions(
+                epochs=options["epochs"],
+                batch_size=options["batch_size"],
+                learning_rate=options["learning_rate"],
+                subset=options["subset"],
+                name=options["name"],
+                activate=not options["no_activate"],
+                mnist_dir=options["mnist_dir"],
+                command="python manage.py " + shlex.join(sys.argv[1:]),
+                verbose=1 if sys.stdout.isatty() and options["verbosity"] >= 1 else 2,
+            ),
+            echo=self.stdout.write if options["verbosity"] >= 1 else None,
+        )
+        version = run.result_version
+        accuracy = version.metrics["mnist_test_accuracy"]
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Model {version.name}: MNIST test accuracy {accuracy:.4%} "
+                f"({'active' if version.is_active else 'not activated'}) in {run.duration}"
+            )
+        )
+        if options["save_default"]:
+            self.stdout.write(f"Saved as the default model in {save_as_default(version)}")

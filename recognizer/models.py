@@ -1,0 +1,195 @@
+"""The schema: model versions, drawings with their predictions and corrections, and training runs."""
+
+from __future__ import annotations
+
+import numpy as np
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+def model_artifact_path(instance: ModelVersion, filename: str) -> str:
+    return f"models/{instance.name}/{filename}"
+
+
+class ModelVersionQuerySet(models.QuerySet):
+    def active(self) -> ModelVersion | None:
+        return self.filter(is_active=True).first()
+
+
+class ModelVersion(models.Model):
+    """One trained model: its Keras and LiteRT artifacts (with checksums), metrics and lineage.
+
+    Exactly one version is active at a time (a partial unique constraint enforces it); web processes serve that one.
+    Versions are never deleted by the pipeline, so rolling back is activating an older one.
+    """
+
+    name = models.SlugField(max_length=80, unique=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    keras_file = models.FileField(upload_to=model_artifact_path, max_length=255)
+    keras_sha256 = models.CharField(max_length=64)
+    tflite_file = models.FileField(upload_to=model_artifact_path, max_length=255)
+    tflite_sha256 = models.CharField(max_length=64)
+    metrics = models.JSONField(default=dict, blank=True, help_text="mnist_test_accuracy, per_digit_accuracy, …")
+    confusion_matrix = models.JSONField(default=list, blank=True, help_text="10x10 counts on the MNIST test set")
+    training_command = models.TextField(blank=True)
+    notes = models.TextField(blank=True, help_text="Why it was or was not activated.")
+    trained_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(auto_now_add=True)
+    is_active = models.BooleanField(default=False)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ModelVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_model")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def mnist_accuracy(self) -> float | None:
+        return self.metrics.get("mnist_test_accuracy")
+
+
+class Submission(models.Model):
+    """One request from one client: a single digit, or a number written as several digits side by side."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    session_key = models.CharField(max_length=64, blank=True, db_index=True)
+    number = models.CharField(max_length=64, blank=True, help_text="The predicted digits, left to right.")
+    image = models.ImageField(
+        upload_to="submissions/%Y/%m/%d/",
+        blank=True,
+        max_length=255,
+        help_text="The whole submitted drawing of a number; a single digit's image is kept on its drawing.",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Submission {self.pk}: {self.number}"
+
+
+def drawing_image_path(instance: Drawing, filename: str) -> str:
+    return timezone.now().strftime("drawings/%Y/%m/%d/") + filename
+
+
+class Drawing(models.Model):
+    """One drawn digit: the submitted image, the exact 28x28 input the model saw, the prediction and its correction."""
+
+    class CorrectionStatus(models.TextChoices):
+        NONE = "none", "No correction"
+        PENDING = "pending", "Pending review"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="drawings")
+    position = models.PositiveSmallIntegerField(default=0, help_text="Index of this digit within its number.")
+    image = models.ImageField(upload_to=drawing_image_path, max_length=255)
+    image_sha256 = models.CharField(max_length=64, db_index=True)
+    model_input = models.BinaryField(help_text="The 28x28 uint8 input the model saw, row by row (784 bytes).")
+    predicted_digit = models.PositiveSmallIntegerField(db_index=True)
+    confidence = models.FloatField()
+    probabilities = models.JSONField()
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="drawings")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    session_key = models.CharField(max_length=64, blank=True, db_index=True)
+    corrected_label = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True)
+    corrected_at = models.DateTimeField(null=True, blank=True)
+    correction_status = models.CharField(
+        max_length=10, choices=CorrectionStatus.choices, default=CorrectionStatus.NONE, db_index=True
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    excluded_from_training = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["correction_status", "confidence"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(predicted_digit__lte=9), name="predicted_digit_0_9"),
+            models.CheckConstraint(
+                condition=Q(corrected_label__isnull=True) | Q(corrected_label__lte=9), name="corrected_label_0_9"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Drawing {self.pk}: {self.predicted_digit}"
+
+    @property
+    def input_array(self) -> np.ndarray:
+        """The stored model input as a (28, 28) uint8 array."""
+        return np.frombuffer(bytes(self.model_input), dtype=np.uint8).reshape(28, 28)
+
+    @property
+    def is_corrected(self) -> bool:
+        return self.corrected_label is not None
+
+    @property
+    def label(self) -> int:
+        """The best known truth: the correction if any, else the prediction."""
+        return self.predicted_digit if self.corrected_label is None else self.corrected_label
+
+
+def training_run_path(instance: TrainingRun, filename: str) -> str:
+    return f"training_runs/{instance.pk or 'new'}/{filename}"
+
+
+class TrainingRun(models.Model):
+    """One training or fine-tuning attempt, kept whatever its outcome, with its progress, figures and result."""
+
+    class Kind(models.TextChoices):
+        TRAIN = "train", "Train from scratch"
+        FINETUNE = "finetune", "Fine-tune"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        SKIPPED = "skipped", "Skipped"
+        REJECTED = "rejected", "Rejected by the gate"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.FINETUNE)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.FloatField(default=0.0, help_text="Percent done while running.")
+    stage = models.CharField(max_length=120, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    base_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    result_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="training_runs"
+    )
+    parameters = models.JSONField(default=dict, blank=True)
+    mnist_samples = models.PositiveIntegerField(default=0)
+    correction_samples = models.PositiveIntegerField(default=0)
+    heldout_samples = models.PositiveIntegerField(default=0)
+    metrics_before = models.JSONField(default=dict, blank=True)
+    metrics_after = models.JSONField(default=dict, blank=True)
+    history = models.JSONField(default=dict, blank=True)
+    curves_image = models.ImageField(upload_to=training_run_path, blank=True, max_length=255)
+    confusion_image = models.ImageField(upload_to=training_run_path, blank=True, max_length=255)
+    message = models.TextField(blank=True, help_text="Why it was skipped or rejected.")
+    error = models.TextField(blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.status})"
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None

@@ -1,0 +1,133 @@
+"""The core loop's work: decode a drawing, preprocess, predict, store; and store corrections.
+
+Views and API endpoints stay thin and call these functions. Everything that can fail (decoding, empty canvas, no
+model) happens before anything is written; the image file and the rows are then written together, and the file is
+removed again if the rows cannot be, so a failed request leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+from django.core import signing
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from PIL import Image
+
+from recognizer import serving
+from recognizer.images import as_png, open_image
+from recognizer.models import Drawing, Submission
+from recognizer.preprocessing import digit_spans, preprocess
+
+CORRECTION_SALT = "recognizer.correction"
+
+
+@dataclass(frozen=True)
+class _Digit:
+    png: bytes
+    model_input: np.ndarray
+
+
+def _digits_of(image: Image.Image, raw: bytes, as_number: bool) -> list[_Digit]:
+    """One digit: the upload itself. A number: each digit's crop of the upload, preprocessed on its own."""
+    if not as_number:
+        return [_Digit(as_png(image, raw), preprocess(image))]
+    digits = []
+    for left, right in digit_spans(image):
+        crop = image.crop((left, 0, right, image.height))
+        digits.append(_Digit(as_png(crop), preprocess(crop)))
+    return digits
+
+
+def _store(fieldfile, name: str, content: bytes, saved: list) -> None:
+    fieldfile.save(name, ContentFile(content), save=False)
+    saved.append(fieldfile)
+
+
+def create_submission(raw: bytes, session_key: str, as_number: bool = False) -> Submission:
+    """Predict the digit (or, with ``as_number``, each digit of a number) in an uploaded image and store it all.
+
+    Raises :class:`~recognizer.images.InvalidImage`, :class:`~recognizer.preprocessing.EmptyDrawing` or
+    :class:`~recognizer.serving.ModelUnavailable` before anything is stored.
+    """
+    image = open_image(raw)
+    digits = _digits_of(image, raw, as_number)
+    predictions = serving.predict_batch(np.stack([d.model_input for d in digits]))
+    now = timezone.now()
+    stamp = f"{now:%H%M%S%f}"
+    submission = Submission(created_at=now, session_key=session_key, number="".join(str(p.digit) for p in predictions))
+    saved: list = []
+    drawings = []
+    try:
+        if as_number:
+            _store(submission.image, f"number-{stamp}.png", as_png(image, raw), saved)
+        for position, (digit, prediction) in enumerate(zip(digits, predictions, strict=True)):
+            sha = hashlib.sha256(digit.png).hexdigest()
+            drawing = Drawing(
+                position=position,
+                image_sha256=sha,
+                model_input=digit.model_input.tobytes(),
+                predicted_digit=prediction.digit,
+                confidence=prediction.confidence,
+                probabilities=prediction.probabilities,
+                model_version_id=prediction.version_id,
+                created_at=now,
+                session_key=session_key,
+            )
+            _store(drawing.image, f"{sha[:16]}-{stamp}-{position}.png", digit.png, saved)
+            drawings.append(drawing)
+        with transaction.atomic():
+            submission.save()
+            for drawing in drawings:
+                drawing.submission = submission
+                drawing.save()
+    except BaseException:
+        for fieldfile in saved:
+            fieldfile.storage.delete(fieldfile.name)
+        raise
+    submission.ordered_drawings = drawings
+    return submission
+
+
+def correction_token(drawing: Drawing) -> str:
+    """A signed token that lets the client that made ``drawing`` correct it without a session cookie."""
+    return signing.dumps(drawing.pk, salt=CORRECTION_SALT)
+
+
+def token_matches(drawing: Drawing, token: str | None) -> bool:
+    if not token:
+        return False
+    try:
+        return signing.loads(token, salt=CORRECTION_SALT) == drawing.pk
+    except signing.BadSignature:
+        return False
+
+
+def may_correct(drawing: Drawing, *, session_key: str | None, is_staff: bool, token: str | None = None) -> bool:
+    """Staff may correct anything; the public only what its own session (or its correction token) made."""
+    if is_staff:
+        return True
+    if session_key and drawing.session_key and session_key == drawing.session_key:
+        return True
+    return token_matches(drawing, token)
+
+
+def correct(drawing: Drawing, label: int, *, reviewer=None) -> Drawing:
+    """Store a correction. A later correction replaces an earlier one; staff corrections count as reviewed.
+
+    Corrections from the public wait as *pending* until staff accept them; one made by staff is accepted at once.
+    """
+    now = timezone.now()
+    drawing.corrected_label = label
+    drawing.corrected_at = now
+    if reviewer is not None:
+        drawing.correction_status = Drawing.CorrectionStatus.ACCEPTED
+        drawing.reviewed_by, drawing.reviewed_at = reviewer, now
+    else:
+        drawing.correction_status = Drawing.CorrectionStatus.PENDING
+        drawing.reviewed_by, drawing.reviewed_at = None, None
+    drawing.save(update_fields=["corrected_label", "corrected_at", "correction_status", "reviewed_by", "reviewed_at"])
+    return drawing

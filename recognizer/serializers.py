@@ -1,0 +1,101 @@
+"""API representations of drawings and corrections (Django REST framework)."""
+
+from __future__ import annotations
+
+import base64
+
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from recognizer.images import array_to_png
+from recognizer.models import Drawing
+from recognizer.predictions import correction_token
+
+
+class PredictionRequestSerializer(serializers.Serializer):
+    """Either ``image`` as a base64 data URL in JSON, or ``image`` as a multipart file."""
+
+    image = serializers.JSONField(
+        help_text="A data URL (data:image/png;base64,...) in JSON, or an image file in a multipart form."
+    )
+    number = serializers.BooleanField(
+        default=False, help_text="Read several digits written side by side as one number."
+    )
+
+
+class CorrectionRequestSerializer(serializers.Serializer):
+    label = serializers.IntegerField(min_value=0, max_value=9, help_text="The digit that was really drawn.")
+    token = serializers.CharField(
+        required=False, allow_blank=True, help_text="The correction_token from the prediction, for cookie-less clients."
+    )
+
+
+class CorrectionSerializer(serializers.Serializer):
+    label = serializers.IntegerField(source="corrected_label", allow_null=True)
+    status = serializers.CharField(source="correction_status")
+    corrected_at = serializers.DateTimeField(allow_null=True)
+
+
+class DrawingSerializer(serializers.ModelSerializer):
+    """A stored prediction, with what a client needs to show it and to correct it."""
+
+    digit = serializers.IntegerField(source="predicted_digit")
+    model_version = serializers.CharField(source="model_version.name")
+    uncertain = serializers.SerializerMethodField(help_text="True when the model is not sure of this answer.")
+    correction = CorrectionSerializer(source="*")
+    correction_url = serializers.SerializerMethodField()
+    correction_token = serializers.SerializerMethodField()
+    input_image = serializers.SerializerMethodField(help_text="The 28x28 input the model saw, as a PNG data URL.")
+    submission = serializers.IntegerField(source="submission_id")
+
+    class Meta:
+        model = Drawing
+        fields = [
+            "id",
+            "submission",
+            "position",
+            "digit",
+            "confidence",
+            "probabilities",
+            "uncertain",
+            "model_version",
+            "created_at",
+            "correction",
+            "correction_url",
+            "correction_token",
+            "input_image",
+        ]
+
+    def get_uncertain(self, drawing: Drawing) -> bool:
+        return drawing.confidence < settings.DIGITS_LOW_CONFIDENCE
+
+    def get_correction_url(self, drawing: Drawing) -> str:
+        url = reverse("prediction-correction", args=[drawing.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_correction_token(self, drawing: Drawing) -> str | None:
+        """Only the client that just made the drawing gets the token (see the create endpoint)."""
+        return correction_token(drawing) if self.context.get("include_token") else None
+
+    def get_input_image(self, drawing: Drawing) -> str:
+        return "data:image/png;base64," + base64.b64encode(array_to_png(drawing.input_array)).decode()
+
+
+class NumberSerializer(serializers.Serializer):
+    """A number written as several digits: the whole number and each digit's own prediction."""
+
+    submission = serializers.IntegerField(source="pk")
+    number = serializers.CharField()
+    confidence = serializers.SerializerMethodField(help_text="The lowest confidence among the digits.")
+    digits = serializers.SerializerMethodField()
+
+    def get_confidence(self, submission) -> float:
+        return min(d.confidence for d in submission.ordered_drawings)
+
+    @extend_schema_field(DrawingSerializer(many=True))
+    def get_digits(self, submission) -> list[dict]:
+        return DrawingSerializer(submission.ordered_drawings, many=True, context=self.context).data

@@ -1,0 +1,44 @@
+"""The Keras CNN that reads one 28x28 digit.
+
+Small enough to train to 99.5% on two CPU cores in minutes and to serve in well under a millisecond with LiteRT,
+big enough to reach that accuracy with augmentation: two convolution blocks with batch normalisation, a 1x1-free
+global pooling head so the parameter count (and the committed artifact) stays small.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+
+def build_model(learning_rate: float = 2e-3) -> keras.Model:
+    """A fresh, compiled CNN: uint8-range 28x28x1 input, softmax over the ten digits."""
+    inputs = keras.Input(shape=(28, 28, 1), name="digit")
+    x = layers.Rescaling(1.0 / 255.0)(inputs)
+    for filters in (32, 64):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+        x = layers.MaxPooling2D()(x)
+        x = layers.Dropout(0.1)(x)
+    x = layers.Conv2D(128, 3, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.3)(x)
+    outputs = layers.Dense(10, activation="softmax", name="probabilities")(x)
+    model = keras.Model(inputs, outputs, name="digits_cnn")
+    compile_model(model, learning_rate)
+    return model
+
+
+def compile_model(model: keras.Model, learning_rate: float) -> None:
+    """(Re)compile with the optimiser and loss used for both training from scratch and fine-tuning."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=["accuracy"],
+    )

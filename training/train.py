@@ -1,0 +1,102 @@
+"""Training and fine-tuning loops shared by ``manage.py train``, ``manage.py finetune`` and the Celery task."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from recognizer.preprocessing import preprocess
+from training.augment import augment_batch, make_augmenter
+
+ProgressFn = Callable[[float, str], None]
+
+
+def prepare_images(images: np.ndarray) -> np.ndarray:
+    """Run raw 28x28 images (MNIST's) through the one serving preprocessing, so training sees what serving sees."""
+    return np.stack([preprocess(image) for image in images])
+
+
+@dataclass
+class History:
+    """Per-epoch loss and accuracy, kept for the training-run curves."""
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[float]]:
+        return {key: list(value) for key, value in self.__dict__.items()}
+
+
+class _Progress(keras.callbacks.Callback):
+    """Reports the share of training batches done, so a long run shows a moving progress bar."""
+
+    def __init__(self, total_batches: int, report: ProgressFn, every: int = 20) -> None:
+        super().__init__()
+        self.total, self.report, self.every, self.done = total_batches, report, every, 0
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.done += 1
+        if self.done % self.every == 0 or self.done == self.total:
+            self.report(min(1.0, self.done / self.total), f"batch {self.done}/{self.total}")
+
+
+def make_dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    augment: bool,
+    sample_weight: np.ndarray | None = None,
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """A shuffled, batched, optionally augmented ``tf.data`` pipeline over uint8 28x28 images."""
+    images = x.astype(np.float32)[..., None]
+    parts = (images, y.astype(np.int32)) if sample_weight is None else (images, y.astype(np.int32), sample_weight)
+    ds = tf.data.Dataset.from_tensor_slices(parts).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    if augment:
+        augmenter = make_augmenter(seed)
+        ds = ds.map(lambda img, *rest: (augment_batch(augmenter, img), *rest), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def fit(
+    model: keras.Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    sample_weight: np.ndarray | None = None,
+    augment: bool = True,
+    progress: ProgressFn | None = None,
+    verbose: int = 1,
+    learning_rate_schedule: bool = True,
+) -> History:
+    """Train ``model`` in place; returns its per-epoch history. The learning rate decays on a cosine over the run."""
+    train = make_dataset(x, y, batch_size, augment, sample_weight)
+    steps = int(np.ceil(len(x) / batch_size))
+    callbacks: list[keras.callbacks.Callback] = []
+    if progress is not None:
+        callbacks.append(_Progress(steps * epochs, progress))
+    if learning_rate_schedule and epochs > 1:
+        base = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        callbacks.append(
+            keras.callbacks.LearningRateScheduler(
+                lambda epoch: base * 0.5 * (1 + np.cos(np.pi * epoch / epochs)) + base * 0.01
+            )
+        )
+    val = None
+    if validation is not None:
+        val = (validation[0].astype(np.float32)[..., None], validation[1].astype(np.int32))
+    result = model.fit(train, epochs=epochs, validation_data=val, callbacks=callbacks, verbose=verbose)
+    history = History()
+    for key in history.__dict__:
+        getattr(history, key).extend(float(v) for v in result.history.get(key, []))
+    return history
