@@ -1,8 +1,9 @@
 """The Keras CNN that reads one 28x28 digit.
 
 Small enough to train to 99.5% on two CPU cores in minutes and to serve in well under a millisecond with LiteRT,
-big enough to reach that accuracy with augmentation: two convolution blocks with batch normalisation, a 1x1-free
-global pooling head so the parameter count (and the committed artifact) stays small.
+big enough to reach that accuracy with augmentation: two convolution blocks with batch normalisation (momentum 0.9,
+so short fine-tunes and small test runs settle their statistics) and a global-pooling head, which keeps the parameter
+count, and the committed artifact, small.
 """
 
 from __future__ import annotations
@@ -17,15 +18,15 @@ def build_model(learning_rate: float = 2e-3) -> keras.Model:
     x = layers.Rescaling(1.0 / 255.0)(inputs)
     for filters in (32, 64):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
         x = layers.ReLU()(x)
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
         x = layers.ReLU()(x)
         x = layers.MaxPooling2D()(x)
         x = layers.Dropout(0.1)(x)
     x = layers.Conv2D(128, 3, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
+    x = layers.BatchNormalization(momentum=0.9)(x)
     x = layers.ReLU()(x)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(0.3)(x)

@@ -95,7 +95,9 @@ def fit(
     val = None
     if validation is not None:
         val = (validation[0].astype(np.float32)[..., None], validation[1].astype(np.int32))
-    result = model.fit(train, epochs=epochs, validation_data=val, callbacks=callbacks, verbose=verbose)
+    result = model.fit(
+        train, epochs=epochs, validation_data=val, callbacks=callbacks, verbose=verbose, shuffle=False
+    )  # the dataset shuffles itself
     history = History()
     for key in history.__dict__:
         getattr(history, key).extend(float(v) for v in result.history.get(key, []))

@@ -1,0 +1,7 @@
+.PHONY: run test lint bench
+run:  ## Set up (venv, MNIST, database, model) and serve the site with its worker and scheduler
+	scripts/run.sh
+test:  ## Set up and run the whole test suite (SQLite, then PostgreSQL + Redis when reachable)
+	scripts/test.sh
+lint:
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The README's test command. Runs the whole suite on the embedded defaults (SQLite, no Redis), then again against
+# PostgreSQL and Redis on 127.0.0.1 when they answer. With DIGITS_REQUIRE_SERVICES=1 (set by .ci/run) a missing
+# service, browser or npm registry is a failure instead of a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "==> Installing Debian's chromium for the browser tests"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
+fi
+if [ -z "${DIGITS_MNIST_DIR:-}" ] && [ -d ../shared/mnist ]; then
+  export DIGITS_MNIST_DIR=$(cd ../shared/mnist && pwd)
+fi
+export DIGITS_VAR_DIR=${DIGITS_VAR_DIR:-$(mktemp -d)}
+.venv/bin/ruff check .
+.venv/bin/python manage.py makemigrations --check --dry-run >/dev/null
+
+echo "==> Test suite on SQLite (embedded defaults)"
+env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL .venv/bin/python -m pytest "$@"
+
+pg=${DIGITS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+redis=${DIGITS_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
+if .venv/bin/python -c "import psycopg,sys; psycopg.connect(sys.argv[1].replace('postgres://','postgresql://'), connect_timeout=3).close()" "$pg" 2>/dev/null; then
+  echo "==> Test suite on PostgreSQL ($pg) with Redis ($redis)"
+  DATABASE_URL=$pg DIGITS_TEST_REDIS_URL=$redis .venv/bin/python -m pytest "$@"
+elif [ "${DIGITS_REQUIRE_SERVICES:-0}" = 1 ]; then
+  echo "PostgreSQL at $pg is unreachable and DIGITS_REQUIRE_SERVICES=1" >&2
+  exit 1
+else
+  echo "==> PostgreSQL at $pg is unreachable: the PostgreSQL pass is skipped (set DIGITS_TEST_POSTGRES_URL)"
+fi

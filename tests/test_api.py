@@ -1,0 +1,223 @@
+"""The API end to end: real PNG drawings in, predictions stored, corrections by their owner only."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from django.core.files.storage import default_storage
+from PIL import Image
+from rest_framework.test import APIClient
+
+from recognizer.models import Drawing, Submission
+from recognizer.preprocessing import preprocess
+from tests.drawing import blank_canvas, data_url, draw_digit, draw_number, mnist_as_drawing, png_bytes
+
+pytestmark = pytest.mark.django_db
+
+PREDICT = "/api/predictions/"
+
+
+def predict(client: APIClient, image: Image.Image) -> dict:
+    response = client.post(PREDICT, {"image": data_url(image)}, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def test_predict_from_a_data_url_returns_the_prediction_and_how_to_correct_it(client_api, active_model) -> None:
+    body = predict(client_api, draw_digit(7))
+    assert set(body) >= {"id", "digit", "confidence", "probabilities", "model_version", "correction_url"}
+    assert len(body["probabilities"]) == 10
+    assert sum(body["probabilities"]) == pytest.approx(1.0, abs=1e-6)
+    assert body["digit"] == int(np.argmax(body["probabilities"]))
+    assert body["confidence"] == pytest.approx(max(body["probabilities"]))
+    assert body["model_version"] == active_model.name
+    assert body["correction_url"].endswith(f"/api/predictions/{body['id']}/correction/")
+    assert body["correction_token"]
+    assert body["input_image"].startswith("data:image/png;base64,")
+
+
+def test_predict_from_a_multipart_file(client_api, active_model) -> None:
+    upload = io.BytesIO(png_bytes(draw_digit(1)))
+    upload.name = "one.png"
+    response = client_api.post(PREDICT, {"image": upload}, format="multipart")
+    assert response.status_code == 201, response.content
+    assert Drawing.objects.filter(pk=response.json()["id"]).exists()
+
+
+def test_every_prediction_is_stored_with_its_image_and_exact_model_input(client_api, active_model) -> None:
+    image = draw_digit(3)
+    body = predict(client_api, image)
+    drawing = Drawing.objects.get(pk=body["id"])
+    with default_storage.open(drawing.image.name, "rb") as fh:
+        assert fh.read() == png_bytes(image)  # the submitted PNG itself
+    assert np.array_equal(drawing.input_array, preprocess(image))
+    assert drawing.predicted_digit == body["digit"]
+    assert drawing.probabilities == pytest.approx(body["probabilities"])
+    assert drawing.model_version == active_model
+    assert drawing.correction_status == Drawing.CorrectionStatus.NONE
+    assert drawing.session_key
+
+
+@pytest.mark.parametrize("index", range(20))
+def test_mnist_test_digits_drawn_on_a_canvas_are_recognised(client_api, active_model, mnist, index: int) -> None:
+    body = predict(client_api, mnist_as_drawing(mnist.x_test[index]))
+    assert body["digit"] == int(mnist.y_test[index])
+
+
+@pytest.mark.parametrize("digit", range(10))
+def test_digits_drawn_with_strokes_are_recognised(client_api, active_model, digit: int) -> None:
+    assert predict(client_api, draw_digit(digit))["digit"] == digit
+
+
+def test_get_returns_the_stored_prediction_to_its_owner(client_api, active_model) -> None:
+    body = predict(client_api, draw_digit(4))
+    response = client_api.get(f"{PREDICT}{body['id']}/")
+    assert response.status_code == 200
+    assert response.json()["digit"] == body["digit"]
+    assert response.json()["correction_token"] is None  # only handed out at creation
+
+
+def test_others_cannot_read_a_drawing(client_api, active_model) -> None:
+    body = predict(client_api, draw_digit(4))
+    assert APIClient().get(f"{PREDICT}{body['id']}/").status_code == 404
+
+
+def test_the_owner_corrects_its_drawing(client_api, active_model) -> None:
+    body = predict(client_api, draw_digit(1))
+    response = client_api.post(body["correction_url"], {"label": 7}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["correction"]["label"] == 7
+    drawing = Drawing.objects.get(pk=body["id"])
+    assert drawing.corrected_label == 7
+    assert drawing.correction_status == Drawing.CorrectionStatus.PENDING
+    assert drawing.corrected_at is not None
+
+
+def test_a_second_correction_replaces_the_first(client_api, active_model) -> None:
+    body = predict(client_api, draw_digit(1))
+    client_api.post(body["correction_url"], {"label": 7}, format="json")
+    client_api.post(body["correction_url"], {"label": 4}, format="json")
+    assert Drawing.objects.get(pk=body["id"]).corrected_label == 4
+
+
+def test_another_client_cannot_correct_someone_elses_drawing(client_api, active_model) -> None:
+    body = predict(client_api, draw_digit(1))
+    response = APIClient().post(body["correction_url"], {"label": 7}, format="json")
+    assert response.status_code == 403
+    assert "your own" in response.json()["detail"]
+    assert Drawing.objects.get(pk=body["id"]).corrected_label is None
+
+
+def test_a_cookieless_client_corrects_with_its_token(client_api, active_model) -> None:
+    body = predict(client_api, draw_digit(1))
+    other = APIClient()
+    assert other.post(body["correction_url"], {"label": 2, "token": "forged"}, format="json").status_code == 403
+    response = other.post(body["correction_url"], {"label": 2, "token": body["correction_token"]}, format="json")
+    assert response.status_code == 200
+    assert Drawing.objects.get(pk=body["id"]).corrected_label == 2
+
+
+def test_staff_correct_any_drawing_and_it_counts_as_reviewed(client_api, staff_api, staff_user, active_model) -> None:
+    body = predict(client_api, draw_digit(1))
+    response = staff_api.post(body["correction_url"], {"label": 7}, format="json")
+    assert response.status_code == 200
+    drawing = Drawing.objects.get(pk=body["id"])
+    assert drawing.correction_status == Drawing.CorrectionStatus.ACCEPTED
+    assert drawing.reviewed_by == staff_user
+
+
+@pytest.mark.parametrize("label", [-1, 10, "seven", None])
+def test_a_label_outside_0_to_9_is_refused(client_api, active_model, label) -> None:
+    body = predict(client_api, draw_digit(1))
+    response = client_api.post(body["correction_url"], {"label": label}, format="json")
+    assert response.status_code == 400
+    assert "label" in response.json()
+    assert Drawing.objects.get(pk=body["id"]).corrected_label is None
+
+
+def test_correcting_an_unknown_drawing_is_404(client_api, active_model) -> None:
+    assert client_api.post(f"{PREDICT}999999/correction/", {"label": 1}, format="json").status_code == 404
+
+
+def test_an_empty_canvas_is_a_400_asking_to_draw_and_stores_nothing(client_api, active_model) -> None:
+    response = client_api.post(PREDICT, {"image": data_url(blank_canvas())}, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "empty_drawing"
+    assert "draw a digit" in response.json()["detail"]
+    assert Drawing.objects.count() == 0
+    assert Submission.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        ({}, None),
+        ({"image": "data:image/png;base64,@@@"}, "invalid_image"),
+        ({"image": "data:image/png;base64,aGVsbG8gd29ybGQ="}, "invalid_image"),
+    ],
+    ids=["missing", "bad-base64", "not-an-image"],
+)
+def test_bad_input_is_a_clear_400_and_stores_nothing(client_api, active_model, payload, code) -> None:
+    response = client_api.post(PREDICT, payload, format="json")
+    assert response.status_code == 400
+    if code:
+        assert response.json()["code"] == code
+    assert Drawing.objects.count() == 0
+    assert not default_storage.exists("drawings")
+
+
+def test_without_an_active_model_the_api_answers_503(client_api, db) -> None:
+    response = client_api.post(PREDICT, {"image": data_url(draw_digit(1))}, format="json")
+    assert response.status_code == 503
+    assert Drawing.objects.count() == 0
+
+
+def test_a_failed_database_write_leaves_no_file_behind(client_api, active_model, monkeypatch) -> None:
+    def broken_save(*args, **kwargs):
+        from django.db import DatabaseError
+
+        raise DatabaseError("disk full")
+
+    monkeypatch.setattr(Submission, "save", broken_save)
+    response = client_api.post(PREDICT, {"image": data_url(draw_digit(1))}, format="json")
+    assert response.status_code == 503
+    assert Drawing.objects.count() == 0
+    _, files = default_storage.listdir("drawings") if default_storage.exists("drawings") else ([], [])
+    assert files == []
+
+
+def test_a_number_is_read_digit_by_digit_and_each_digit_is_stored(client_api, active_model) -> None:
+    response = client_api.post("/api/numbers/", {"image": data_url(draw_number("2026"))}, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert len(body["digits"]) == 4
+    assert body["number"] == "".join(str(d["digit"]) for d in body["digits"])
+    submission = Submission.objects.get(pk=body["submission"])
+    assert submission.image
+    assert list(submission.drawings.order_by("position").values_list("predicted_digit", flat=True)) == [
+        d["digit"] for d in body["digits"]
+    ]
+    third = body["digits"][2]
+    assert client_api.post(third["correction_url"], {"label": 2}, format="json").status_code == 200
+
+
+def test_the_full_listing_is_for_staff_only(client_api, staff_api, active_model) -> None:
+    predict(client_api, draw_digit(1))
+    assert client_api.get(PREDICT).status_code == 403
+    response = staff_api.get(PREDICT)
+    assert response.status_code == 200
+    assert len(response.json()) == 1
+
+
+def test_openapi_schema_and_docs(client_api) -> None:
+    schema = client_api.get("/api/schema/")
+    assert schema.status_code == 200
+    text = schema.content.decode()
+    assert "/api/predictions/{id}/correction/" in text
+    assert "/api/numbers/" in text
+    docs = client_api.get("/api/docs/")
+    assert docs.status_code == 200
+    assert b"swagger" in docs.content.lower()
+    assert b"cdn" not in docs.content.lower()

@@ -1,0 +1,117 @@
+"""The one preprocessing function: any canvas → the MNIST-like 28x28 input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from recognizer.preprocessing import EmptyDrawing, digit_spans, preprocess
+from tests.drawing import blank_canvas, draw_digit, draw_number
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of two inputs (1.0 = identical up to brightness)."""
+    a, b = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def center_of_mass(image: np.ndarray) -> tuple[float, float]:
+    ys, xs = np.indices(image.shape)
+    total = image.sum()
+    return float((ys * image).sum() / total), float((xs * image).sum() / total)
+
+
+def test_output_is_28x28_uint8_with_ink_scaled_to_full_range() -> None:
+    out = preprocess(draw_digit(7))
+    assert out.shape == (28, 28)
+    assert out.dtype == np.uint8
+    assert out.max() == 255
+    assert (out == 0).mean() > 0.6  # a black background around the ink, as in MNIST
+
+
+def test_longer_side_is_20_pixels_and_aspect_ratio_kept() -> None:
+    out = preprocess(draw_digit(1, box=(0.45, 0.1, 0.55, 0.9)))  # a tall, thin 1
+    rows = np.nonzero(out.max(axis=1) > 40)[0]
+    cols = np.nonzero(out.max(axis=0) > 40)[0]
+    height, width = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+    assert 19 <= height <= 21
+    assert width < height / 2
+
+
+def test_centre_of_mass_is_in_the_middle() -> None:
+    cy, cx = center_of_mass(preprocess(draw_digit(7, box=(0.0, 0.0, 0.3, 0.3))).astype(np.float64))
+    assert abs(cy - 13.5) < 0.6
+    assert abs(cx - 13.5) < 0.6
+
+
+@pytest.mark.parametrize("digit", range(10))
+def test_small_digit_in_a_corner_and_huge_digit_give_nearly_the_same_input(digit: int) -> None:
+    huge = preprocess(draw_digit(digit, size=(600, 600), box=(0.02, 0.02, 0.98, 0.98)))
+    corner = preprocess(draw_digit(digit, size=(600, 600), box=(0.80, 0.80, 0.96, 0.96)))
+    assert similarity(huge, corner) > 0.9
+
+
+def test_any_canvas_size_gives_the_same_input() -> None:
+    small = preprocess(draw_digit(3, size=(100, 100)))
+    large = preprocess(draw_digit(3, size=(1000, 700), box=(0.29, 0.1, 0.71, 0.9)))  # same aspect ratio
+    assert similarity(small, large) > 0.9
+
+
+@pytest.mark.parametrize("mode", ["white", "black"])
+def test_dark_ink_on_white_and_light_ink_on_dark_match_a_transparent_canvas(mode: str) -> None:
+    transparent = preprocess(draw_digit(5))
+    opaque = preprocess(draw_digit(5, mode=mode))
+    assert similarity(transparent, opaque) > 0.98
+
+
+def test_grayscale_and_palette_images_are_read_like_rgb() -> None:
+    rgb = draw_digit(2, mode="white")
+    reference = preprocess(rgb)
+    for converted in (rgb.convert("L"), rgb.convert("P"), rgb.convert("LA"), rgb.convert("CMYK")):
+        assert similarity(reference, preprocess(converted)) > 0.98, converted.mode
+
+
+def test_sixteen_bit_images_are_read() -> None:
+    gray = np.asarray(draw_digit(4, mode="black").convert("L"), dtype=np.uint16) * 257  # 16-bit grayscale
+    assert Image.fromarray(gray).mode.startswith("I;16")
+    assert similarity(preprocess(draw_digit(4, mode="black")), preprocess(Image.fromarray(gray))) > 0.98
+
+
+@pytest.mark.parametrize("width", [0.02, 0.2])
+def test_thin_and_thick_strokes_still_give_a_centred_full_height_digit(width: float) -> None:
+    out = preprocess(draw_digit(7, width=width))
+    rows = np.nonzero(out.max(axis=1) > 40)[0]
+    assert 19 <= rows.max() - rows.min() + 1 <= 21
+    assert similarity(out, preprocess(draw_digit(7))) > 0.7
+
+
+@pytest.mark.parametrize(
+    "image",
+    [blank_canvas(), Image.new("RGB", (280, 280), "white"), Image.new("RGB", (280, 280), "black")],
+    ids=["transparent", "all-white", "all-black"],
+)
+def test_an_empty_canvas_is_refused_with_a_message(image: Image.Image) -> None:
+    with pytest.raises(EmptyDrawing, match="draw a digit"):
+        preprocess(image)
+
+
+def test_a_stray_speck_counts_as_empty() -> None:
+    image = blank_canvas()
+    image.putpixel((10, 10), (0, 0, 0, 255))
+    with pytest.raises(EmptyDrawing):
+        preprocess(image)
+
+
+def test_a_number_splits_into_its_digits_left_to_right() -> None:
+    image = draw_number("2026")
+    spans = digit_spans(image)
+    assert len(spans) == 4
+    assert spans == sorted(spans)
+    for (left, right), digit in zip(spans, "2026", strict=True):
+        single = preprocess(image.crop((left, 0, right, image.height)))
+        assert similarity(single, preprocess(draw_digit(int(digit)))) > 0.8
+
+
+def test_the_two_strokes_of_a_four_stay_one_digit() -> None:
+    assert len(digit_spans(draw_digit(4))) == 1

