@@ -62,6 +62,9 @@ def _session_key(request: Request) -> str:
     return request.session.session_key
 
 
+#: How many drawings the "recent" endpoint returns: the page's strip of this session's drawings.
+RECENT_COUNT = 12
+
 _REQUEST_EXAMPLE = OpenApiExample("data URL", value={"image": "data:image/png;base64,iVBORw0KGgo..."})
 
 
@@ -97,6 +100,17 @@ class PredictionViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, viewse
         drawing = submission.ordered_drawings[0]
         context = {**self.get_serializer_context(), "include_token": True}
         return Response(DrawingSerializer(drawing, context=context).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: DrawingSerializer(many=True)})
+    @action(detail=False, methods=["get"], url_path="recent", url_name="recent")
+    def recent(self, request: Request) -> Response:
+        """This client's own latest drawings (by its session), newest submission first, a number's digits in order."""
+        key = request.session.session_key
+        drawings = Drawing.objects.none()
+        if key:
+            drawings = Drawing.objects.select_related("model_version").filter(session_key=key)
+        drawings = drawings.order_by("-submission_id", "position")
+        return Response(self.get_serializer(drawings[:RECENT_COUNT], many=True).data)
 
     @extend_schema(
         request=CorrectionRequestSerializer,

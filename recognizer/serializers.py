@@ -12,6 +12,7 @@ from rest_framework import serializers
 from recognizer.images import array_to_png
 from recognizer.models import Drawing
 from recognizer.predictions import correction_token
+from recognizer.uncertainty import Judgement, Reason, judge
 
 
 class PredictionRequestSerializer(serializers.Serializer):
@@ -38,12 +39,25 @@ class CorrectionSerializer(serializers.Serializer):
     corrected_at = serializers.DateTimeField(allow_null=True)
 
 
+def judgement_of(drawing: Drawing) -> Judgement:
+    """The drawing's :func:`~recognizer.uncertainty.judge`, computed once per instance (several fields read it)."""
+    if getattr(drawing, "_judgement", None) is None:
+        drawing._judgement = judge(drawing.input_array, drawing.probabilities, settings.DIGITS_LOW_CONFIDENCE)
+    return drawing._judgement
+
+
 class DrawingSerializer(serializers.ModelSerializer):
     """A stored prediction, with what a client needs to show it and to correct it."""
 
     digit = serializers.IntegerField(source="predicted_digit")
     model_version = serializers.CharField(source="model_version.name")
-    uncertain = serializers.SerializerMethodField(help_text="True when the model is not sure of this answer.")
+    uncertain = serializers.SerializerMethodField(
+        help_text="True when this answer must not be presented as fact (see uncertain_reason)."
+    )
+    uncertain_reason = serializers.SerializerMethodField(
+        help_text="Why the answer is uncertain: not_a_digit (the drawing's shape is unlike any digit), "
+        "low_confidence (the model's top probability is low), or null when it is not."
+    )
     correction = CorrectionSerializer(source="*")
     correction_url = serializers.SerializerMethodField()
     correction_token = serializers.SerializerMethodField()
@@ -60,6 +74,7 @@ class DrawingSerializer(serializers.ModelSerializer):
             "confidence",
             "probabilities",
             "uncertain",
+            "uncertain_reason",
             "model_version",
             "created_at",
             "correction",
@@ -69,7 +84,12 @@ class DrawingSerializer(serializers.ModelSerializer):
         ]
 
     def get_uncertain(self, drawing: Drawing) -> bool:
-        return drawing.confidence < settings.DIGITS_LOW_CONFIDENCE
+        return judgement_of(drawing).uncertain
+
+    @extend_schema_field(serializers.ChoiceField(choices=[r.value for r in Reason], allow_null=True))
+    def get_uncertain_reason(self, drawing: Drawing) -> str | None:
+        reason = judgement_of(drawing).reason
+        return None if reason is None else reason.value
 
     def get_correction_url(self, drawing: Drawing) -> str:
         url = reverse("prediction-correction", args=[drawing.pk])
@@ -91,10 +111,14 @@ class NumberSerializer(serializers.Serializer):
     submission = serializers.IntegerField(source="pk")
     number = serializers.CharField()
     confidence = serializers.SerializerMethodField(help_text="The lowest confidence among the digits.")
+    uncertain = serializers.SerializerMethodField(help_text="True when any digit is uncertain.")
     digits = serializers.SerializerMethodField()
 
     def get_confidence(self, submission) -> float:
         return min(d.confidence for d in submission.ordered_drawings)
+
+    def get_uncertain(self, submission) -> bool:
+        return any(judgement_of(drawing).uncertain for drawing in submission.ordered_drawings)
 
     @extend_schema_field(DrawingSerializer(many=True))
     def get_digits(self, submission) -> list[dict]:

@@ -1,0 +1,109 @@
+"""When to say "I am not sure": the honest signal that goes with every prediction.
+
+A classifier always names one of ten digits, even for a scribble, a filled blob or a whole number drawn in the
+single-digit box. Two independent signals decide when that answer must not be presented as fact:
+
+* the model's own doubt: its top probability is below ``DIGITS_LOW_CONFIDENCE``;
+* the drawing's shape, read off the 28x28 input the model saw (so it is judged after the same cropping and scaling
+  as MNIST): ink filling most of its box, many separate pieces, many closed loops, or a shape much wider than tall.
+
+The shape limits were measured on MNIST: together they flag 10 of the 10,000 test digits (0.1%) and 39 of the 60,000
+training digits, while they catch blobs, dots, dashes, numbers drawn as one digit and dense scribbles. They cannot catch
+everything that is not a digit (a light scribble can look like a digit to any measure); the model's confidence covers
+part of the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import cv2
+import numpy as np
+
+#: Pixels of the 28x28 input at or above this value (0-255) count as ink for cover, loops and width.
+INK = 128
+#: Pieces are counted on fainter ink too, so a thin stroke that scaling left grey is not broken into pieces.
+FAINT = 64
+#: The digit's longer side is scaled to this many pixels by preprocessing, so the ink lies in a BOX x BOX square.
+BOX = 20
+#: Ink covering more than this fraction of the BOX x BOX square is a blob, not strokes (MNIST: 99.9% <= 0.59).
+MAX_COVER = 0.6
+#: A dense drawing (cover above this) with MAX_HOLES - 1 loops is a scribble; no digit has more than two loops.
+DENSE_COVER = 0.45
+#: This many closed loops or more: a scribble (MNIST test: never).
+MAX_HOLES = 4
+#: This many separate pieces or more: dots or several symbols (MNIST test: 0.02%).
+MAX_PIECES = 4
+#: Wider than tall by more than this: a dash, or several digits in the one-digit box (MNIST test: never).
+MAX_ASPECT = 2.5
+#: Pieces and loops smaller than this (pixels of the 28x28 input) are noise.
+MIN_AREA = 3
+
+
+class Reason(StrEnum):
+    """Why a prediction is uncertain, as the API reports it."""
+
+    NOT_A_DIGIT = "not_a_digit"
+    LOW_CONFIDENCE = "low_confidence"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Measures of the ink in a 28x28 model input."""
+
+    cover: float
+    pieces: int
+    holes: int
+    aspect: float
+
+    @property
+    def looks_like_a_digit(self) -> bool:
+        return not (
+            self.pieces == 0
+            or self.cover > MAX_COVER
+            or self.pieces >= MAX_PIECES
+            or self.holes >= MAX_HOLES
+            or (self.holes >= MAX_HOLES - 1 and self.cover > DENSE_COVER)
+            or self.aspect > MAX_ASPECT
+        )
+
+
+def measure(model_input: np.ndarray) -> Shape:
+    """The shape of the ink in a 28x28 uint8 input as made by :func:`recognizer.preprocessing.preprocess`."""
+    ink = (model_input >= INK).astype(np.uint8)
+    if not ink.any():
+        return Shape(cover=0.0, pieces=0, holes=0, aspect=1.0)
+    _, _, stats, _ = cv2.connectedComponentsWithStats((model_input >= FAINT).astype(np.uint8), connectivity=8)
+    pieces = int((stats[1:, cv2.CC_STAT_AREA] >= MIN_AREA).sum())
+    # Loops are background regions (4-connected, the dual of 8-connected ink) that do not reach the border.
+    _, _, stats, _ = cv2.connectedComponentsWithStats(1 - ink, connectivity=4)
+    height, width = ink.shape
+    holes = sum(
+        1
+        for left, top, w, h, area in stats[1:]
+        if area >= MIN_AREA and left > 0 and top > 0 and left + w < width and top + h < height
+    )
+    ys, xs = np.nonzero(ink)
+    aspect = (xs.max() - xs.min() + 1) / (ys.max() - ys.min() + 1)
+    return Shape(cover=float(ink.sum()) / (BOX * BOX), pieces=pieces, holes=holes, aspect=float(aspect))
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """Whether a prediction may be presented as fact, and if not, why."""
+
+    reason: Reason | None
+
+    @property
+    def uncertain(self) -> bool:
+        return self.reason is not None
+
+
+def judge(model_input: np.ndarray, probabilities: list[float], low_confidence: float) -> Judgement:
+    """Judge a prediction: first by the drawing's shape, then by the model's confidence against ``low_confidence``."""
+    if not measure(model_input).looks_like_a_digit:
+        return Judgement(Reason.NOT_A_DIGIT)
+    if max(probabilities) < low_confidence:
+        return Judgement(Reason.LOW_CONFIDENCE)
+    return Judgement(None)
