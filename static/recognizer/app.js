@@ -1,268 +1,473 @@
-/* Digits drawing page: draw with pointer events, predict through the API, correct in one tap. No dependencies. */
+/* Digits drawing page: draw with pointer events, read the drawing through the API, correct it in one tap.
+ * No dependencies and no build step: this file is served as it is. */
 (() => {
   "use strict";
-  const $ = (sel) => document.querySelector(sel);
+  const $ = (selector) => document.querySelector(selector);
+  const layout = $("#layout");
   const canvas = $("#pad");
   const ctx = canvas.getContext("2d");
+  const placeholder = $("#placeholder");
   const statusEl = $("#status");
   const answerEl = $("#answer");
   const digitEl = $("#digit");
+  const badgeEl = $("#badge");
   const confidenceEl = $("#confidence");
-  const barsEl = $("#bars");
   const seenEl = $("#seen");
+  const numberEl = $("#number-digits");
+  const barsEl = $("#bars");
   const wrongBtn = $("#wrong");
   const choicesEl = $("#choices");
-  const numberEl = $("#number-digits");
+  const choiceGrid = choicesEl.querySelector(".choice-grid");
   const recentEl = $("#recent");
-  const AUTO_PREDICT_MS = 700;
-  const LOW = (window.DIGITS && window.DIGITS.lowConfidence) || 0.7;
 
-  let strokes = [];          // each stroke: array of [x, y] in 0..1 canvas coordinates
-  let current = null;        // the stroke being drawn
-  let timer = null;          // auto-predict timer
-  let result = null;         // last API answer: {drawings: [...], number: "..."}
-  let selected = 0;          // which digit of a number is shown / corrected
-  let busy = false;
+  const URLS = { digit: layout.dataset.predictUrl, number: layout.dataset.numberUrl, recent: layout.dataset.recentUrl };
+  // How long after the pen lifts the drawing is read: longer for a number, so the pause between digits is no end.
+  const AUTO_PREDICT_MS = { digit: 700, number: 1500 };
+  // The pen's width as a fraction of the canvas's shorter side: the same look on any screen and canvas size.
+  const BRUSH_FRACTION = 1 / 14;
+
+  const state = {
+    strokes: [], // each stroke: a list of [x, y] points in 0..1 canvas coordinates
+    current: null, // the stroke being drawn
+    pointerId: null, // the one pointer drawing it (a second finger is ignored)
+    version: 0, // bumped on every change of the drawing
+    timer: null, // the auto-predict timer
+    busy: false, // a prediction request is in flight
+    again: false, // another prediction was asked for while one was in flight
+    result: null, // what the panel shows: {kind, number, drawings, version}
+    selected: 0, // which digit of a number the panel details
+    recent: [],
+  };
 
   const mode = () => document.querySelector('input[name="mode"]:checked').value;
   const csrf = () => (document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/) || [])[1] || "";
+  const percent = (p) => `${Math.round(p * 100)}%`;
+  const labelOf = (drawing) => drawing.correction.label ?? drawing.digit;
+  const isCorrected = (drawing) => drawing.correction.label !== null && drawing.correction.label !== undefined;
+  const element = (tag, props = {}, children = []) => {
+    const node = Object.assign(document.createElement(tag), props);
+    node.append(...children);
+    return node;
+  };
 
-  /* ---------- canvas: sizing for high-DPI screens, and redrawing strokes ---------- */
+  /* ---------- the canvas: sized for high-DPI screens, strokes kept as data and redrawn ---------- */
   function resize() {
     const ratio = window.devicePixelRatio || 1;
-    const width = canvas.clientWidth;
-    const height = canvas.clientHeight;
-    canvas.width = Math.round(width * ratio);
-    canvas.height = Math.round(height * ratio);
+    const width = Math.round(canvas.clientWidth * ratio);
+    const height = Math.round(canvas.clientHeight * ratio);
+    if (width && height && (canvas.width !== width || canvas.height !== height)) {
+      canvas.width = width;
+      canvas.height = height;
+    }
     redraw();
   }
-  function brush() { return Math.max(4, Math.min(canvas.width, canvas.height) / 14); }
+  const brush = () => Math.max(2, Math.min(canvas.width, canvas.height) * BRUSH_FRACTION);
+  const toCanvas = ([x, y]) => [x * canvas.width, y * canvas.height];
+
   function redraw() {
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     ctx.lineCap = "round";
     ctx.lineJoin = "round";
-    ctx.strokeStyle = "#000";
-    ctx.fillStyle = "#000";
+    ctx.strokeStyle = ctx.fillStyle = "#000";
     ctx.lineWidth = brush();
-    for (const stroke of strokes) drawStroke(stroke);
+    for (const stroke of state.strokes) drawStroke(stroke);
+    placeholder.hidden = state.strokes.length > 0;
   }
-  function point(p) { return [p[0] * canvas.width, p[1] * canvas.height]; }
+
   function drawStroke(stroke) {
+    const [x0, y0] = toCanvas(stroke[0]);
     if (stroke.length === 1) {
-      const [x, y] = point(stroke[0]);
-      ctx.beginPath(); ctx.arc(x, y, brush() / 2, 0, Math.PI * 2); ctx.fill();
+      ctx.beginPath();
+      ctx.arc(x0, y0, brush() / 2, 0, Math.PI * 2);
+      ctx.fill();
       return;
     }
+    // Smooth: a quadratic curve through the midpoints between samples, so fast strokes are not jagged polygons.
     ctx.beginPath();
-    let [x0, y0] = point(stroke[0]);
     ctx.moveTo(x0, y0);
-    for (let i = 1; i < stroke.length - 1; i++) {   // quadratic smoothing through midpoints
-      const [x1, y1] = point(stroke[i]);
-      const [x2, y2] = point(stroke[i + 1]);
+    for (let i = 1; i < stroke.length - 1; i++) {
+      const [x1, y1] = toCanvas(stroke[i]);
+      const [x2, y2] = toCanvas(stroke[i + 1]);
       ctx.quadraticCurveTo(x1, y1, (x1 + x2) / 2, (y1 + y2) / 2);
     }
-    const [xl, yl] = point(stroke[stroke.length - 1]);
-    ctx.lineTo(xl, yl);
+    ctx.lineTo(...toCanvas(stroke[stroke.length - 1]));
     ctx.stroke();
   }
+
   function localPoint(event) {
     const rect = canvas.getBoundingClientRect();
-    return [(event.clientX - rect.left) / rect.width, (event.clientY - rect.top) / rect.height];
+    const clamp = (v) => Math.min(1, Math.max(0, v));
+    return [clamp((event.clientX - rect.left) / rect.width), clamp((event.clientY - rect.top) / rect.height)];
   }
 
   canvas.addEventListener("pointerdown", (event) => {
+    if (state.current || (event.pointerType === "mouse" && event.button !== 0)) return;
     event.preventDefault();
-    clearTimeout(timer);
+    // Focus the pad (so Enter reads the drawing, not the last button pressed) without showing a keyboard ring.
+    canvas.focus({ preventScroll: true, focusVisible: false });
+    clearTimeout(state.timer);
     canvas.setPointerCapture(event.pointerId);
-    current = [localPoint(event)];
-    strokes.push(current);
-    redraw();
+    state.pointerId = event.pointerId;
+    state.current = [localPoint(event)];
+    state.strokes.push(state.current);
+    changed();
   });
   canvas.addEventListener("pointermove", (event) => {
-    if (!current) return;
+    if (!state.current || event.pointerId !== state.pointerId) return;
     event.preventDefault();
-    const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
-    for (const e of events.length ? events : [event]) current.push(localPoint(e));
+    const samples = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
+    for (const sample of samples.length ? samples : [event]) state.current.push(localPoint(sample));
     redraw();
   });
   function endStroke(event) {
-    if (!current) return;
+    if (!state.current || event.pointerId !== state.pointerId) return;
     event.preventDefault();
-    current = null;
-    clearTimeout(timer);
-    timer = setTimeout(predict, AUTO_PREDICT_MS);
+    state.current = null;
+    state.pointerId = null;
+    schedule();
   }
   canvas.addEventListener("pointerup", endStroke);
   canvas.addEventListener("pointercancel", endStroke);
-  // No scrolling, zooming or context menu while drawing on a phone.
-  for (const type of ["touchstart", "touchmove", "gesturestart", "contextmenu"]) {
-    canvas.addEventListener(type, (e) => e.preventDefault(), { passive: false });
+  // No scrolling, zooming, text selection or long-press menu while drawing on a phone (touch-action: none in
+  // the CSS does most of it; these cover older browsers).
+  for (const type of ["touchstart", "touchmove", "touchend", "gesturestart", "contextmenu", "selectstart"]) {
+    canvas.addEventListener(type, (event) => event.preventDefault(), { passive: false });
   }
 
-  function undo() { clearTimeout(timer); strokes.pop(); redraw(); say(strokes.length ? "Last stroke undone." : "Canvas is empty."); }
-  function clear() { clearTimeout(timer); strokes = []; redraw(); answerEl.hidden = true; result = null; say("Cleared. Draw a digit."); }
+  function changed() {
+    state.version++;
+    redraw();
+    if (state.result && !answerEl.hidden) {
+      answerEl.classList.add("stale");
+      closeChoices(false);
+    }
+  }
+  function schedule() {
+    clearTimeout(state.timer);
+    state.timer = setTimeout(predict, AUTO_PREDICT_MS[mode()]);
+  }
+
+  function undo() {
+    clearTimeout(state.timer);
+    if (!state.strokes.length) {
+      say("Nothing to undo: the canvas is empty.");
+      return;
+    }
+    state.strokes.pop();
+    changed();
+    if (state.strokes.length) {
+      say("Last stroke undone.");
+      schedule();
+    } else {
+      hideAnswer();
+      say("Last stroke undone: the canvas is empty.");
+    }
+  }
+  function clear() {
+    clearTimeout(state.timer);
+    state.strokes = [];
+    changed();
+    hideAnswer();
+    say(mode() === "number" ? "Cleared. Write a number, digits side by side." : "Cleared. Draw a digit.");
+  }
 
   /* ---------- talking to the API ---------- */
-  function say(text, kind) {
+  function say(text, kind = "") {
     statusEl.textContent = text;
-    statusEl.className = "status" + (kind ? " " + kind : "");
+    statusEl.className = `status ${kind}`.trim();
   }
+
   async function api(url, body) {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-      credentials: "same-origin",
-      body: JSON.stringify(body),
-    });
-    let data = {};
-    try { data = await response.json(); } catch (e) { /* not JSON */ }
+    let response;
+    try {
+      response = await fetch(url, {
+        method: body === undefined ? "GET" : "POST",
+        headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRFToken": csrf() },
+        credentials: "same-origin",
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (error) {
+      throw new Error("I could not reach the server. Check the connection and try again.");
+    }
+    const data = await response.json().catch(() => ({}));
     if (!response.ok) {
-      const detail = data.detail || (data.label && data.label[0]) || (data.image && data.image[0]) || response.statusText;
-      throw new Error(detail);
+      const first = (value) => (Array.isArray(value) ? value[0] : value);
+      throw new Error(first(data.detail) || first(data.label) || first(data.image) || `Error ${response.status}.`);
     }
     return data;
   }
 
   async function predict() {
-    clearTimeout(timer);
-    if (busy) return;
-    if (!strokes.length) { say("The canvas is empty: draw a digit first.", "error"); return; }
-    busy = true;
-    say("Reading your drawing…");
-    const asNumber = mode() === "number";
+    clearTimeout(state.timer);
+    if (!state.strokes.length) {
+      hideAnswer();
+      say("The canvas is empty: draw a digit first.", "error");
+      return;
+    }
+    if (state.busy) {
+      state.again = true;
+      return;
+    }
+    if (state.result && state.result.version === state.version) {
+      announce(); // this very drawing was read already: say it again rather than store it twice
+      return;
+    }
+    const kind = mode();
+    const version = state.version;
+    state.busy = true;
+    state.again = false;
+    answerEl.setAttribute("aria-busy", "true");
+    say(kind === "number" ? "Reading your number…" : "Reading your drawing…");
     try {
-      const data = await api(asNumber ? "/api/numbers/" : "/api/predictions/", { image: canvas.toDataURL("image/png") });
-      result = asNumber ? { number: data.number, drawings: data.digits } : { number: String(data.digit), drawings: [data] };
-      selected = 0;
-      show();
-      remember(result.drawings);
+      const data = await api(URLS[kind], { image: canvas.toDataURL("image/png") });
+      if (version === state.version) {
+        const drawings = kind === "number" ? data.digits : [data];
+        state.result = { kind, version, drawings };
+        const unsure = drawings.findIndex((d) => d.uncertain);
+        state.selected = unsure < 0 ? 0 : unsure;
+        render();
+        announce();
+      } else {
+        state.again = true; // the drawing changed while it was read: read it again
+      }
+      loadRecent();
     } catch (error) {
       say(error.message, "error");
     } finally {
-      busy = false;
+      state.busy = false;
+      answerEl.removeAttribute("aria-busy");
+      if (state.again && state.strokes.length && !state.current) predict();
     }
   }
 
-  function show() {
-    const drawing = result.drawings[selected];
-    const unsure = result.drawings.some((d) => d.uncertain);
+  /* ---------- the answer ---------- */
+  function hideAnswer() {
+    answerEl.hidden = true;
+    state.result = null;
+    closeChoices(false);
+  }
+
+  function render() {
+    const { drawings } = state.result;
+    const several = drawings.length > 1;
+    const drawing = drawings[state.selected];
     answerEl.hidden = false;
-    digitEl.textContent = result.drawings.length > 1 ? result.number : String(drawing.digit);
-    digitEl.classList.toggle("unsure", unsure);
-    const pct = Math.round(drawing.confidence * 100);
-    confidenceEl.textContent = `${pct}% sure` + (result.drawings.length > 1 ? ` of digit ${selected + 1} (${drawing.digit})` : "");
+    answerEl.classList.remove("stale");
+    answerEl.classList.toggle("several", several); // each digit shows its own 28x28 view in its button
+
+    digitEl.replaceChildren(
+      ...drawings.map((d, i) => {
+        const notADigit = d.uncertain_reason === "not_a_digit" && !isCorrected(d);
+        const shown = notADigit ? "?" : String(labelOf(d)) + (d.uncertain && !isCorrected(d) && !several ? "?" : "");
+        const kind = isCorrected(d) ? "fixed" : d.uncertain ? "unsure" : "";
+        return element("span", { textContent: shown, className: `${kind} ${several && i === state.selected ? "selected" : ""}`.trim() });
+      }),
+    );
+
+    const [badge, badgeKind] = isCorrected(drawing)
+      ? ["Corrected", "fixed"]
+      : drawing.uncertain_reason === "not_a_digit"
+        ? ["Not a digit?", "unsure"]
+        : drawing.uncertain
+          ? ["Not sure", "unsure"]
+          : ["Sure", "sure"];
+    badgeEl.textContent = badge;
+    badgeEl.className = `badge ${badgeKind}`;
+    const which = several ? `Digit ${state.selected + 1} of ${drawings.length}: ` : "";
+    confidenceEl.textContent = isCorrected(drawing)
+      ? `${which}you said ${drawing.correction.label}; I read ${drawing.digit}`
+      : `${which}${drawing.digit}, ${percent(drawing.confidence)} sure`;
     seenEl.src = drawing.input_image;
-    barsEl.innerHTML = "";
-    drawing.probabilities.forEach((p, d) => {
-      const li = document.createElement("li");
-      li.className = d === drawing.digit ? "top" : "";
-      li.innerHTML = `<span>${d}</span><span class="track"><span class="fill" style="width:${(p * 100).toFixed(1)}%"></span></span><span class="pct">${(p * 100).toFixed(1)}%</span>`;
-      li.setAttribute("aria-label", `${d}: ${(p * 100).toFixed(1)} percent`);
-      barsEl.appendChild(li);
-    });
-    numberEl.hidden = result.drawings.length < 2;
-    numberEl.innerHTML = "";
-    result.drawings.forEach((d, i) => {
-      const b = document.createElement("button");
-      b.type = "button";
-      b.textContent = d.correction.label ?? d.digit;
-      b.setAttribute("aria-pressed", String(i === selected));
-      b.setAttribute("aria-label", `Digit ${i + 1}: ${b.textContent}`);
-      b.addEventListener("click", () => { selected = i; show(); });
-      numberEl.appendChild(b);
-    });
+    seenEl.alt = `The 28 by 28 pixel image the model saw${several ? ` for digit ${state.selected + 1}` : ""}`;
+
+    numberEl.hidden = !several;
+    numberEl.replaceChildren(
+      ...(several ? drawings : []).map((d, i) => {
+        const button = element("button", { type: "button", className: d.uncertain && !isCorrected(d) ? "unsure" : "" }, [
+          element("img", { src: d.input_image, alt: "", width: 42, height: 42 }),
+          element("span", { textContent: String(labelOf(d)) }),
+        ]);
+        button.setAttribute("aria-pressed", String(i === state.selected));
+        button.setAttribute(
+          "aria-label",
+          `Digit ${i + 1}: ${labelOf(d)}${isCorrected(d) ? ", corrected" : d.uncertain ? ", not sure" : ""}`,
+        );
+        button.addEventListener("click", () => {
+          state.selected = i;
+          render();
+          say(`Digit ${i + 1}: ${describe(d)}`);
+        });
+        return button;
+      }),
+    );
+
+    barsEl.replaceChildren(
+      ...drawing.probabilities.map((p, digit) => {
+        const fill = element("span", { className: "fill" });
+        fill.style.width = `${(p * 100).toFixed(1)}%`;
+        const track = element("span", { className: "track" }, [fill]);
+        track.setAttribute("aria-hidden", "true");
+        return element("li", { className: digit === drawing.digit ? "best" : "" }, [
+          element("span", { className: "label", textContent: String(digit) }),
+          track,
+          element("span", { className: "pct", textContent: `${(p * 100).toFixed(1)}%` }),
+        ]);
+      }),
+    );
+
+    wrongBtn.textContent = isCorrected(drawing) ? "Still wrong?" : "Wrong?";
+    for (const button of choiceGrid.children) {
+      const current = Number(button.dataset.label) === labelOf(drawing);
+      button.classList.toggle("current", current);
+      button.setAttribute("aria-label", `It is a ${button.dataset.label}${current ? " (my current answer)" : ""}`);
+    }
+  }
+
+  function describe(drawing) {
+    if (isCorrected(drawing)) return `you said it is a ${drawing.correction.label} (I read ${drawing.digit}).`;
+    if (drawing.uncertain_reason === "not_a_digit") {
+      return `that doesn't look like a digit to me (my best guess: ${drawing.digit}, ${percent(drawing.confidence)}).`;
+    }
+    if (drawing.uncertain) return `I'm not sure: maybe a ${drawing.digit}, only ${percent(drawing.confidence)} sure.`;
+    return `a ${drawing.digit}, ${percent(drawing.confidence)} sure.`;
+  }
+
+  function announce() {
+    const { drawings, kind } = state.result;
+    const drawing = drawings[0];
+    if (drawings.length === 1) {
+      if (isCorrected(drawing)) {
+        say(`You said it is a ${drawing.correction.label}.`, "thanks");
+      } else if (drawing.uncertain_reason === "not_a_digit") {
+        const hint = kind === "digit" ? " Writing several digits? Choose “A number”." : "";
+        say(`That doesn't look like a digit to me. If it is one, tap “Wrong?” and tell me which.${hint}`, "unsure");
+      } else if (drawing.uncertain) {
+        say(`I'm not sure. Maybe a ${drawing.digit}, but only ${percent(drawing.confidence)} sure. Wrong? Tell me.`, "unsure");
+      } else {
+        say(`It's a ${drawing.digit} (${percent(drawing.confidence)} sure).`);
+      }
+      return;
+    }
+    const number = drawings.map((d) => (d.uncertain_reason === "not_a_digit" ? "?" : d.digit)).join("");
+    const unsure = drawings.map((d, i) => (d.uncertain ? i + 1 : 0)).filter(Boolean);
+    if (!unsure.length) {
+      const lowest = Math.min(...drawings.map((d) => d.confidence));
+      say(`It's the number ${number} (every digit at least ${percent(lowest)} sure).`);
+    } else {
+      const which = unsure.length === 1 ? `digit ${unsure[0]}` : `digits ${unsure.join(", ")}`;
+      say(`I read ${number}, but I'm not sure of ${which}. Choose a digit to see it or correct it.`, "unsure");
+    }
+  }
+
+  /* ---------- correcting: "Wrong?" then one tap on the right digit ---------- */
+  for (let digit = 0; digit <= 9; digit++) {
+    const button = element("button", { type: "button", textContent: String(digit) });
+    button.dataset.label = String(digit);
+    button.addEventListener("click", () => correct(digit));
+    choiceGrid.append(button);
+  }
+  function openChoices() {
+    choicesEl.hidden = false;
+    wrongBtn.setAttribute("aria-expanded", "true");
+    choiceGrid.querySelector("button").focus();
+  }
+  function closeChoices(returnFocus) {
     choicesEl.hidden = true;
     wrongBtn.setAttribute("aria-expanded", "false");
-    const said = result.drawings.length > 1 ? `the number ${result.number}` : `a ${drawing.digit}`;
-    if (unsure) {
-      say(`I'm not sure — it might be ${said} (${pct}% sure). If it's wrong, tell me.`);
-    } else {
-      say(`I think it's ${said}, ${pct}% sure.`);
-    }
-  }
-
-  function buildChoices() {
-    const grid = choicesEl.querySelector(".choice-grid");
-    for (let d = 0; d <= 9; d++) {
-      const b = document.createElement("button");
-      b.type = "button";
-      b.textContent = String(d);
-      b.dataset.label = String(d);
-      b.setAttribute("aria-label", `It is a ${d}`);
-      b.addEventListener("click", () => correct(d));
-      grid.appendChild(b);
-    }
+    if (returnFocus) wrongBtn.focus();
   }
 
   async function correct(label) {
-    const drawing = result.drawings[selected];
+    const drawing = state.result.drawings[state.selected];
+    for (const button of choiceGrid.children) button.disabled = true;
     try {
       const data = await api(drawing.correction_url, { label, token: drawing.correction_token });
-      Object.assign(drawing, { correction: data.correction });
-      if (result.drawings.length > 1) {
-        result.number = result.drawings.map((d) => d.correction.label ?? d.digit).join("");
-      }
-      show();
-      say(`Thank you! Saved as a ${label}. I'll learn from it.`, "thanks");
-      remember([]);
+      drawing.correction = data.correction;
+      render();
+      closeChoices(true);
+      const where = state.result.drawings.length > 1 ? ` for digit ${state.selected + 1}` : "";
+      say(`Thank you! Saved as a ${label}${where}. I'll learn from it.`, "thanks");
+      loadRecent();
     } catch (error) {
-      say(`Could not save the correction: ${error.message}`, "error");
+      say(`Sorry, the correction was not saved: ${error.message}`, "error");
+    } finally {
+      for (const button of choiceGrid.children) button.disabled = false;
     }
   }
 
-  /* ---------- the recent strip, kept for this browser session ---------- */
-  const RECENT_KEY = "digits.recent";
-  let recent = [];
-  try { recent = JSON.parse(sessionStorage.getItem(RECENT_KEY) || "[]"); } catch (e) { recent = []; }
-  function remember(drawings) {
-    for (const d of drawings) recent.unshift(d);
-    recent = recent.slice(0, 12);
-    sessionStorage.setItem(RECENT_KEY, JSON.stringify(recent.map((d) => ({
-      id: d.id, digit: d.digit, input_image: d.input_image, correction: d.correction,
-    }))));
+  /* ---------- this session's recent drawings, as the server stored them ---------- */
+  async function loadRecent() {
+    try {
+      state.recent = await api(URLS.recent);
+    } catch (error) {
+      return; // the strip is a convenience: keep the last one shown
+    }
     renderRecent();
   }
   function renderRecent() {
-    recentEl.innerHTML = "";
-    if (!recent.length) {
-      recentEl.innerHTML = "<li>Nothing yet.</li>";
+    if (!state.recent.length) {
+      recentEl.replaceChildren(element("li", { className: "empty", textContent: "Nothing yet: your drawings appear here." }));
       return;
     }
-    for (const d of recent) {
-      const li = document.createElement("li");
-      const fixed = d.correction && d.correction.label !== null && d.correction.label !== undefined;
-      li.innerHTML = `<img alt="drawing ${d.id}" src="${d.input_image}"><span>${d.digit}</span>` +
-        (fixed ? ` → <span class="fixed">${d.correction.label}</span>` : "");
-      li.dataset.id = d.id;
-      recentEl.appendChild(li);
-    }
+    recentEl.replaceChildren(
+      ...state.recent.map((d) => {
+        const caption = isCorrected(d)
+          ? [element("s", { textContent: String(d.digit) }), " → ", element("b", { textContent: String(d.correction.label) })]
+          : [String(d.digit) + (d.uncertain ? "?" : "")];
+        const button = element("button", { type: "button" }, [
+          element("img", { src: d.input_image, alt: "", width: 48, height: 48 }),
+          element("span", { className: "caption" }, caption),
+        ]);
+        button.setAttribute(
+          "aria-label",
+          `Drawing read as ${d.digit}${d.uncertain ? " (not sure)" : ""}${isCorrected(d) ? `, corrected to ${d.correction.label}` : ""}. Show it.`,
+        );
+        button.addEventListener("click", () => {
+          state.result = { kind: "digit", version: null, drawings: [d] };
+          state.selected = 0;
+          render();
+          say(`Your earlier drawing: ${describe(d)}`);
+          answerEl.scrollIntoView({ block: "nearest" });
+        });
+        return element("li", { className: isCorrected(d) ? "fixed" : d.uncertain ? "unsure" : "" }, [button]);
+      }),
+    );
+    recentEl.querySelectorAll("li").forEach((li, i) => (li.dataset.id = state.recent[i].id));
   }
 
   /* ---------- wiring ---------- */
-  wrongBtn.addEventListener("click", () => {
-    choicesEl.hidden = !choicesEl.hidden;
-    wrongBtn.setAttribute("aria-expanded", String(!choicesEl.hidden));
-    if (!choicesEl.hidden) choicesEl.querySelector("button").focus();
-  });
+  wrongBtn.addEventListener("click", () => (choicesEl.hidden ? openChoices() : closeChoices(false)));
   $("#predict").addEventListener("click", predict);
   $("#undo").addEventListener("click", undo);
   $("#clear").addEventListener("click", clear);
   for (const radio of document.querySelectorAll('input[name="mode"]')) {
     radio.addEventListener("change", () => {
-      canvas.style.aspectRatio = mode() === "number" ? "2 / 1" : "1 / 1";
-      strokes = [];
+      const number = mode() === "number";
+      layout.classList.toggle("number-mode", number);
+      placeholder.textContent = number ? "Write a number here, digits side by side" : "Draw a digit here";
+      state.strokes = [];
+      changed();
+      hideAnswer();
       resize();
-      answerEl.hidden = true;
-      say(mode() === "number" ? "Write a number, digits side by side." : "Draw a digit.");
+      say(number ? "Write a number, digits side by side." : "Draw a digit.");
     });
   }
   document.addEventListener("keydown", (event) => {
-    if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z") { event.preventDefault(); undo(); }
-    else if (event.key === "Escape") { clear(); }
-    else if (event.key === "Enter" && (event.target === canvas || event.target === document.body)) { event.preventDefault(); predict(); }
+    const onControl = event.target.closest && event.target.closest("button, input, a, select, textarea, summary");
+    if ((event.ctrlKey || event.metaKey) && !event.shiftKey && event.key.toLowerCase() === "z") {
+      event.preventDefault();
+      undo();
+    } else if (event.key === "Escape") {
+      if (!choicesEl.hidden) closeChoices(true);
+      else clear();
+    } else if (event.key === "Enter" && !onControl) {
+      event.preventDefault();
+      predict();
+    }
   });
-  window.addEventListener("resize", resize);
-  buildChoices();
-  renderRecent();
+  new ResizeObserver(resize).observe(canvas);
+  window.addEventListener("resize", resize); // also catches a new devicePixelRatio (browser zoom, another screen)
   resize();
+  renderRecent();
+  loadRecent();
 })();
