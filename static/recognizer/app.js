@@ -254,6 +254,7 @@
     answerEl.hidden = false;
     answerEl.classList.remove("stale");
     answerEl.classList.toggle("several", several); // each digit shows its own 28x28 view in its button
+    answerEl.dataset.drawings = drawings.map((d) => d.id).join(" ");
 
     digitEl.replaceChildren(
       ...drawings.map((d, i) => {

@@ -1,0 +1,368 @@
+"""The drawing page end to end in Debian's Chromium, driven by Playwright against a live server and the real database.
+
+Digits are drawn along the same strokes as :data:`tests.drawing.STROKES`, with the mouse on a desktop viewport and with
+touch events on a phone viewport; what the page shows is checked against the rows the server stored. The tests save
+the screenshots of the README in ``docs/screenshots``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import itertools
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from recognizer.models import Drawing, Submission
+from tests.conftest import ROOT, skip_or_fail
+from tests.drawing import STROKES
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = Path(os.environ.get("DIGITS_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(os.environ.get("DIGITS_SCREENSHOT_DIR", ROOT / "docs" / "screenshots"))
+DESKTOP = {"viewport": {"width": 1280, "height": 800}}
+PHONE = {"viewport": {"width": 360, "height": 740}, "has_touch": True, "is_mobile": True, "device_scale_factor": 3}
+#: Where a digit is drawn, in fractions of its slot (left, top, right, bottom): as tests.drawing.draw_digit does.
+DIGIT_BOX = (0.2, 0.1, 0.8, 0.9)
+#: A scribble back and forth over the whole box: ink everywhere, no digit.
+SCRIBBLE = [[(0.1 + 0.8 * (i % 2), 0.1 + 0.05 * i) for i in range(17)]]
+#: Playwright waits this long (ms) for the page: an answer takes ~0.1 s to compute, after the 0.7 s auto-predict delay.
+WAIT_MS = 10_000
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    if not CHROMIUM.exists():
+        skip_or_fail(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("Playwright (python) is not installed")
+    # Playwright's sync API keeps an event loop running in this thread; the test's own ORM queries are still plain
+    # synchronous code, which Django would otherwise refuse to run next to a running loop.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def open_page(browser, live_server, active_model) -> Iterator[Callable]:
+    """Open the drawing page in a fresh browser context; on teardown, check it made no request off the site and
+    raised no JavaScript error."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+    contexts, foreign, errors = [], [], []
+
+    def _open(**options):
+        context = browser.new_context(base_url=live_server.url, **options)
+        context.on(
+            "request",
+            lambda request: None if request.url.startswith((live_server.url, "data:")) else foreign.append(request.url),
+        )
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto("/")
+        contexts.append(context)
+        return page
+
+    yield _open
+    for context in contexts:
+        context.close()
+    assert not foreign, f"requests off the site: {foreign}"
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+class Pen:
+    """Draws strokes on the page's canvas with the mouse, or with touch events as a finger does."""
+
+    def __init__(self, page, touch: bool = False) -> None:
+        self.page = page
+        self.cdp = page.context.new_cdp_session(page) if touch else None
+
+    def stroke(self, points: list[tuple[float, float]], steps: int = 6) -> None:
+        """One stroke through ``points`` (page coordinates), with ``steps`` moves between each pair of them."""
+        path = [points[0]]
+        for (x0, y0), (x1, y1) in itertools.pairwise(points):
+            path += [(x0 + (x1 - x0) * k / steps, y0 + (y1 - y0) * k / steps) for k in range(1, steps + 1)]
+        if self.cdp is None:
+            self.page.mouse.move(*path[0])
+            self.page.mouse.down()
+            for x, y in path[1:]:
+                self.page.mouse.move(x, y)
+            self.page.mouse.up()
+            return
+        touch = lambda kind, xy: self.cdp.send(  # noqa: E731
+            "Input.dispatchTouchEvent",
+            {"type": kind, "touchPoints": [{"x": xy[0], "y": xy[1], "id": 1}] if xy else []},
+        )
+        touch("touchStart", path[0])
+        for point in path[1:]:
+            touch("touchMove", point)
+        touch("touchEnd", None)
+
+    def strokes(self, strokes, slot: dict, box=DIGIT_BOX) -> None:
+        """Draw ``strokes`` (0-1 coordinates) inside ``box`` of ``slot`` (a bounding box in page pixels)."""
+        left = slot["x"] + box[0] * slot["width"]
+        top = slot["y"] + box[1] * slot["height"]
+        width, height = (box[2] - box[0]) * slot["width"], (box[3] - box[1]) * slot["height"]
+        for stroke in strokes:
+            self.stroke([(left + x * width, top + y * height) for x, y in stroke])
+
+    def digit(self, digit: int) -> None:
+        self.strokes(STROKES[digit], self.page.locator("#pad").bounding_box())
+
+    def number(self, digits: str) -> None:
+        """Digits side by side, each in its own slot across the middle 80% of the canvas."""
+        pad = self.page.locator("#pad").bounding_box()
+        width = pad["width"] * 0.8 / len(digits)
+        for i, char in enumerate(digits):
+            left = pad["x"] + pad["width"] * 0.1 + i * width
+            slot = {"x": left, "y": pad["y"], "width": width, "height": pad["height"]}
+            self.strokes(STROKES[int(char)], slot, box=(0.15, 0.1, 0.85, 0.9))
+
+
+def answer(page) -> list[Drawing]:
+    """Wait for the answer shown for the current drawing and for the strip to list it; return its stored rows."""
+    from playwright.sync_api import expect
+
+    shown = page.locator("#answer:not([hidden]):not(.stale):not([aria-busy])")
+    expect(shown).to_have_attribute("data-drawings", re.compile(r"^\d+"))
+    ids = [int(i) for i in shown.get_attribute("data-drawings").split()]
+    expect(page.locator(f'#recent li[data-id="{ids[-1]}"]')).to_be_visible()
+    rows = {d.pk: d for d in Drawing.objects.filter(pk__in=ids).select_related("model_version", "submission")}
+    return [rows[i] for i in ids]
+
+
+def seen_image(page) -> np.ndarray:
+    """The 28x28 image the page shows as what the model saw."""
+    src = page.locator("#seen").get_attribute("src")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))))
+
+
+def session_key(page) -> str:
+    return next(c["value"] for c in page.context.cookies() if c["name"] == "sessionid")
+
+
+def ink(page) -> int:
+    """How many canvas pixels hold ink."""
+    return page.evaluate(
+        """() => { const c = document.querySelector('#pad');
+                   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                   let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }"""
+    )
+
+
+def screenshot(page, name: str) -> None:
+    """Save a small PNG of the viewport (CSS pixels, 64 colours) for the README."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    image = Image.open(io.BytesIO(page.screenshot(scale="css"))).convert("RGB")
+    image.quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(SCREENSHOTS / name, optimize=True)
+
+
+def test_digits_drawn_with_the_mouse_are_read_shown_and_stored(open_page, active_model) -> None:
+    from playwright.sync_api import expect
+
+    page = open_page(**DESKTOP)
+    pen = Pen(page)
+    expect(page.locator("#recent")).to_contain_text("Nothing yet")
+    for digit in [*range(10), 3]:
+        page.keyboard.press("Escape")
+        pen.digit(digit)
+        page.keyboard.press("Enter")
+        [drawing] = answer(page)
+        expect(page.locator("#digit")).to_have_text(str(digit))
+        expect(page.locator("#status")).to_have_text(f"It's a {digit} ({round(drawing.confidence * 100)}% sure).")
+        expect(page.locator("#bars li")).to_have_count(10)
+        expect(page.locator("#bars li.best .label")).to_have_text(str(digit))
+        assert drawing.predicted_digit == digit
+        assert drawing.model_version == active_model
+        assert drawing.session_key == session_key(page)
+        assert drawing.image.storage.exists(drawing.image.name)
+        assert np.array_equal(seen_image(page), drawing.input_array)
+    expect(page.locator("#recent li")).to_have_count(11)
+    screenshot(page, "desktop.png")
+
+
+def test_the_drawing_is_read_automatically_when_the_pen_lifts_and_only_once(open_page) -> None:
+    from playwright.sync_api import expect
+
+    page = open_page(**DESKTOP)
+    Pen(page).digit(7)
+    [drawing] = answer(page)  # no key, no button
+    expect(page.locator("#digit")).to_have_text("7")
+    page.get_by_role("button", name="Predict").click()  # the same drawing again: said again, not stored again
+    expect(page.locator("#status")).to_contain_text("It's a 7")
+    assert Drawing.objects.count() == 1
+    assert drawing.predicted_digit == 7
+
+
+def test_drawing_with_a_finger_on_a_phone_neither_scrolls_nor_zooms(open_page) -> None:
+    from playwright.sync_api import expect
+
+    page = open_page(**PHONE)
+    width, height, css_width, css_height = page.evaluate(
+        "() => { const c = document.querySelector('#pad'); return [c.width, c.height, c.clientWidth, c.clientHeight]; }"
+    )
+    assert (width, height) == (css_width * 3, css_height * 3)  # sharp on a 3x screen
+    finger = Pen(page, touch=True)
+    finger.digit(9)
+    [drawing] = answer(page)
+    expect(page.locator("#digit")).to_have_text("9")
+    assert drawing.predicted_digit == 9
+    screenshot(page, "phone.png")
+
+    # The answer made the page taller than the screen: scrolled a little, a finger moving up and down the canvas
+    # would scroll or zoom the page if the canvas let it.
+    page.evaluate("() => window.scrollTo(0, 40)")
+    page.wait_for_function("() => window.scrollY === 40")
+    finger.strokes([[(0.5, 0.1), (0.5, 0.9), (0.5, 0.1), (0.5, 0.9)]], page.locator("#pad").bounding_box())
+    assert page.evaluate("() => [window.scrollY, window.visualViewport.scale]") == [40, 1]
+    assert ink(page) > 0
+
+
+def test_a_three_digit_number_is_read_whole_and_each_digit_is_stored_and_correctable(open_page) -> None:
+    from playwright.sync_api import expect
+
+    page = open_page(**DESKTOP)
+    page.get_by_label("A number").check()
+    Pen(page).number("305")
+    page.get_by_role("button", name="Predict").click()
+    digits = answer(page)
+    expect(page.locator("#status")).to_contain_text("It's the number 305")
+    expect(page.locator("#digit")).to_have_text("305")
+    submission = Submission.objects.get()
+    assert submission.number == "305"
+    assert submission.image
+    assert [(d.position, d.predicted_digit, d.submission_id) for d in digits] == [
+        (0, 3, submission.pk),
+        (1, 0, submission.pk),
+        (2, 5, submission.pk),
+    ]
+    screenshot(page, "number.png")
+
+    page.get_by_role("button", name="Digit 2: 0").click()
+    page.get_by_role("button", name="Wrong?").click()
+    page.get_by_role("button", name="It is a 6", exact=True).click()
+    expect(page.locator("#status")).to_have_text("Thank you! Saved as a 6 for digit 2. I'll learn from it.")
+    expect(page.locator("#digit")).to_have_text("365")
+    assert [d.corrected_label for d in Drawing.objects.order_by("position")] == [None, 6, None]
+
+
+def test_a_wrong_answer_is_corrected_in_one_tap_and_the_database_changes(open_page) -> None:
+    from playwright.sync_api import expect
+
+    page = open_page(**DESKTOP)
+    Pen(page).digit(1)
+    page.keyboard.press("Enter")
+    [drawing] = answer(page)
+    assert drawing.corrected_label is None
+    wrong = page.get_by_role("button", name="Wrong?")
+    wrong.click()
+    expect(wrong).to_have_attribute("aria-expanded", "true")
+    page.get_by_role("button", name="It is a 7", exact=True).click()
+    expect(page.locator("#status")).to_have_text("Thank you! Saved as a 7. I'll learn from it.")
+    expect(page.locator("#badge")).to_have_text("Corrected")
+    expect(page.locator("#choices")).to_be_hidden()
+    expect(wrong).to_be_focused()
+    expect(page.locator(f'#recent li[data-id="{drawing.pk}"] .caption')).to_have_text("1 → 7")
+    drawing.refresh_from_db()
+    assert drawing.corrected_label == 7
+    assert drawing.correction_status == Drawing.CorrectionStatus.PENDING
+
+
+def test_an_empty_canvas_gives_a_message_and_stores_nothing(open_page) -> None:
+    from playwright.sync_api import expect
+
+    page = open_page(**DESKTOP)
+    page.get_by_role("button", name="Predict").click()
+    expect(page.locator("#status")).to_have_text("The canvas is empty: draw a digit first.")
+    page.locator("body").press("Enter")
+    expect(page.locator("#status")).to_have_text("The canvas is empty: draw a digit first.")
+    expect(page.locator("#answer")).to_be_hidden()
+    assert Drawing.objects.count() == 0
+
+
+def test_undo_removes_the_last_stroke_and_clear_empties_the_canvas(open_page) -> None:
+    from playwright.sync_api import expect
+
+    page = open_page(**DESKTOP)
+    pen = Pen(page)
+    pad = page.locator("#pad").bounding_box()
+    first, second = STROKES[4]
+    pen.strokes([first], pad)
+    one_stroke = ink(page)
+    pen.strokes([second], pad)
+    assert ink(page) > one_stroke
+    page.get_by_role("button", name="Undo").click()
+    assert ink(page) == one_stroke
+    page.keyboard.press("Control+z")
+    assert ink(page) == 0
+    expect(page.locator("#placeholder")).to_be_visible()
+
+    pen.digit(4)
+    answer(page)
+    page.get_by_role("button", name="Clear").click()
+    assert ink(page) == 0
+    expect(page.locator("#answer")).to_be_hidden()
+    pen.digit(4)
+    page.keyboard.press("Escape")
+    assert ink(page) == 0
+    expect(page.locator("#status")).to_have_text("Cleared. Draw a digit.")
+
+
+def test_a_scribble_is_not_presented_as_a_digit(open_page) -> None:
+    from playwright.sync_api import expect
+
+    page = open_page(**DESKTOP)
+    Pen(page).strokes(SCRIBBLE, page.locator("#pad").bounding_box())
+    [drawing] = answer(page)
+    expect(page.locator("#status")).to_contain_text("doesn't look like a digit")
+    expect(page.locator("#badge")).to_have_text("Not a digit?")
+    expect(page.locator("#digit")).to_have_text("?")
+    assert drawing.pk  # stored all the same, for staff to review
+
+
+def test_keyboard_users_see_where_the_focus_is(open_page) -> None:
+    page = open_page(**DESKTOP)
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.id") == "predict":
+            break
+    outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+    assert page.evaluate("() => document.activeElement.id") == "predict"
+    assert outline == "solid"
+
+
+@pytest.mark.parametrize("mode", ["One digit", "A number"])
+def test_a_320_pixel_phone_shows_everything_without_sideways_scrolling(open_page, mode: str) -> None:
+    page = open_page(viewport={"width": 320, "height": 640}, has_touch=True, is_mobile=True)
+    page.get_by_label(mode).check()
+    Pen(page, touch=True).digit(1)
+    page.get_by_role("button", name="Predict").click()
+    answer(page)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 320
+    for selector in ("#pad", "#predict", "#undo", "#clear", "#wrong", "#digit"):
+        box = page.locator(selector).bounding_box()
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= 320, selector
