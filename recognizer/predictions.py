@@ -20,7 +20,7 @@ from PIL import Image
 from recognizer import serving
 from recognizer.images import as_png, open_image
 from recognizer.models import Drawing, Submission
-from recognizer.preprocessing import digit_spans, preprocess
+from recognizer.preprocessing import preprocess, split_digits
 
 CORRECTION_SALT = "recognizer.correction"
 
@@ -32,14 +32,10 @@ class _Digit:
 
 
 def _digits_of(image: Image.Image, raw: bytes, as_number: bool) -> list[_Digit]:
-    """One digit: the upload itself. A number: each digit's crop of the upload, preprocessed on its own."""
+    """One digit: the upload itself. A number: each digit's own image, stored and preprocessed like a single digit."""
     if not as_number:
         return [_Digit(as_png(image, raw), preprocess(image))]
-    digits = []
-    for left, right in digit_spans(image):
-        crop = image.crop((left, 0, right, image.height))
-        digits.append(_Digit(as_png(crop), preprocess(crop)))
-    return digits
+    return [_Digit(as_png(digit), preprocess(digit)) for digit in split_digits(image)]
 
 
 def _store(fieldfile, name: str, content: bytes, saved: list) -> None:

@@ -18,6 +18,10 @@ BOX = 20
 INK_THRESHOLD = 0.15
 #: A drawing whose ink covers fewer pixels than this (after thresholding) counts as empty.
 MIN_INK_PIXELS = 4
+#: In a number, pieces of ink overlapping horizontally by this fraction of the narrower one are the same digit.
+SAME_DIGIT_OVERLAP = 0.5
+#: In a number, a piece of ink smaller than this fraction of the tallest piece is a speck, not a digit.
+SPECK_FRACTION = 0.15
 
 
 class EmptyDrawing(ValueError):
@@ -89,28 +93,55 @@ def preprocess(image: Image.Image | np.ndarray) -> np.ndarray:
     return center_in_frame(ink)
 
 
-def digit_spans(image: Image.Image, min_gap_fraction: float = 0.0) -> list[tuple[int, int]]:
-    """The horizontal extents ``(left, right)`` of the digits of a number written side by side, left to right.
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> float:
+    """How much two horizontal extents overlap, as a fraction of the narrower one."""
+    shared = min(a[1], b[1]) - max(a[0], b[0])
+    return max(0, shared) / max(1, min(a[1] - a[0], b[1] - b[0]))
 
-    Connected strokes are grouped into columns: blobs whose horizontal extents overlap belong to the same digit (so
-    the two strokes of a 4, or a 5 whose top bar was lifted, stay together). ``min_gap_fraction`` widens the gap that
-    separates digits, as a fraction of the ink height.
+
+def split_digits(image: Image.Image) -> list[Image.Image]:
+    """The digits of a number written side by side, left to right, each as its own image (dark ink on white).
+
+    Connected pieces of ink belong to the same digit when they overlap horizontally by at least
+    ``SAME_DIGIT_OVERLAP`` of the narrower one: the two strokes of a 4, or a 5 whose top bar was lifted, stay
+    together, while slanted digits that only just overlap their neighbours stay apart. Each digit keeps only its own
+    ink, so a neighbour leaning over it does not leak into its image. Specks (smaller than ``SPECK_FRACTION`` of the
+    tallest piece's height) join the digit they overlap, or are dropped.
     """
-    mask = _significant(ink_map(image)).astype(np.uint8)
+    ink = ink_map(image)
+    mask = _significant(ink).astype(np.uint8)
     if int(mask.sum()) < MIN_INK_PIXELS:
         raise EmptyDrawing("The canvas is empty: draw a digit first.")
-    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    rows = np.nonzero(mask.any(axis=1))[0]
-    gap = min_gap_fraction * float(rows.max() - rows.min() + 1)
-    spans = sorted(
-        (int(stats[i, cv2.CC_STAT_LEFT]), int(stats[i, cv2.CC_STAT_LEFT] + stats[i, cv2.CC_STAT_WIDTH]))
-        for i in range(1, count)
-        if stats[i, cv2.CC_STAT_AREA] >= MIN_INK_PIXELS
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    speck = SPECK_FRACTION * float(stats[1:, cv2.CC_STAT_HEIGHT].max())
+    pieces = sorted(
+        (int(left), int(left + width), label, max(width, height) < speck)
+        for label, (left, _, width, height, area) in enumerate(stats[1:, :5], start=1)
+        if area >= MIN_INK_PIXELS
     )
-    columns: list[list[int]] = []
-    for left, right in spans:
-        if columns and left <= columns[-1][1] + gap:
-            columns[-1][1] = max(columns[-1][1], right)
-        else:
-            columns.append([left, right])
-    return [(left, right) for left, right in columns]
+    groups: list[tuple[list[int], list[int]]] = []  # ([left, right], labels) of each digit
+
+    def join(extent: tuple[int, int], label: int, needed: float) -> bool:
+        best = max(groups, key=lambda group: _overlap(group[0], extent), default=None)
+        if best is None or _overlap(best[0], extent) < needed:
+            return False
+        best[0][:] = [min(best[0][0], extent[0]), max(best[0][1], extent[1])]
+        best[1].append(label)
+        return True
+
+    for left, right, label, _ in (piece for piece in pieces if not piece[3]):
+        if not join((left, right), label, SAME_DIGIT_OVERLAP):
+            groups.append(([left, right], [label]))
+    for left, right, label, _ in (piece for piece in pieces if piece[3]):
+        join((left, right), label, needed=1e-9)
+    if not groups:
+        raise EmptyDrawing("The canvas is empty: draw a digit first.")
+    digits = []
+    for _, members in sorted(groups, key=lambda g: g[0][0]):
+        own = np.isin(labels, members)
+        # Keep the faint anti-aliased rim around the digit's strokes, but none of another digit's ink.
+        rim = cv2.dilate(own.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & ~(mask.astype(bool) & ~own)
+        ys, xs = np.nonzero(rim)
+        crop = np.where(rim, ink, 0.0)[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+        digits.append(Image.fromarray(np.rint(255.0 * (1.0 - crop)).astype(np.uint8), "L"))
+    return digits

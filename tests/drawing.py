@@ -89,16 +89,23 @@ def draw_digit(
     return image if mode == "RGBA" else image.convert("RGB")
 
 
-def draw_number(digits: str, height: int = 280) -> Image.Image:
+def draw_number(digits: str, height: int = 280, spacing: float = 0.75, slant: float = 0.0) -> Image.Image:
     """Several digits side by side on one transparent canvas, as the page sends a number.
 
-    Each digit gets a slot 3/4 as wide as the canvas is high and keeps the proportions :func:`draw_digit` gives it.
+    Each digit is drawn in a slot 3/4 as wide as the canvas is high, with the proportions :func:`draw_digit` gives it;
+    slots start ``spacing`` x height apart (less than 3/4 packs the digits closer). ``slant`` leans the digits right
+    as handwriting does (their tops shift right by ``slant`` x height), so that close neighbours overlap horizontally.
     """
-    slot = height * 3 / 4
-    image = Image.new("RGBA", (round(slot * len(digits)), height), (0, 0, 0, 0))
+    width = round(0.75 * height)
+    image = Image.new(
+        "RGBA", (round(spacing * height * (len(digits) - 1) + width + slant * height), height), (0, 0, 0, 0)
+    )
     for i, char in enumerate(digits):
-        part = draw_digit(int(char), size=(round(slot), height), box=(0.15, 0.1, 0.85, 0.9))
-        image.alpha_composite(part, (round(i * slot), 0))
+        part = draw_digit(int(char), size=(width, height), box=(0.15, 0.1, 0.85, 0.9))
+        if slant:
+            lean = (1, slant, -slant * height, 0, 1, 0)  # x_source = x + slant * (y - height)
+            part = part.transform((width + round(slant * height), height), Image.Transform.AFFINE, lean, Image.BILINEAR)
+        image.alpha_composite(part, (round(i * spacing * height), 0))
     return image
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from recognizer.preprocessing import EmptyDrawing, digit_spans, preprocess
+from recognizer.preprocessing import EmptyDrawing, preprocess, split_digits
 from tests.drawing import blank_canvas, draw_digit, draw_number
 
 
@@ -103,15 +103,46 @@ def test_a_stray_speck_counts_as_empty() -> None:
         preprocess(image)
 
 
-def test_a_number_splits_into_its_digits_left_to_right() -> None:
-    image = draw_number("2026")
-    spans = digit_spans(image)
-    assert len(spans) == 4
-    assert spans == sorted(spans)
-    for (left, right), digit in zip(spans, "2026", strict=True):
-        single = preprocess(image.crop((left, 0, right, image.height)))
-        assert similarity(single, preprocess(draw_digit(int(digit)))) > 0.8
+@pytest.mark.parametrize("slant", [0.0, 0.3])
+def test_a_number_splits_into_its_digits_left_to_right(slant: float) -> None:
+    digits = split_digits(draw_number("2026", slant=slant))
+    assert len(digits) == 4
+    for image, digit in zip(digits, "2026", strict=True):
+        assert similarity(preprocess(image), preprocess(draw_number(digit, slant=slant))) > 0.9
 
 
-def test_the_two_strokes_of_a_four_stay_one_digit() -> None:
-    assert len(digit_spans(draw_digit(4))) == 1
+def test_close_slanted_digits_with_no_gap_between_them_keep_only_their_own_ink() -> None:
+    number = draw_number("2026", spacing=0.45, slant=0.3)
+    inked = (np.asarray(number.getchannel("A")) > 40).any(axis=0).astype(int)
+    assert np.count_nonzero(np.diff(inked) == 1) == 1  # one run of inked columns: no blank column to cut along
+    digits = split_digits(number)
+    assert len(digits) == 4
+    for image, digit in zip(digits, "2026", strict=True):
+        assert similarity(preprocess(image), preprocess(draw_number(digit, slant=0.3))) > 0.95
+
+
+def test_the_strokes_of_one_digit_stay_one_digit() -> None:
+    assert len(split_digits(draw_digit(4))) == 1  # two strokes, one inside the other's extent
+    five = draw_digit(5)
+    bar = Image.new("RGBA", five.size, (0, 0, 0, 0))
+    bar.paste(five.crop((0, 0, 280, 40)), (0, -20))  # its top bar lifted off the body
+    five.paste(Image.new("RGBA", (280, 40), (0, 0, 0, 0)), (0, 0))
+    five.alpha_composite(bar)
+    assert len(split_digits(five)) == 1
+
+
+def test_a_speck_beside_a_number_is_not_a_digit() -> None:
+    number = draw_number("38")
+    speck = Image.new("RGBA", (6, 6), (0, 0, 0, 255))
+    with_specks = Image.new("RGBA", (number.width + 40, number.height), (0, 0, 0, 0))
+    with_specks.alpha_composite(number)
+    with_specks.alpha_composite(speck, (number.width + 20, 200))  # off to the right: dropped
+    with_specks.alpha_composite(speck, (100, 5))  # above the 3: part of it
+    digits = split_digits(with_specks)
+    assert len(digits) == 2
+    assert digits[0].height > split_digits(number)[0].height
+
+
+def test_an_empty_number_is_refused() -> None:
+    with pytest.raises(EmptyDrawing):
+        split_digits(blank_canvas((600, 280)))
