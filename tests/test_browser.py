@@ -173,10 +173,10 @@ def ink(page) -> int:
     )
 
 
-def screenshot(page, name: str) -> None:
-    """Save a small PNG of the viewport (CSS pixels, 64 colours) for the README."""
+def screenshot(page, name: str, full_page: bool = False) -> None:
+    """Save a small PNG of the viewport or the whole page (CSS pixels, 64 colours) for the README."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    image = Image.open(io.BytesIO(page.screenshot(scale="css"))).convert("RGB")
+    image = Image.open(io.BytesIO(page.screenshot(scale="css", full_page=full_page))).convert("RGB")
     image.quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(SCREENSHOTS / name, optimize=True)
 
 
@@ -201,7 +201,7 @@ def test_digits_drawn_with_the_mouse_are_read_shown_and_stored(open_page, active
         assert drawing.image.storage.exists(drawing.image.name)
         assert np.array_equal(seen_image(page), drawing.input_array)
     expect(page.locator("#recent li")).to_have_count(11)
-    screenshot(page, "desktop.png")
+    screenshot(page, "desktop.png", full_page=True)
 
 
 def test_the_drawing_is_read_automatically_when_the_pen_lifts_and_only_once(open_page) -> None:
@@ -259,7 +259,7 @@ def test_a_three_digit_number_is_read_whole_and_each_digit_is_stored_and_correct
         (1, 0, submission.pk),
         (2, 5, submission.pk),
     ]
-    screenshot(page, "number.png")
+    screenshot(page, "number.png", full_page=True)
 
     page.get_by_role("button", name="Digit 2: 0").click()
     page.get_by_role("button", name="Wrong?").click()

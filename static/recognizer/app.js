@@ -190,6 +190,7 @@
       throw new Error("I could not reach the server. Check the connection and try again.");
     }
     const data = await response.json().catch(() => ({}));
+    if (data.code === "model_unavailable") throw new Error("The recognizer is not available right now. Try again soon.");
     if (!response.ok) {
       const first = (value) => (Array.isArray(value) ? value[0] : value);
       throw new Error(first(data.detail) || first(data.label) || first(data.image) || `Error ${response.status}.`);
@@ -276,8 +277,8 @@
     badgeEl.className = `badge ${badgeKind}`;
     const which = several ? `Digit ${state.selected + 1} of ${drawings.length}: ` : "";
     confidenceEl.textContent = isCorrected(drawing)
-      ? `${which}you said ${drawing.correction.label}; I read ${drawing.digit}`
-      : `${which}${drawing.digit}, ${percent(drawing.confidence)} sure`;
+      ? `${which}you said ${drawing.correction.label}, I read ${drawing.digit}`
+      : `${which}${percent(drawing.confidence)} sure`;
     seenEl.src = drawing.input_image;
     seenEl.alt = `The 28 by 28 pixel image the model saw${several ? ` for digit ${state.selected + 1}` : ""}`;
 
