@@ -331,16 +331,28 @@ def test_undo_removes_the_last_stroke_and_clear_empties_the_canvas(open_page) ->
     expect(page.locator("#status")).to_have_text("Cleared. Draw a digit.")
 
 
-def test_a_scribble_is_not_presented_as_a_digit(open_page) -> None:
+def test_a_scribble_or_a_number_in_the_digit_box_is_not_presented_as_a_digit(open_page) -> None:
     from playwright.sync_api import expect
 
     page = open_page(**DESKTOP)
-    Pen(page).strokes(SCRIBBLE, page.locator("#pad").bounding_box())
+    pen = Pen(page)
+    pad = page.locator("#pad").bounding_box()
+    pen.strokes(SCRIBBLE, pad)
     [drawing] = answer(page)
-    expect(page.locator("#status")).to_contain_text("doesn't look like a digit")
+    expect(page.locator("#status")).to_have_text(
+        "That doesn't look like a digit to me. If it is one, tap “Wrong?” and tell me which."
+    )
     expect(page.locator("#badge")).to_have_text("Not a digit?")
     expect(page.locator("#digit")).to_have_text("?")
     assert drawing.pk  # stored all the same, for staff to review
+
+    page.keyboard.press("Escape")
+    for i, char in enumerate("2026"):  # small, side by side across the middle of the square box
+        slot = {"x": pad["x"] + pad["width"] * (0.05 + 0.225 * i), "y": pad["y"] + pad["height"] * 0.35}
+        pen.strokes(STROKES[int(char)], {**slot, "width": pad["width"] * 0.225, "height": pad["height"] * 0.3})
+    answer(page)
+    expect(page.locator("#status")).to_contain_text("doesn't look like a digit")
+    expect(page.locator("#status")).to_contain_text("Writing several digits? Choose “A number”.")
 
 
 def test_keyboard_users_see_where_the_focus_is(open_page) -> None:

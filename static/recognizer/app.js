@@ -94,6 +94,14 @@
     ctx.stroke();
   }
 
+  /** Width over height of the ink on the canvas, in screen proportions: a number drawn as one digit is wide. */
+  function inkAspect() {
+    const points = state.strokes.flat();
+    if (!points.length) return 1;
+    const span = (axis) => Math.max(...points.map((p) => p[axis])) - Math.min(...points.map((p) => p[axis]));
+    return (span(0) * canvas.width) / Math.max(span(1) * canvas.height, brush());
+  }
+
   function localPoint(event) {
     const rect = canvas.getBoundingClientRect();
     const clamp = (v) => Math.min(1, Math.max(0, v));
@@ -341,7 +349,7 @@
       if (isCorrected(drawing)) {
         say(`You said it is a ${drawing.correction.label}.`, "thanks");
       } else if (drawing.uncertain_reason === "not_a_digit") {
-        const hint = kind === "digit" ? " Writing several digits? Choose “A number”." : "";
+        const hint = kind === "digit" && inkAspect() > 1.6 ? " Writing several digits? Choose “A number”." : "";
         say(`That doesn't look like a digit to me. If it is one, tap “Wrong?” and tell me which.${hint}`, "unsure");
       } else if (drawing.uncertain) {
         say(`I'm not sure. Maybe a ${drawing.digit}, but only ${percent(drawing.confidence)} sure. Wrong? Tell me.`, "unsure");
