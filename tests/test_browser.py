@@ -45,15 +45,17 @@ SCRIBBLE = [[(0.1 + 0.8 * (i % 2), 0.1 + 0.05 * i) for i in range(17)]]
 WAIT_MS = 10_000
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
+    """One Chromium for the module. Module-scoped, not session-scoped: Playwright's loop must be gone before other
+    modules' tests use the ORM."""
     if not CHROMIUM.exists():
         skip_or_fail(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         skip_or_fail("Playwright (python) is not installed")
-    # Playwright's sync API keeps an event loop running in this thread; the test's own ORM queries are still plain
+    # Playwright's sync API keeps an event loop running in this thread; these tests' own ORM queries are still plain
     # synchronous code, which Django would otherwise refuse to run next to a running loop.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
