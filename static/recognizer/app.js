@@ -236,9 +236,7 @@
         state.selected = unsure < 0 ? 0 : unsure;
         render();
         announce();
-      } else {
-        state.again = true; // the drawing changed while it was read: read it again
-      }
+      } // else the drawing changed while it was read: the change scheduled a new reading (or emptied the canvas)
       loadRecent();
     } catch (error) {
       say(error.message, "error");
