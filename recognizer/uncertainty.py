@@ -5,9 +5,10 @@ single-digit box. Two independent signals decide when that answer must not be pr
 
 * the model's own doubt: its top probability is below ``DIGITS_LOW_CONFIDENCE``;
 * the drawing's shape, read off the 28x28 input the model saw (so it is judged after the same cropping and scaling
-  as MNIST): ink filling most of its box, many separate pieces, many closed loops, or a shape much wider than tall.
+  as MNIST): ink filling most of its box or a solid blob, many separate pieces, many closed loops, or a shape much
+  wider than tall.
 
-The shape limits were measured on MNIST: together they flag 10 of the 10,000 test digits (0.1%) and 39 of the 60,000
+The shape limits were measured on MNIST: together they flag 10 of the 10,000 test digits (0.1%) and 41 of the 60,000
 training digits, while they catch blobs, dots, dashes, numbers drawn as one digit and dense scribbles. They cannot catch
 everything that is not a digit (a light scribble can look like a digit to any measure); the model's confidence covers
 part of the rest.
@@ -29,6 +30,10 @@ FAINT = 64
 BOX = 20
 #: Ink covering more than this fraction of the BOX x BOX square is a blob, not strokes (MNIST: 99.9% <= 0.59).
 MAX_COVER = 0.6
+#: Ink filling more than this fraction of its own bounding box is a solid blob (MNIST: 2 in 70,000 digits that are
+#: at least SOLID_WIDTH wide); narrower shapes are exempt, since a 1 fills its own thin box.
+MAX_DENSITY = 0.8
+SOLID_WIDTH = 8
 #: A dense drawing (cover above this) with MAX_HOLES - 1 loops is a scribble; no digit has more than two loops.
 DENSE_COVER = 0.45
 #: This many closed loops or more: a scribble (MNIST test: never).
@@ -53,6 +58,8 @@ class Shape:
     """Measures of the ink in a 28x28 model input."""
 
     cover: float
+    density: float
+    width: int
     pieces: int
     holes: int
     aspect: float
@@ -62,6 +69,7 @@ class Shape:
         return not (
             self.pieces == 0
             or self.cover > MAX_COVER
+            or (self.density > MAX_DENSITY and self.width >= SOLID_WIDTH)
             or self.pieces >= MAX_PIECES
             or self.holes >= MAX_HOLES
             or (self.holes >= MAX_HOLES - 1 and self.cover > DENSE_COVER)
@@ -73,20 +81,27 @@ def measure(model_input: np.ndarray) -> Shape:
     """The shape of the ink in a 28x28 uint8 input as made by :func:`recognizer.preprocessing.preprocess`."""
     ink = (model_input >= INK).astype(np.uint8)
     if not ink.any():
-        return Shape(cover=0.0, pieces=0, holes=0, aspect=1.0)
+        return Shape(cover=0.0, density=0.0, width=0, pieces=0, holes=0, aspect=1.0)
     _, _, stats, _ = cv2.connectedComponentsWithStats((model_input >= FAINT).astype(np.uint8), connectivity=8)
     pieces = int((stats[1:, cv2.CC_STAT_AREA] >= MIN_AREA).sum())
     # Loops are background regions (4-connected, the dual of 8-connected ink) that do not reach the border.
     _, _, stats, _ = cv2.connectedComponentsWithStats(1 - ink, connectivity=4)
-    height, width = ink.shape
+    rows, cols = ink.shape
     holes = sum(
         1
         for left, top, w, h, area in stats[1:]
-        if area >= MIN_AREA and left > 0 and top > 0 and left + w < width and top + h < height
+        if area >= MIN_AREA and left > 0 and top > 0 and left + w < cols and top + h < rows
     )
     ys, xs = np.nonzero(ink)
-    aspect = (xs.max() - xs.min() + 1) / (ys.max() - ys.min() + 1)
-    return Shape(cover=float(ink.sum()) / (BOX * BOX), pieces=pieces, holes=holes, aspect=float(aspect))
+    width, height = int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
+    return Shape(
+        cover=float(ink.sum()) / (BOX * BOX),
+        density=float(ink.sum()) / (width * height),
+        width=width,
+        pieces=pieces,
+        holes=holes,
+        aspect=width / height,
+    )
 
 
 @dataclass(frozen=True)

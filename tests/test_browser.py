@@ -39,7 +39,7 @@ DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 PHONE = {"viewport": {"width": 360, "height": 740}, "has_touch": True, "is_mobile": True, "device_scale_factor": 3}
 #: Where a digit is drawn, in fractions of its slot (left, top, right, bottom): as tests.drawing.draw_digit does.
 DIGIT_BOX = (0.2, 0.1, 0.8, 0.9)
-#: A scribble back and forth over the whole box: ink everywhere, no digit.
+#: A scribble back and forth over the whole canvas: ink everywhere, no digit.
 SCRIBBLE = [[(0.1 + 0.8 * (i % 2), 0.1 + 0.05 * i) for i in range(17)]]
 #: Playwright waits this long (ms) for the page: an answer takes ~0.1 s to compute, after the 0.7 s auto-predict delay.
 WAIT_MS = 10_000
@@ -102,7 +102,7 @@ class Pen:
         self.page = page
         self.cdp = page.context.new_cdp_session(page) if touch else None
 
-    def stroke(self, points: list[tuple[float, float]], steps: int = 6) -> None:
+    def stroke(self, points: list[tuple[float, float]], steps: int = 3) -> None:
         """One stroke through ``points`` (page coordinates), with ``steps`` moves between each pair of them."""
         path = [points[0]]
         for (x0, y0), (x1, y1) in itertools.pairwise(points):
@@ -156,6 +156,11 @@ def answer(page) -> list[Drawing]:
     return [rows[i] for i in ids]
 
 
+def sure(confidence: float) -> str:
+    """How the page words a confidence: rounded to a percent, but never up to a certainty of 100%."""
+    return "over 99% sure" if confidence >= 0.995 else f"{int(confidence * 100 + 0.5)}% sure"
+
+
 def seen_image(page) -> np.ndarray:
     """The 28x28 image the page shows as what the model saw."""
     src = page.locator("#seen").get_attribute("src")
@@ -194,7 +199,7 @@ def test_digits_drawn_with_the_mouse_are_read_shown_and_stored(open_page, active
         page.keyboard.press("Enter")
         [drawing] = answer(page)
         expect(page.locator("#digit")).to_have_text(str(digit))
-        expect(page.locator("#status")).to_have_text(f"It's a {digit} ({round(drawing.confidence * 100)}% sure).")
+        expect(page.locator("#status")).to_have_text(f"It's a {digit} ({sure(drawing.confidence)}).")
         expect(page.locator("#bars li")).to_have_count(10)
         expect(page.locator("#bars li.best .label")).to_have_text(str(digit))
         assert drawing.predicted_digit == digit
@@ -251,7 +256,7 @@ def test_a_three_digit_number_is_read_whole_and_each_digit_is_stored_and_correct
     Pen(page).number("305")
     page.get_by_role("button", name="Predict").click()
     digits = answer(page)
-    expect(page.locator("#status")).to_contain_text("It's the number 305")
+    expect(page.locator("#status")).to_contain_text("It's the number 305 (every digit ")
     expect(page.locator("#digit")).to_have_text("305")
     submission = Submission.objects.get()
     assert submission.number == "305"
@@ -339,7 +344,7 @@ def test_a_scribble_or_a_number_in_the_digit_box_is_not_presented_as_a_digit(ope
     page = open_page(**DESKTOP)
     pen = Pen(page)
     pad = page.locator("#pad").bounding_box()
-    pen.strokes(SCRIBBLE, pad)
+    pen.strokes(SCRIBBLE, pad, box=(0, 0, 1, 1))
     [drawing] = answer(page)
     expect(page.locator("#status")).to_have_text(
         "That doesn't look like a digit to me. If it is one, tap “Wrong?” and tell me which."

@@ -28,6 +28,7 @@ def sketch(*lines: list[tuple[float, float]], dots: list[tuple[float, float]] = 
 
 NOT_DIGITS = {
     "filled square": sketch(fill=(60, 60, 220, 220)),
+    "a tall solid blob": sketch(fill=(90, 40, 200, 240)),
     "a single dot": sketch(dots=[(140, 140)]),
     "five dots": sketch(dots=[(60, 140), (140, 140), (220, 140), (100, 60), (180, 220)]),
     "a dash": sketch([(40, 140), (240, 140)]),

@@ -41,7 +41,9 @@
 
   const mode = () => document.querySelector('input[name="mode"]:checked').value;
   const csrf = () => (document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/) || [])[1] || "";
-  const percent = (p) => `${Math.round(p * 100)}%`;
+  // Rounded, but never to a certainty the model does not have: 0.9996 is "over 99%", not "100%".
+  const percent = (p) => (p >= 0.995 ? "over 99%" : `${Math.round(p * 100)}%`);
+  const finePercent = (p) => (p > 0.999 ? ">99.9%" : p < 0.001 ? "<0.1%" : `${(p * 100).toFixed(1)}%`);
   const labelOf = (drawing) => drawing.correction.label ?? drawing.digit;
   const isCorrected = (drawing) => drawing.correction.label !== null && drawing.correction.label !== undefined;
   const element = (tag, props = {}, children = []) => {
@@ -318,7 +320,7 @@
         return element("li", { className: digit === drawing.digit ? "best" : "" }, [
           element("span", { className: "label", textContent: String(digit) }),
           track,
-          element("span", { className: "pct", textContent: `${(p * 100).toFixed(1)}%` }),
+          element("span", { className: "pct", textContent: finePercent(p) }),
         ]);
       }),
     );
@@ -360,7 +362,8 @@
     const unsure = drawings.map((d, i) => (d.uncertain ? i + 1 : 0)).filter(Boolean);
     if (!unsure.length) {
       const lowest = Math.min(...drawings.map((d) => d.confidence));
-      say(`It's the number ${number} (every digit at least ${percent(lowest)} sure).`);
+      const least = lowest >= 0.995 ? percent(lowest) : `at least ${percent(lowest)}`;
+      say(`It's the number ${number} (every digit ${least} sure).`);
     } else {
       const which = unsure.length === 1 ? `digit ${unsure[0]}` : `digits ${unsure.join(", ")}`;
       say(`I read ${number}, but I'm not sure of ${which}. Choose a digit to see it or correct it.`, "unsure");
