@@ -7,6 +7,8 @@ it changes, and returns the ids it changed. What the states mean for training is
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db.models import Case, Q, QuerySet, Value, When
 from django.utils import timezone
@@ -36,10 +38,10 @@ def needs_review(queryset: QuerySet[Drawing]) -> QuerySet[Drawing]:
     return waiting.filter(Q(correction_status=Status.PENDING) | unsure).order_by(*REVIEW_ORDER)
 
 
-def _update(queryset: QuerySet[Drawing], reviewer, **changes) -> list[int]:
+def _update(queryset: QuerySet[Drawing], reviewer, now: datetime | None = None, **changes) -> list[int]:
     """Apply ``changes`` with the reviewer's stamp; returns the ids changed (for the admin's history)."""
     ids = list(queryset.values_list("pk", flat=True))
-    queryset.update(reviewed_by=reviewer, reviewed_at=timezone.now(), **changes)
+    queryset.update(reviewed_by=reviewer, reviewed_at=now or timezone.now(), **changes)
     return ids
 
 
@@ -57,9 +59,8 @@ def relabel(queryset: QuerySet[Drawing], label: int, reviewer) -> list[int]:
     """Give every drawing in ``queryset`` the correct ``label``, as an accepted correction made by ``reviewer``."""
     if not 0 <= label <= 9:
         raise ValueError(f"a digit label is 0-9, not {label}")
-    return _update(
-        queryset, reviewer, corrected_label=label, corrected_at=timezone.now(), correction_status=Status.ACCEPTED
-    )
+    now = timezone.now()
+    return _update(queryset, reviewer, now, corrected_label=label, corrected_at=now, correction_status=Status.ACCEPTED)
 
 
 def set_excluded(queryset: QuerySet[Drawing], excluded: bool, reviewer) -> list[int]:

@@ -3,10 +3,18 @@ the review states the tests need, and extra model versions registered from the s
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import shutil
 from pathlib import Path
 
+import numpy as np
+from django.contrib.auth.models import Permission
+from django.test import Client
+
 from recognizer import registry
+from recognizer.datasets import MANIFEST, NPZ
 from recognizer.models import Drawing, ModelVersion
 from recognizer.predictions import create_submission
 from tests.drawing import draw_digit, png_bytes
@@ -48,3 +56,34 @@ def register_copy(source: ModelVersion, name: str, directory: Path, **fields) ->
         ModelVersion.objects.filter(pk=version.pk).update(trained_at=trained_at)
         version.refresh_from_db()
     return version
+
+
+def check_data_set(files: dict[str, bytes], expected: list[Drawing]) -> dict:
+    """Read every file back and check it against the drawings and the manifest; returns the manifest."""
+    manifest = json.loads(files[MANIFEST])
+    for name, meta in manifest["files"].items():
+        assert hashlib.sha256(files[name]).hexdigest() == meta["sha256"]
+        assert len(files[name]) == meta["bytes"]
+    expected = sorted(expected, key=lambda d: (d.created_at, d.pk))
+    with np.load(io.BytesIO(files[NPZ])) as npz:
+        assert npz["images"].shape == (len(expected), 28, 28)
+        assert npz["images"].dtype == np.uint8
+        assert list(npz["drawing_ids"]) == [d.pk for d in expected]
+        assert list(npz["labels"]) == [d.corrected_label for d in expected]
+        assert list(npz["predicted"]) == [d.predicted_digit for d in expected]
+        for image, drawing in zip(npz["images"], expected, strict=True):
+            assert np.array_equal(image, drawing.input_array)
+        npz_images, npz_labels = npz["images"], npz["labels"]
+    assert manifest["count"] == len(expected)
+    assert [s["drawing_id"] for s in manifest["samples"]] == [d.pk for d in expected]
+    assert [s["label"] for s in manifest["samples"]] == [d.corrected_label for d in expected]
+    return {"manifest": manifest, "images": npz_images, "labels": npz_labels}
+
+
+def make_staff(django_user_model, name: str, *codenames: str) -> Client:
+    """A staff member who is not a superuser, with only the given permissions."""
+    user = django_user_model.objects.create_user(name, password=f"pw-{name}-123", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client = Client()
+    client.force_login(user)
+    return client

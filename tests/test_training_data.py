@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import zipfile
 
 import numpy as np
@@ -15,7 +13,7 @@ from django.utils import timezone
 from recognizer.datasets import IDX_IMAGES, IDX_LABELS, MANIFEST, NPZ, build_data_set
 from recognizer.models import Drawing
 from recognizer.training_data import training_corrections
-from tests.review_data import resubmit, submit
+from tests.review_data import check_data_set, resubmit, submit
 from training.data import read_idx
 
 pytestmark = pytest.mark.django_db
@@ -82,28 +80,6 @@ def test_a_rejected_copy_does_not_stop_an_accepted_one(active_model) -> None:
     rejected = submit(2, corrected_label=7, correction_status=Status.REJECTED, corrected_at=timezone.now())
     accepted = resubmit(rejected, corrected_label=2, correction_status=Status.ACCEPTED, corrected_at=timezone.now())
     assert ids(training_corrections()) == {accepted.pk}
-
-
-def check_data_set(files: dict[str, bytes], expected: list[Drawing]) -> dict:
-    """Read every file back and check it against the drawings and the manifest; returns the manifest."""
-    manifest = json.loads(files[MANIFEST])
-    for name, meta in manifest["files"].items():
-        assert hashlib.sha256(files[name]).hexdigest() == meta["sha256"]
-        assert len(files[name]) == meta["bytes"]
-    expected = sorted(expected, key=lambda d: (d.created_at, d.pk))
-    with np.load(io.BytesIO(files[NPZ])) as npz:
-        assert npz["images"].shape == (len(expected), 28, 28)
-        assert npz["images"].dtype == np.uint8
-        assert list(npz["drawing_ids"]) == [d.pk for d in expected]
-        assert list(npz["labels"]) == [d.corrected_label for d in expected]
-        assert list(npz["predicted"]) == [d.predicted_digit for d in expected]
-        for image, drawing in zip(npz["images"], expected, strict=True):
-            assert np.array_equal(image, drawing.input_array)
-        npz_images, npz_labels = npz["images"], npz["labels"]
-    assert manifest["count"] == len(expected)
-    assert [s["drawing_id"] for s in manifest["samples"]] == [d.pk for d in expected]
-    assert [s["label"] for s in manifest["samples"]] == [d.corrected_label for d in expected]
-    return {"manifest": manifest, "images": npz_images, "labels": npz_labels}
 
 
 def test_export_command_writes_npz_idx_and_manifest(states, tmp_path, settings) -> None:
