@@ -13,14 +13,18 @@ import hashlib
 import io
 import json
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, timedelta
+from pathlib import Path
 
 import matplotlib as mpl
 from django.core.cache import cache
+from matplotlib.dates import AutoDateLocator, DateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 CACHE_SECONDS = 24 * 3600
+#: Part of every cache key, so a change to how charts are drawn is seen at once, not after the cache expires.
+DRAWING_CODE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
 INK = "#1b1f24"
 PALETTE = ["#2563eb", "#d97706", "#15803d", "#b91c1c", "#7c3aed", "#0891b2", "#be185d", "#4d7c0f"]
 
@@ -39,7 +43,8 @@ mpl.rcParams.update(
 
 
 def _cached(kind: str, data: object, render: Callable[[], Figure]) -> str:
-    key = "chart:" + kind + ":" + hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+    content = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+    key = f"chart:{DRAWING_CODE}:{kind}:{content}"
     uri = cache.get(key)
     if uri is None:
         buffer = io.BytesIO()
@@ -85,11 +90,18 @@ def confusion_matrix(matrix: Sequence[Sequence[int]], title: str = "") -> str:
     return _cached("confusion", [matrix, title], render)
 
 
+def _date_axis(axes, first: date, last: date) -> None:
+    """Days from ``first`` to ``last`` across, whatever days have data, so charts of one window line up."""
+    axes.set_xlim(first - timedelta(days=1), last + timedelta(days=1))
+    axes.xaxis.set_major_locator(AutoDateLocator(minticks=3, maxticks=8))
+    axes.xaxis.set_major_formatter(DateFormatter("%b %d"))
+
+
 def daily_bars(days: Sequence[date], counts: Sequence[int], title: str, ylabel: str) -> str:
     """A bar per day, e.g. submissions per day."""
 
     def render() -> Figure:
-        figure = Figure(figsize=(6.4, 2.6))
+        figure = Figure(figsize=(6.4, 3.3))
         axes = figure.subplots()
         axes.bar(days, counts, color=PALETTE[0], width=0.8)
         axes.set_title(title, loc="left")
@@ -97,17 +109,17 @@ def daily_bars(days: Sequence[date], counts: Sequence[int], title: str, ylabel: 
         axes.yaxis.set_major_locator(MaxNLocator(integer=True))
         axes.grid(axis="y", color="#e5e7eb")
         axes.set_axisbelow(True)
-        figure.autofmt_xdate()
+        _date_axis(axes, days[0], days[-1])
         return figure
 
     return _cached("bars", [list(days), list(counts), title, ylabel], render)
 
 
-def daily_lines(series: dict[str, Sequence[tuple[date, float]]], title: str, ylabel: str) -> str:
-    """One line per series (e.g. per model version) of a 0-1 rate over days, drawn as percentages."""
+def daily_lines(series: dict[str, Sequence[tuple[date, float]]], days: Sequence[date], title: str, ylabel: str) -> str:
+    """One line per series (e.g. per model version) of a 0-1 rate over ``days``, drawn as percentages."""
 
     def render() -> Figure:
-        figure = Figure(figsize=(6.4, 2.6))
+        figure = Figure(figsize=(6.4, 3.3))
         axes = figure.subplots()
         for color, (name, points) in zip(PALETTE * 4, series.items(), strict=False):
             axes.plot([d for d, _ in points], [v for _, v in points], marker="o", markersize=3, color=color, label=name)
@@ -117,11 +129,11 @@ def daily_lines(series: dict[str, Sequence[tuple[date, float]]], title: str, yla
         axes.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         axes.grid(axis="y", color="#e5e7eb")
         if series:
-            axes.legend(fontsize=7, frameon=False, loc="lower left")
-        figure.autofmt_xdate()
+            axes.legend(fontsize=7, frameon=False, loc="best")
+        _date_axis(axes, days[0], days[-1])
         return figure
 
-    return _cached("lines", [{k: list(v) for k, v in series.items()}, title, ylabel], render)
+    return _cached("lines", [{k: list(v) for k, v in series.items()}, days[0], days[-1], title, ylabel], render)
 
 
 def training_curves(history: dict[str, Sequence[float]]) -> str:

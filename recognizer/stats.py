@@ -32,13 +32,27 @@ def _days(since: date, until: date) -> list[date]:
     return [since + timedelta(days=i) for i in range((until - since).days + 1)]
 
 
-def _since(days: int) -> date:
+def window_start(days: int) -> date:
+    """The first day of a window of ``days`` days that ends today."""
     return timezone.localdate() - timedelta(days=days - 1)
+
+
+def in_window(days: int) -> QuerySet[Drawing]:
+    return Drawing.objects.filter(created_at__date__gte=window_start(days))
+
+
+def totals(drawings: QuerySet[Drawing]) -> dict[str, int]:
+    """How many ``drawings``, how many of them were corrected, and how many are shown wrong."""
+    return drawings.aggregate(
+        drawings=Count("id"),
+        corrected=Count("id", filter=Q(corrected_label__isnull=False)),
+        wrong=Count("id", filter=shown_wrong()),
+    )
 
 
 def submissions_per_day(days: int = 30) -> tuple[list[date], list[int]]:
     """Every day of the last ``days`` (today included) with its number of submissions, zero days included."""
-    since = _since(days)
+    since = window_start(days)
     counts = dict(
         Submission.objects.filter(created_at__date__gte=since)
         .annotate(day=TruncDate("created_at"))
@@ -60,7 +74,7 @@ class DailyRates:
 
 def daily_rates(days: int = 30) -> DailyRates:
     rows = (
-        Drawing.objects.filter(created_at__date__gte=_since(days))
+        in_window(days)
         .annotate(day=TruncDate("created_at"))
         .values("model_version__name", "day")
         .annotate(

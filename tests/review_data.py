@@ -82,8 +82,15 @@ def check_data_set(files: dict[str, bytes], expected: list[Drawing]) -> dict:
 
 def make_staff(django_user_model, name: str, *codenames: str) -> Client:
     """A staff member who is not a superuser, with only the given permissions."""
-    user = django_user_model.objects.create_user(name, password=f"pw-{name}-123", is_staff=True)
+    user = django_user_model.objects.create_user(name, is_staff=True)  # no password: force_login needs none
     user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
     client = Client()
     client.force_login(user)
+    return client
+
+
+def make_visitor(django_user_model) -> Client:
+    """A logged-in user who is not staff."""
+    client = Client()
+    client.force_login(django_user_model.objects.create_user("visitor"))
     return client

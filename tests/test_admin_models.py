@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from recognizer import registry
 from recognizer.models import Drawing, ModelVersion
-from tests.review_data import make_staff, register_copy, submit
+from tests.review_data import make_staff, make_visitor, register_copy, submit
 
 pytestmark = pytest.mark.django_db
 Status = Drawing.CorrectionStatus
@@ -141,9 +141,7 @@ def test_list_actions_lead_to_the_confirmation_page(staff_client, active_model, 
 def test_who_may_activate(django_user_model, active_model, candidate) -> None:
     url = confirm_url(candidate)
     assert Client().get(url)["Location"].startswith("/admin/login/")
-    visitor = django_user_model.objects.create_user("visitor", password="pw-visitor-123")
-    client = Client()
-    client.force_login(visitor)
+    client = make_visitor(django_user_model)
     assert client.post(url)["Location"].startswith("/admin/login/")
     viewer = make_staff(django_user_model, "viewer", "view_modelversion")
     assert viewer.get(f"{LIST}{candidate.pk}/change/").status_code == 200

@@ -15,7 +15,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from recognizer import stats
 from recognizer.admin.runs import FINE_TUNE_TASK
 from recognizer.models import Drawing, Submission, TrainingRun
-from tests.review_data import make_staff, submit
+from tests.review_data import make_staff, make_visitor, submit
 
 pytestmark = pytest.mark.django_db
 Status = Drawing.CorrectionStatus
@@ -98,9 +98,7 @@ def test_progress_endpoint_reports_the_current_state(staff_client, runs) -> None
 def test_progress_endpoint_is_staff_only(django_user_model, runs) -> None:
     url = f"{PROGRESS}?ids={runs['running'].pk}"
     assert Client().get(url)["Location"].startswith("/admin/login/")
-    visitor = django_user_model.objects.create_user("visitor", password="pw-visitor-123")
-    client = Client()
-    client.force_login(visitor)
+    client = make_visitor(django_user_model)
     assert client.get(url)["Location"].startswith("/admin/login/")
     assert make_staff(django_user_model, "intern").get(url).status_code == 403
 

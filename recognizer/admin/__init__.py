@@ -8,5 +8,6 @@ from recognizer.admin import drawings, runs, versions
 admin.site.site_header = "Digits administration"
 admin.site.site_title = "Digits admin"
 admin.site.index_title = "Review and operations"
+admin.site.enable_nav_sidebar = False  # the review lists need the width; the index and breadcrumbs navigate
 
 __all__ = ["drawings", "runs", "versions"]

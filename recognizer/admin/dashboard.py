@@ -6,14 +6,10 @@ Charts are drawn server-side by :mod:`recognizer.charts`; figures come from :mod
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.contrib import admin
-from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 
 from recognizer import charts, stats
 from recognizer.admin.html import percent, run_progress
@@ -50,12 +46,8 @@ def _active_summary() -> dict | None:
 
 def dashboard(request: HttpRequest) -> HttpResponse:
     days = _period(request)
-    window = Drawing.objects.filter(created_at__date__gte=timezone.localdate() - timedelta(days=days - 1))
-    totals = window.aggregate(
-        drawings=Count("id"),
-        corrected=Count("id", filter=Q(corrected_label__isnull=False)),
-        wrong=Count("id", filter=stats.shown_wrong()),
-    )
+    window = stats.in_window(days)
+    totals = stats.totals(window)
     day_list, submissions = stats.submissions_per_day(days)
     rates = stats.daily_rates(days)
     context = {
@@ -73,10 +65,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 day_list, submissions, f"Submissions per day, last {days} days", "submissions"
             ),
             "correction_rate": charts.daily_lines(
-                rates.correction_rate, "Correction rate per model version", "corrected"
+                rates.correction_rate, day_list, "Correction rate per model version", "corrected"
             ),
             "live_accuracy": charts.daily_lines(
-                rates.live_accuracy, "Live accuracy per model version (from corrections)", "accuracy"
+                rates.live_accuracy, day_list, "Live accuracy per model version (from corrections)", "accuracy"
             ),
             "confusion": charts.confusion_matrix(stats.live_confusion(window), f"Live traffic, last {days} days"),
         },

@@ -43,6 +43,7 @@ class DrawingForm(forms.ModelForm):
     class Meta:
         model = Drawing
         fields = ["corrected_label", "correction_status", "excluded_from_training"]
+        widgets = {"corrected_label": forms.Select(choices=[("", "—")] + [(d, d) for d in range(10)])}
 
     def clean(self) -> dict:
         data = super().clean()
@@ -65,7 +66,6 @@ class DrawingAdmin(admin.ModelAdmin):
         "predicted",
         "confidence_bar",
         "correction",
-        "excluded",
         "model_version",
         "created_at",
         "reviewed",
@@ -118,6 +118,12 @@ class DrawingAdmin(admin.ModelAdmin):
         "created_at",
         "session_key",
     ]
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        if request.GET.get(ReviewFilter.parameter_name) == ReviewFilter.NEEDED:
+            title = "Needs review: pending corrections first, then the least confident predictions"
+            extra_context = {**(extra_context or {}), "title": title}
+        return super().changelist_view(request, extra_context)
 
     def get_ordering(self, request: HttpRequest) -> list:
         """The review queue comes sorted for review: pending corrections first, then the least confident."""
@@ -185,17 +191,15 @@ class DrawingAdmin(admin.ModelAdmin):
 
     @admin.display(description="correction", ordering="corrected_label")
     def correction(self, drawing: Drawing) -> SafeString:
+        excluded = badge("excluded from training", "bad") if drawing.excluded_from_training else ""
         if drawing.corrected_label is None:
-            return format_html("{}", EMPTY)
+            return format_html("{} {}", EMPTY, excluded)
         return format_html(
-            '<span class="digits-digit">{}</span> {}',
+            '<span class="digits-digit">{}</span> {} {}',
             drawing.corrected_label,
             badge(drawing.get_correction_status_display(), STATUS_TONES[drawing.correction_status]),
+            excluded,
         )
-
-    @admin.display(description="excluded", boolean=True, ordering="excluded_from_training")
-    def excluded(self, drawing: Drawing) -> bool:
-        return drawing.excluded_from_training
 
     @admin.display(description="reviewed", ordering="reviewed_at")
     def reviewed(self, drawing: Drawing) -> str:

@@ -79,7 +79,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
         "result_version",
         "samples",
         "duration_text",
-        "created_at",
+        "started_at",
     ]
     list_filter = ["kind", "status", "created_at"]
     list_select_related = ["base_version", "result_version"]
@@ -122,7 +122,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
     def duration_text(self, run: TrainingRun) -> str:
         return elapsed(run)
 
-    @admin.display(description="samples (MNIST / corrections / held out)")
+    @admin.display(description="samples: MNIST / corrections / held out")
     def samples(self, run: TrainingRun) -> str:
         return f"{run.mnist_samples:,} / {run.correction_samples:,} / {run.heldout_samples:,}"
 

@@ -25,8 +25,21 @@ from recognizer.stats import compare_versions, live_accuracy, with_live_counts
 
 
 def is_roll_back(version: ModelVersion, active: ModelVersion | None) -> bool:
-    """Activating a version older than the active one is a roll-back (same operation, said plainly to staff)."""
-    return active is not None and version.trained_at < active.trained_at
+    """Going back to a version that was served before, or to an ancestor of the active one, is a roll-back.
+
+    It is the same operation as activating; the admin only says it plainly to staff.
+    """
+    if active is None or version == active:
+        return False
+    if version.activated_at is not None:
+        return True
+    ancestor, seen = active.parent, set()
+    while ancestor is not None and ancestor.pk not in seen:
+        if ancestor == version:
+            return True
+        seen.add(ancestor.pk)
+        ancestor = ancestor.parent
+    return False
 
 
 @admin.register(ModelVersion)
@@ -55,6 +68,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # versions come from training (manage.py train, fine-tuning)
+
+    def has_delete_permission(self, request: HttpRequest, obj: ModelVersion | None = None) -> bool:
+        return False  # versions are kept, so any of them can be rolled back to
 
     def get_urls(self) -> list:
         confirm = self.admin_site.admin_view(self.confirm_activation)
@@ -98,7 +114,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
             "", "<tr><th>{}</th><td>{}</td></tr>", ((r.label, percent(r.candidate, 2)) for r in rows)
         )
         extra = {k: v for k, v in version.metrics.items() if not isinstance(v, dict | list) and "accuracy" not in k}
-        more = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", sorted(extra.items()))
+        more = format_html_join(
+            "", "<tr><th>{}</th><td>{}</td></tr>", ((k.replace("_", " "), v) for k, v in sorted(extra.items()))
+        )
         return format_html('<table class="digits-table">{}{}</table>', body, more)
 
     @admin.display(description="confusion matrix (MNIST test set)")
