@@ -79,7 +79,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
         "result_version",
         "samples",
         "duration_text",
-        "started_at",
+        "started",
     ]
     list_filter = ["kind", "status", "created_at"]
     list_select_related = ["base_version", "result_version"]
@@ -117,6 +117,10 @@ class TrainingRunAdmin(admin.ModelAdmin):
     @admin.display(description="status", ordering="status")
     def live_status(self, run: TrainingRun) -> SafeString:
         return run_progress(run)
+
+    @admin.display(description="started", ordering="started_at")
+    def started(self, run: TrainingRun) -> str:
+        return f"{timezone.localtime(run.started_at):%Y-%m-%d %H:%M}" if run.started_at else "not yet"
 
     @admin.display(description="duration", ordering="finished_at")
     def duration_text(self, run: TrainingRun) -> str:
