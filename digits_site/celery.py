@@ -11,7 +11,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-@app.on_configure.connect
+@app.on_after_configure.connect
 def _create_filesystem_broker_folders(sender: Celery, **kwargs) -> None:
     """kombu's filesystem transport (the embedded default broker) expects its folders to exist."""
     for key in ("data_folder_in", "data_folder_out", "control_folder"):

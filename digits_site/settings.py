@@ -186,6 +186,8 @@ DIGITS_LOW_CONFIDENCE = float(os.environ.get("DIGITS_LOW_CONFIDENCE", "0.7"))
 DIGITS_MAX_UPLOAD_BYTES = int(os.environ.get("DIGITS_MAX_UPLOAD_BYTES", str(4 * 1024 * 1024)))
 DIGITS_MAX_IMAGE_PIXELS = int(os.environ.get("DIGITS_MAX_IMAGE_PIXELS", str(4096 * 4096)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = DIGITS_MAX_UPLOAD_BYTES * 2
+#: Whether corrections still pending review may train (by default only accepted ones do; see recognizer.training_data).
+DIGITS_TRAIN_ON_PENDING = env_bool("DIGITS_TRAIN_ON_PENDING", False)
 
 LOGGING = {
     "version": 1,
