@@ -1,4 +1,4 @@
-"""Shared fixtures: isolated media storage, the real shipped model registered and active, API clients."""
+"""Shared fixtures: isolated media storage, the real shipped model registered and active, API clients, Chromium."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connections
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -16,6 +17,16 @@ from recognizer.registry import ensure_default_model
 ROOT = Path(__file__).resolve().parent.parent
 #: Set by .ci/run: a service, browser or registry the tests need must be there; a skip would hide a failure.
 REQUIRE_SERVICES = os.environ.get("DIGITS_REQUIRE_SERVICES") == "1"
+#: Debian's Chromium (Playwright's own browser download does not work here), and how it is started.
+CHROMIUM = Path(os.environ.get("DIGITS_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def skip_or_fail(reason: str) -> None:
@@ -81,3 +92,30 @@ def mnist():
     from training.data import load_mnist
 
     return load_mnist(Path(settings.DIGITS_MNIST_DIR))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright (python), one per test module.
+
+    Per module rather than per session: Playwright's sync API keeps an event loop running in this thread, and it must
+    be gone before another module's tests use the ORM. Meanwhile the browser tests' own ORM calls are still plain
+    synchronous code, which Django would otherwise refuse to run "from an async context".
+    """
+    if not CHROMIUM.exists():
+        skip_or_fail(f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("Playwright (python) is not installed")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+            # The ORM calls made meanwhile ran in Playwright's context, on connections of their own: close them, or
+            # PostgreSQL refuses to drop the test database at the end ("being accessed by other users").
+            connections.close_all()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

@@ -8,49 +8,19 @@ move by itself, and see the dashboard's charts load. With ``DIGITS_SCREENSHOT_DI
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 from PIL import Image
 
 from recognizer.models import Drawing, ModelVersion, Submission, TrainingRun
 from recognizer.review import needs_review
-from tests.conftest import skip_or_fail
 from tests.review_data import register_copy, submit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 Status = Drawing.CorrectionStatus
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "pw-staff-123"
-
-
-@pytest.fixture
-def browser():
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        skip_or_fail("Debian's chromium is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes between page actions are
-    # still plain synchronous code, which Django would otherwise refuse to run "from an async context".
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-        # The ORM calls made meanwhile ran in Playwright's context, on connections of their own: close them, or
-        # PostgreSQL refuses to drop the test database at the end ("being accessed by other users").
-        connections.close_all()
-    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture

@@ -20,20 +20,11 @@ import pytest
 from PIL import Image
 
 from recognizer.models import Drawing, Submission
-from tests.conftest import ROOT, skip_or_fail
+from tests.conftest import ROOT
 from tests.drawing import STROKES
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = Path(os.environ.get("DIGITS_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(os.environ.get("DIGITS_SCREENSHOT_DIR", ROOT / "docs" / "screenshots"))
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 PHONE = {"viewport": {"width": 360, "height": 740}, "has_touch": True, "is_mobile": True, "device_scale_factor": 3}
@@ -43,28 +34,6 @@ DIGIT_BOX = (0.2, 0.1, 0.8, 0.9)
 SCRIBBLE = [[(0.1 + 0.8 * (i % 2), 0.1 + 0.05 * i) for i in range(17)]]
 #: Playwright waits this long (ms) for the page: an answer takes ~0.1 s to compute, after the 0.7 s auto-predict delay.
 WAIT_MS = 10_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    """One Chromium for the module. Module-scoped, not session-scoped: Playwright's loop must be gone before other
-    modules' tests use the ORM."""
-    if not CHROMIUM.exists():
-        skip_or_fail(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        skip_or_fail("Playwright (python) is not installed")
-    # Playwright's sync API keeps an event loop running in this thread; these tests' own ORM queries are still plain
-    # synchronous code, which Django would otherwise refuse to run next to a running loop.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            yield chromium
-            chromium.close()
-    finally:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture
