@@ -200,7 +200,9 @@
       throw new Error("I could not reach the server. Check the connection and try again.");
     }
     const data = await response.json().catch(() => ({}));
-    if (data.code === "model_unavailable") throw new Error("The recognizer is not available right now. Try again soon.");
+    if (data.code === "model_unavailable") {
+      throw new Error("The recognizer is not available right now. Try again soon.");
+    }
     if (!response.ok) {
       const first = (value) => (Array.isArray(value) ? value[0] : value);
       throw new Error(first(data.detail) || first(data.label) || first(data.image) || `Error ${response.status}.`);
@@ -270,7 +272,8 @@
         const notADigit = d.uncertain_reason === "not_a_digit" && !isCorrected(d);
         const shown = notADigit ? "?" : String(labelOf(d)) + (d.uncertain && !isCorrected(d) && !several ? "?" : "");
         const kind = isCorrected(d) ? "fixed" : d.uncertain ? "unsure" : "";
-        return element("span", { textContent: shown, className: `${kind} ${several && i === state.selected ? "selected" : ""}`.trim() });
+        const selected = several && i === state.selected ? "selected" : "";
+        return element("span", { textContent: shown, className: `${kind} ${selected}`.trim() });
       }),
     );
 
@@ -293,7 +296,8 @@
     numberEl.hidden = !several;
     numberEl.replaceChildren(
       ...(several ? drawings : []).map((d, i) => {
-        const button = element("button", { type: "button", className: d.uncertain && !isCorrected(d) ? "unsure" : "" }, [
+        const className = d.uncertain && !isCorrected(d) ? "unsure" : "";
+        const button = element("button", { type: "button", className }, [
           element("img", { src: d.input_image, alt: "", width: 42, height: 42 }),
           element("span", { textContent: String(labelOf(d)) }),
         ]);
@@ -352,7 +356,8 @@
         const hint = kind === "digit" && inkAspect() > 1.6 ? " Writing several digits? Choose “A number”." : "";
         say(`That doesn't look like a digit to me. If it is one, tap “Wrong?” and tell me which.${hint}`, "unsure");
       } else if (drawing.uncertain) {
-        say(`I'm not sure. Maybe a ${drawing.digit}, but only ${percent(drawing.confidence)} sure. Wrong? Tell me.`, "unsure");
+        const sure = percent(drawing.confidence);
+        say(`I'm not sure. Maybe a ${drawing.digit}, but only ${sure} sure. Wrong? Tell me.`, "unsure");
       } else {
         say(`It's a ${drawing.digit} (${percent(drawing.confidence)} sure).`);
       }
@@ -417,21 +422,23 @@
   }
   function renderRecent() {
     if (!state.recent.length) {
-      recentEl.replaceChildren(element("li", { className: "empty", textContent: "Nothing yet: your drawings appear here." }));
+      const empty = element("li", { className: "empty", textContent: "Nothing yet: your drawings appear here." });
+      recentEl.replaceChildren(empty);
       return;
     }
     recentEl.replaceChildren(
       ...state.recent.map((d) => {
         const caption = isCorrected(d)
-          ? [element("s", { textContent: String(d.digit) }), " → ", element("b", { textContent: String(d.correction.label) })]
-          : [String(d.digit) + (d.uncertain ? "?" : "")];
+          ? [element("s", { textContent: `${d.digit}` }), " → ", element("b", { textContent: `${d.correction.label}` })]
+          : [`${d.digit}${d.uncertain ? "?" : ""}`];
         const button = element("button", { type: "button" }, [
           element("img", { src: d.input_image, alt: "", width: 48, height: 48 }),
           element("span", { className: "caption" }, caption),
         ]);
         button.setAttribute(
           "aria-label",
-          `Drawing read as ${d.digit}${d.uncertain ? " (not sure)" : ""}${isCorrected(d) ? `, corrected to ${d.correction.label}` : ""}. Show it.`,
+          `Drawing read as ${d.digit}${d.uncertain ? " (not sure)" : ""}` +
+            `${isCorrected(d) ? `, corrected to ${d.correction.label}` : ""}. Show it.`,
         );
         button.addEventListener("click", () => {
           state.result = { kind: "digit", version: null, drawings: [d] };
