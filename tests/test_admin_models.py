@@ -26,7 +26,11 @@ def candidate(active_model, tmp_path) -> ModelVersion:
     """A newer version (same real artifacts) recorded 0.02 above the active one on MNIST, with held-out corrections
     accuracy from a fine-tune."""
     per_digit = {str(d): 0.9 for d in range(10)}
-    metrics = {"mnist_test_accuracy": active_model.metrics["mnist_test_accuracy"] - 0.02, "heldout_corrections_accuracy": 0.85, "per_digit_accuracy": per_digit}
+    metrics = {
+        "mnist_test_accuracy": active_model.metrics["mnist_test_accuracy"] - 0.02,
+        "heldout_corrections_accuracy": 0.85,
+        "per_digit_accuracy": per_digit,
+    }
     matrix = [[7 if i == j else 1 for j in range(10)] for i in range(10)]
     return register_copy(
         active_model,
