@@ -99,3 +99,10 @@ class NumberSerializer(serializers.Serializer):
     @extend_schema_field(DrawingSerializer(many=True))
     def get_digits(self, submission) -> list[dict]:
         return DrawingSerializer(submission.ordered_drawings, many=True, context=self.context).data
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error other than a field validation error: what is wrong, and a stable code for programs."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField(help_text="invalid_image, image_too_large, empty_drawing, throttled, …")

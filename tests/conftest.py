@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from recognizer import serving
@@ -32,6 +33,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def _media_root(settings, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Every test writes files to its own storage folder, never to the developer's var/."""
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Each test starts with empty rate-limit counters: the cache (a folder under DIGITS_VAR_DIR) outlives tests."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)
