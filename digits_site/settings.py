@@ -162,9 +162,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_PARSER_CLASSES": [
-        "recognizer.parsers.JSONParser",
+        "rest_framework.parsers.JSONParser",
         "recognizer.parsers.MultiPartParser",
-        "recognizer.parsers.FormParser",
+        "rest_framework.parsers.FormParser",
     ],
     "EXCEPTION_HANDLER": "recognizer.api.exception_handler",
     # Per-client limits on predicting and correcting (scopes set by the API views), kept in the cache.

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 #: Domain errors and their answers, most specific first.
 _ERRORS = {
+    RequestDataTooBig: (status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "request_too_large"),
     ImageTooLarge: (status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "image_too_large"),
     InvalidImage: (status.HTTP_400_BAD_REQUEST, "invalid_image"),
     EmptyDrawing: (status.HTTP_400_BAD_REQUEST, "empty_drawing"),
@@ -54,6 +57,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             if kind is DatabaseError:
                 log.error("Database unavailable while answering %s: %s", context["request"].path, exc)
                 detail = "The database is unavailable; try again shortly."
+            elif kind is RequestDataTooBig:
+                detail = f"The request body is over the limit of {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
             else:
                 detail = str(exc)
             headers = {"Retry-After": RETRY_AFTER_UNAVAILABLE} if code == status.HTTP_503_SERVICE_UNAVAILABLE else None
