@@ -166,7 +166,7 @@ REST_FRAMEWORK = {
         "recognizer.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
-    "EXCEPTION_HANDLER": "recognizer.api.exception_handler",
+    "EXCEPTION_HANDLER": "recognizer.errors.exception_handler",
     # Per-client limits on predicting and correcting (scopes set by the API views), kept in the cache.
     "DEFAULT_THROTTLE_CLASSES": ["recognizer.throttling.FailOpenScopedRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {

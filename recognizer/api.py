@@ -3,25 +3,18 @@
 
 from __future__ import annotations
 
-import logging
-
-from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
-from rest_framework.exceptions import ErrorDetail, PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from recognizer import predictions
-from recognizer.images import ImageTooLarge, InvalidImage, decode_data_url
+from recognizer.images import decode_data_url
 from recognizer.models import Drawing
-from recognizer.preprocessing import EmptyDrawing
 from recognizer.serializers import (
     CorrectionRequestSerializer,
     DrawingSerializer,
@@ -29,46 +22,6 @@ from recognizer.serializers import (
     NumberSerializer,
     PredictionRequestSerializer,
 )
-from recognizer.serving import ModelUnavailable
-
-log = logging.getLogger(__name__)
-
-#: Domain errors and their answers, most specific first.
-_ERRORS = {
-    RequestDataTooBig: (status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "request_too_large"),
-    ImageTooLarge: (status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "image_too_large"),
-    InvalidImage: (status.HTTP_400_BAD_REQUEST, "invalid_image"),
-    EmptyDrawing: (status.HTTP_400_BAD_REQUEST, "empty_drawing"),
-    predictions.CorrectionLocked: (status.HTTP_409_CONFLICT, "correction_locked"),
-    ModelUnavailable: (status.HTTP_503_SERVICE_UNAVAILABLE, "model_unavailable"),
-    DatabaseError: (status.HTTP_503_SERVICE_UNAVAILABLE, "database_unavailable"),
-}
-#: How long a client should wait before retrying after a 503 (seconds).
-RETRY_AFTER_UNAVAILABLE = "5"
-
-
-def exception_handler(exc: Exception, context: dict) -> Response | None:
-    """DRF's handler, plus our domain errors, as JSON ``{"detail", "code"}`` with a fitting status.
-
-    DRF's own errors (404, 403, 429 …) get the same ``code`` field; validation errors keep DRF's per-field form.
-    """
-    for kind, (code, name) in _ERRORS.items():
-        if isinstance(exc, kind):
-            if kind is DatabaseError:
-                log.error("Database unavailable while answering %s: %s", context["request"].path, exc)
-                detail = "The database is unavailable; try again shortly."
-            elif kind is RequestDataTooBig:
-                detail = f"The request body is over the limit of {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
-            else:
-                detail = str(exc)
-            headers = {"Retry-After": RETRY_AFTER_UNAVAILABLE} if code == status.HTTP_503_SERVICE_UNAVAILABLE else None
-            return Response({"detail": detail, "code": name}, status=code, headers=headers)
-    response = drf_exception_handler(exc, context)
-    if response is not None and isinstance(response.data, dict):
-        detail = response.data.get("detail")
-        if isinstance(detail, ErrorDetail):
-            response.data.setdefault("code", detail.code)
-    return response
 
 
 def _uploaded_image(request: Request) -> bytes:
@@ -100,12 +53,27 @@ def _enforce_csrf(request: Request) -> None:
     SessionAuthentication().enforce_csrf(request)
 
 
-_REQUEST_EXAMPLE = OpenApiExample("data URL", value={"image": "data:image/png;base64,iVBORw0KGgo..."})
+#: A real 32x32 drawing of a 7, so "Try it out" in the API docs (and schemathesis) gets a real prediction.
+_REQUEST_EXAMPLE = OpenApiExample(
+    "a drawn 7",
+    value={
+        "image": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAACAAAAAgCAQAAADZc7J/AAAAYElEQVR42tWUURIAEAhEy7j/lZ8DUD"
+        "INo/0Ua18TIuWl0wpn+9vR8UW93UFQ8+6p0gOWrtIIUQOsdM8SJA2w21sDAW8+KiDgD/j/COxe6O8IW4DLCcgZEPsj0wh+C5ECGsCNDzFjTqy0A"
+        "AAAAElFTkSuQmCC"
+    },
+)
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
 _PREDICT_ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Not an image, or an empty canvas."),
-    413: OpenApiResponse(ErrorSerializer, description="The image or the request is over the size limits."),
-    429: OpenApiResponse(ErrorSerializer, description="Too many predictions; see the Retry-After header."),
-    503: OpenApiResponse(ErrorSerializer, description="No model is available, or the database is down."),
+    400: _error("Not an image, or an empty canvas."),
+    413: _error("The image or the request is over the size limits."),
+    415: _error("Send JSON or a multipart form."),
+    429: _error("Too many predictions; see the Retry-After header."),
+    503: _error("No model is available, or the database is down."),
 }
 #: Which rate limit (``DIGITS_RATE_*``) applies to which action; reading back a drawing is not limited.
 _THROTTLE_SCOPES = {"create": "predict", "correction": "correct"}
@@ -119,6 +87,10 @@ class _Throttled:
         return _THROTTLE_SCOPES.get(self.action)
 
 
+@extend_schema_view(
+    list=extend_schema(responses={200: DrawingSerializer(many=True), 403: _error("Staff only.")}),
+    retrieve=extend_schema(responses={200: DrawingSerializer, 404: _error("No such drawing, or not yours.")}),
+)
 class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """Predictions: every one is stored, with its drawing and the 28x28 input the model saw."""
 
@@ -154,12 +126,12 @@ class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelM
         request=CorrectionRequestSerializer,
         responses={
             200: DrawingSerializer,
-            400: OpenApiResponse(description="The label is not a digit 0-9."),
-            403: OpenApiResponse(ErrorSerializer, description="Not your drawing, or no CSRF token with a session."),
-            404: OpenApiResponse(ErrorSerializer, description="No such drawing."),
-            409: OpenApiResponse(ErrorSerializer, description="Staff have reviewed it: it can no longer be changed."),
-            429: OpenApiResponse(ErrorSerializer, description="Too many corrections; see the Retry-After header."),
-            503: OpenApiResponse(ErrorSerializer, description="The database is down."),
+            400: _error("The label is not a digit 0-9."),
+            403: _error("Not your drawing, or no CSRF token with a session."),
+            404: _error("No such drawing."),
+            409: _error("Staff have reviewed it: it can no longer be changed."),
+            429: _error("Too many corrections; see the Retry-After header."),
+            503: _error("The database is down."),
         },
     )
     @action(detail=True, methods=["post"], url_path="correction", url_name="correction")

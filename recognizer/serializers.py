@@ -15,13 +15,13 @@ from recognizer.predictions import correction_token
 
 
 class PredictionRequestSerializer(serializers.Serializer):
-    """Either ``image`` as a base64 data URL in JSON, or ``image`` as a multipart file."""
+    """Either ``image`` as a base64 data URL in JSON, or ``image`` as a multipart file.
+
+    The same request reads one digit at ``/api/predictions/`` and a whole number at ``/api/numbers/``.
+    """
 
     image = serializers.JSONField(
         help_text="A data URL (data:image/png;base64,...) in JSON, or an image file in a multipart form."
-    )
-    number = serializers.BooleanField(
-        default=False, help_text="Read several digits written side by side as one number."
     )
 
 
@@ -102,7 +102,12 @@ class NumberSerializer(serializers.Serializer):
 
 
 class ErrorSerializer(serializers.Serializer):
-    """Every error other than a field validation error: what is wrong, and a stable code for programs."""
+    """Every error: what is wrong, for people, and a stable code for programs."""
 
     detail = serializers.CharField()
-    code = serializers.CharField(help_text="invalid_image, image_too_large, empty_drawing, throttled, …")
+    code = serializers.CharField(help_text="invalid_input, invalid_image, image_too_large, empty_drawing, throttled, …")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="With invalid_input: the messages for each field.",
+    )

@@ -66,15 +66,15 @@ def stored_files() -> list[Path]:
 
 
 def assert_refused(response, status: int, code: str | None = None, field: str | None = None) -> dict:
-    """A JSON error with ``status``, naming the problem (``code`` or the offending ``field``); nothing stored."""
+    """A JSON error with ``status`` that says what is wrong (its ``code``, the offending ``field``); nothing stored."""
     assert response.status_code == status, response.content
     assert response["Content-Type"].startswith("application/json")
     body = response.json()
-    if code is not None:
-        assert body["code"] == code
-        assert body["detail"]
+    assert body["detail"]
+    assert body["code"] == code or (code is None and body["code"] == "invalid_input")
     if field is not None:
-        assert body[field]
+        assert body["errors"][field]
+        assert field in body["detail"] or field == "non_field_errors"
     assert Submission.objects.count() == 0
     assert Drawing.objects.count() == 0
     assert stored_files() == []
@@ -294,8 +294,9 @@ def assert_correction_refused(response, status: int, pk: int, code: str | None =
 @pytest.mark.parametrize("label", [-1, 10, 3.5, "seven", "", None, True, [3]], ids=repr)
 def test_a_label_that_is_not_0_to_9(client_api, prediction, label) -> None:
     response = client_api.post(prediction["correction_url"], {"label": label}, format="json")
-    assert_correction_refused(response, 400, prediction["id"])
-    assert response.json()["label"]
+    assert_correction_refused(response, 400, prediction["id"], code="invalid_input")
+    assert response.json()["errors"]["label"]
+    assert response.json()["detail"].startswith("label: ")
 
 
 def test_a_correction_body_that_is_not_json(client_api, prediction) -> None:
