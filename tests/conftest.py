@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,8 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from recognizer import serving
+from recognizer import registry, serving
+from recognizer.models import ModelVersion
 from recognizer.registry import ensure_default_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +56,18 @@ def active_model(db):
     """The real default model shipped in recognizer/default_model, registered and active."""
     version, _ = ensure_default_model()
     return version
+
+
+@pytest.fixture
+def second_version(active_model, tmp_path) -> ModelVersion:
+    """Another registered (inactive) version, with the same real artifacts under a new name."""
+    paths = []
+    for field in ("keras_file", "tflite_file"):
+        target = tmp_path / f"second{'.keras' if field == 'keras_file' else '.tflite'}"
+        with getattr(active_model, field).open("rb") as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        paths.append(target)
+    return registry.register_version("second", *paths, metrics={"mnist_test_accuracy": 0.9}, parent=active_model)
 
 
 @pytest.fixture
