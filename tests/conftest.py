@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from recognizer import registry, serving
@@ -38,9 +37,12 @@ def _media_root(settings, tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache() -> None:
-    """Each test starts with empty rate-limit counters: the cache (a folder under DIGITS_VAR_DIR) outlives tests."""
-    cache.clear()
+def _own_cache(settings, request: pytest.FixtureRequest) -> None:
+    """Each test has a cache of its own (rate-limit counters start at zero), in memory: a test never clears or fills
+    the configured cache, which may be a Redis that others use. Tests of the Redis cache configure it themselves."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": request.node.nodeid}
+    }
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 
 import pytest
 from django.core.cache import cache
@@ -111,11 +112,12 @@ def test_the_default_rates(settings) -> None:
     assert settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] == {"predict": "120/min", "correct": "60/min"}
 
 
-def redis_cache(location: str) -> dict:
+def redis_cache(location: str, prefix: str = "") -> dict:
     return {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": location,
+            "KEY_PREFIX": prefix,
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
@@ -123,17 +125,24 @@ def redis_cache(location: str) -> dict:
 
 def test_limits_are_kept_in_redis(client_api, active_model, rates, settings) -> None:
     url = os.environ.get("DIGITS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    settings.CACHES = redis_cache(url)
+    prefix = f"digits-test-{uuid.uuid4().hex}"  # keys of this test only: the database may be shared
+    settings.CACHES = redis_cache(url, prefix)
+    redis = cache._cache.get_client(write=True)
     try:
-        cache.clear()
+        redis.ping()
     except RedisError as exc:
         skip_or_fail(f"Redis is unreachable at {url}: {exc}")
     rates(predict="2/min", correct="2/min")
-    assert [predict(client_api).status_code for _ in range(2)] == [201, 201]
-    assert_throttled(predict(client_api))
-    assert any(b"throttle_predict" in key for key in cache._cache.get_client().keys("*"))
-    cache.clear()
-    assert predict(client_api).status_code == 201  # the counter lived in Redis
+    try:
+        assert [predict(client_api).status_code for _ in range(2)] == [201, 201]
+        assert_throttled(predict(client_api))
+        keys = redis.keys(f"{prefix}:*")
+        assert any(b"throttle_predict" in key for key in keys)
+        redis.delete(*keys)
+        assert predict(client_api).status_code == 201  # the counter lived in Redis
+    finally:
+        if keys := redis.keys(f"{prefix}:*"):
+            redis.delete(*keys)
 
 
 def test_with_redis_down_predictions_and_corrections_still_work_and_are_stored(
