@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import hypothesis
 import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
@@ -17,6 +18,12 @@ from recognizer.registry import ensure_default_model
 ROOT = Path(__file__).resolve().parent.parent
 #: Set by .ci/run: a service, browser or registry the tests need must be there; a skip would hide a failure.
 REQUIRE_SERVICES = os.environ.get("DIGITS_REQUIRE_SERVICES") == "1"
+
+# Property-based tests (hypothesis, schemathesis) explore new examples on every developer run; in CI they replay the
+# same ones, so a submission's result does not depend on the luck of the draw.
+hypothesis.settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis.settings.load_profile("ci")
 
 
 def skip_or_fail(reason: str) -> None:
