@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import struct
 import zlib
 from pathlib import Path
@@ -17,9 +18,11 @@ import numpy as np
 import pytest
 from django.conf import settings as django_settings
 from django.core.files.storage import default_storage
+from django.db import OperationalError
 from PIL import Image
 from rest_framework.test import APIClient
 
+from recognizer import errors
 from recognizer.models import Drawing, Submission
 from recognizer.preprocessing import preprocess
 from tests.drawing import blank_canvas, data_url, draw_digit, png_bytes
@@ -346,3 +349,38 @@ def test_an_unknown_id(client_api, prediction, pk: str) -> None:
         assert response.status_code == 404
         assert response.json()["code"] == "not_found"
     assert Drawing.objects.get(pk=prediction["id"]).corrected_label is None
+
+
+# --- Requests that never reach an API view --------------------------------------------------------------------------
+
+
+def test_an_unknown_url_under_the_api_is_a_json_404_and_elsewhere_a_page(client) -> None:
+    response = client.get("/api/no-such-thing/")
+    assert (response.status_code, response.json()) == (404, {"detail": "Not found.", "code": "not_found"})
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404
+    assert page["Content-Type"].startswith("text/html")
+
+
+def test_a_request_for_another_host_is_a_json_400(client, db) -> None:
+    response = client.post("/api/predictions/", {}, HTTP_HOST="evil.example")
+    assert (response.status_code, response.json()["code"]) == (400, "bad_request")
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (OperationalError("server closed the connection"), 503, "database_unavailable"),
+        (KeyError("x"), 500, "server_error"),
+    ],
+)
+def test_an_error_that_escapes_the_api_views_is_still_json(rf, error: Exception, status: int, code: str) -> None:
+    """Say the database fails while a middleware saves the session, after the view answered."""
+    try:
+        raise error
+    except type(error):
+        response = errors.server_error(rf.get("/api/predictions/"))
+        page = errors.server_error(rf.get("/"))
+    assert (response.status_code, json.loads(response.content)["code"]) == (status, code)
+    assert page.status_code == 500
+    assert page["Content-Type"].startswith("text/html")
