@@ -1,5 +1,5 @@
 """The REST API: predict (a digit or a number), read a prediction back, correct it. Thin: the work is in
-:mod:`recognizer.predictions`; this module maps HTTP to it and errors to clear JSON answers."""
+:mod:`recognizer.predictions`; this module maps HTTP to it, and :mod:`recognizer.errors` turns errors into JSON."""
 
 from __future__ import annotations
 

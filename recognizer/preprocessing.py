@@ -107,6 +107,8 @@ def digit_spans(image: Image.Image, min_gap_fraction: float = 0.0) -> list[tuple
         for i in range(1, count)
         if stats[i, cv2.CC_STAT_AREA] >= MIN_INK_PIXELS
     )
+    if not spans:  # ink, but only specks too small to be part of a digit
+        raise EmptyDrawing("The canvas is empty: draw a digit first.")
     columns: list[list[int]] = []
     for left, right in spans:
         if columns and left <= columns[-1][1] + gap:

@@ -236,6 +236,19 @@ def test_an_empty_canvas(post, endpoint: str, image: Image.Image) -> None:
     assert "draw a digit" in body["detail"]
 
 
+def specks() -> Image.Image:
+    """A few isolated dots: more ink than a single stray pixel, but nothing the size of a digit."""
+    image = blank_canvas((400, 200))
+    for x in range(20, 380, 40):
+        image.putpixel((x, 100), (0, 0, 0, 255))
+    return image
+
+
+def test_specks_are_not_a_number(post) -> None:
+    body = assert_refused(post("/api/numbers/", specks()), 400, code="empty_drawing")
+    assert "draw a digit" in body["detail"]
+
+
 # --- Unusual but valid images: accepted and read correctly -------------------------------------------------------
 
 

@@ -6,6 +6,8 @@ size, placement, colour mode and polarity; uploads are random corruptions of a r
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from django.conf import settings as django_settings
@@ -178,6 +180,21 @@ def test_any_small_pixel_array_is_either_empty_or_a_valid_input(width: int, heig
     if out is not None:
         assert out.shape == (SIZE, SIZE)
         assert out.max() == 255
+
+
+@SOME
+@given(st.integers(2, 60), st.integers(2, 60), st.data())
+def test_any_small_pixel_array_splits_into_some_digits_or_is_empty(width: int, height: int, data) -> None:
+    """The number endpoint's split never comes back empty-handed: digits left to right, or EmptyDrawing."""
+    pixels = data.draw(st.lists(st.sampled_from([0, 255]), min_size=width * height, max_size=width * height))
+    image = Image.fromarray(np.array(pixels, dtype=np.uint8).reshape(height, width), "L")
+    try:
+        spans = digit_spans(image)
+    except EmptyDrawing:
+        return
+    assert spans
+    assert all(0 <= left < right <= width for left, right in spans)
+    assert all(a[1] < b[0] for a, b in itertools.pairwise(spans))
 
 
 REFERENCE_PNG = png_bytes(draw_digit(3))
