@@ -29,6 +29,12 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_rate(name: str, default: str) -> str | None:
+    """Read a DRF rate such as ``120/min``; ``off`` (or ``none``, ``0``) means no limit."""
+    value = os.environ.get(name, default).strip()
+    return None if value.lower() in {"", "off", "none", "0"} else value
+
+
 DEBUG = env_bool("DEBUG", True)
 VAR_DIR = Path(os.environ.get("DIGITS_VAR_DIR", BASE_DIR / "var"))
 
@@ -88,8 +94,16 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+        # A kept connection is checked before each request reuses it, so a database restart costs one request at
+        # most (answered 503), not every request until the connection ages out.
+        conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # An unreachable database is reported (503) within seconds instead of hanging the web process.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(
+        os.environ.get("DATABASE_CONNECT_TIMEOUT", "5")
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and scheduler share one SQLite file: wait for locks instead of failing, and use WAL.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
@@ -125,8 +139,16 @@ STORAGES = {
 }
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+#: Seconds to wait for Redis before giving up on it (the rate limits then fail open, see recognizer/throttling.py).
+REDIS_TIMEOUT = float(os.environ.get("REDIS_TIMEOUT", "0.5"))
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT},
+        }
+    }
 else:
     CACHES = {
         "default": {
@@ -141,10 +163,19 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
+        "recognizer.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
-    "EXCEPTION_HANDLER": "recognizer.api.exception_handler",
+    "EXCEPTION_HANDLER": "recognizer.errors.exception_handler",
+    # Per-client limits on predicting and correcting (scopes set by the API views), kept in the cache.
+    "DEFAULT_THROTTLE_CLASSES": ["recognizer.throttling.FailOpenScopedRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "predict": env_rate("DIGITS_RATE_PREDICT", "120/min"),
+        "correct": env_rate("DIGITS_RATE_CORRECT", "60/min"),
+    },
+    # A client is its IP address. Behind N reverse proxies, set DIGITS_NUM_PROXIES=N so the address comes from
+    # X-Forwarded-For; with 0 that header is ignored, since any client can write it.
+    "NUM_PROXIES": int(os.environ.get("DIGITS_NUM_PROXIES", "0")),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Digits API",
@@ -188,6 +219,28 @@ DIGITS_MAX_IMAGE_PIXELS = int(os.environ.get("DIGITS_MAX_IMAGE_PIXELS", str(4096
 DATA_UPLOAD_MAX_MEMORY_SIZE = DIGITS_MAX_UPLOAD_BYTES * 2
 #: Whether corrections still pending review may train (by default only accepted ones do; see recognizer.training_data).
 DIGITS_TRAIN_ON_PENDING = env_bool("DIGITS_TRAIN_ON_PENDING", False)
+
+# Security. With DEBUG off the site is served over HTTPS only: secure cookies, HSTS and a redirect from HTTP
+# (`manage.py check --deploy` is clean). Each can be changed by its environment variable.
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers probe the health check over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else str(365 * 24 * 3600)))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+if env_bool("DIGITS_BEHIND_TLS_PROXY", False):
+    # Only behind a proxy that sets this header itself (and strips it from clients) may it be trusted.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# The page's script reads the CSRF cookie to send it back as X-CSRFToken, so that cookie cannot be HttpOnly.
+CSRF_COOKIE_HTTPONLY = False
 
 LOGGING = {
     "version": 1,

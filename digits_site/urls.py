@@ -13,6 +13,10 @@ urlpatterns = [
     path("", include("recognizer.urls")),
 ]
 
+handler400 = "recognizer.errors.bad_request"
+handler404 = "recognizer.errors.not_found"
+handler500 = "recognizer.errors.server_error"
+
 if settings.DIGITS_SERVE_MEDIA:
     # The embedded set-up serves stored drawings itself; behind a web server, set DIGITS_SERVE_MEDIA=0 and serve
     # MEDIA_ROOT there instead.

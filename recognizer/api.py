@@ -1,45 +1,27 @@
 """The REST API: predict (a digit or a number), read a prediction back, correct it. Thin: the work is in
-:mod:`recognizer.predictions`; this module maps HTTP to it and errors to clear JSON answers."""
+:mod:`recognizer.predictions`; this module maps HTTP to it, and :mod:`recognizer.errors` turns errors into JSON."""
 
 from __future__ import annotations
 
-from django.db import DatabaseError
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from recognizer import predictions
-from recognizer.images import InvalidImage, decode_data_url
+from recognizer.images import decode_data_url
 from recognizer.models import Drawing
-from recognizer.preprocessing import EmptyDrawing
 from recognizer.serializers import (
     CorrectionRequestSerializer,
     DrawingSerializer,
+    ErrorSerializer,
     NumberSerializer,
     PredictionRequestSerializer,
 )
-from recognizer.serving import ModelUnavailable
-
-_ERRORS = {
-    InvalidImage: (status.HTTP_400_BAD_REQUEST, "invalid_image"),
-    EmptyDrawing: (status.HTTP_400_BAD_REQUEST, "empty_drawing"),
-    ModelUnavailable: (status.HTTP_503_SERVICE_UNAVAILABLE, "model_unavailable"),
-    DatabaseError: (status.HTTP_503_SERVICE_UNAVAILABLE, "database_unavailable"),
-}
-
-
-def exception_handler(exc: Exception, context: dict) -> Response | None:
-    """DRF's handler, plus our domain errors as JSON ``{"detail", "code"}`` with a fitting status."""
-    for kind, (code, name) in _ERRORS.items():
-        if isinstance(exc, kind):
-            detail = str(exc) if kind is not DatabaseError else "The database is unavailable; try again shortly."
-            return Response({"detail": detail, "code": name}, status=code)
-    return drf_exception_handler(exc, context)
 
 
 def _uploaded_image(request: Request) -> bytes:
@@ -65,14 +47,60 @@ def _session_key(request: Request) -> str:
 #: How many drawings the "recent" endpoint returns: the page's strip of this session's drawings.
 RECENT_COUNT = 12
 
-_REQUEST_EXAMPLE = OpenApiExample("data URL", value={"image": "data:image/png;base64,iVBORw0KGgo..."})
+def _enforce_csrf(request: Request) -> None:
+    """Refuse a request whose only credential is the session cookie unless it carries the CSRF token.
+
+    DRF checks CSRF only for logged-in users; an anonymous client's session cookie is a credential too (it may
+    correct the drawings it made), and a cross-site form could send it along.
+    """
+    SessionAuthentication().enforce_csrf(request)
 
 
-class PredictionViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+#: A real 32x32 drawing of a 7, so "Try it out" in the API docs (and schemathesis) gets a real prediction.
+_REQUEST_EXAMPLE = OpenApiExample(
+    "a drawn 7",
+    value={
+        "image": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAACAAAAAgCAQAAADZc7J/AAAAYElEQVR42tWUURIAEAhEy7j/lZ8DUD"
+        "INo/0Ua18TIuWl0wpn+9vR8UW93UFQ8+6p0gOWrtIIUQOsdM8SJA2w21sDAW8+KiDgD/j/COxe6O8IW4DLCcgZEPsj0wh+C5ECGsCNDzFjTqy0A"
+        "AAAAElFTkSuQmCC"
+    },
+)
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+_PREDICT_ERRORS = {
+    400: _error("Not an image, or an empty canvas."),
+    413: _error("The image or the request is over the size limits."),
+    415: _error("Send JSON or a multipart form."),
+    429: _error("Too many predictions; see the Retry-After header."),
+    503: _error("No model is available, or the database is down."),
+}
+#: Which rate limit (``DIGITS_RATE_*``) applies to which action; reading back a drawing is not limited.
+_THROTTLE_SCOPES = {"create": "predict", "correction": "correct"}
+
+
+class _Throttled:
+    """Viewsets whose ``create`` and ``correction`` actions are rate limited per client."""
+
+    @property
+    def throttle_scope(self) -> str | None:
+        return _THROTTLE_SCOPES.get(self.action)
+
+
+@extend_schema_view(
+    list=extend_schema(responses={200: DrawingSerializer(many=True), 403: _error("Staff only.")}),
+    retrieve=extend_schema(responses={200: DrawingSerializer, 404: _error("No such drawing, or not yours.")}),
+)
+class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """Predictions: every one is stored, with its drawing and the 28x28 input the model saw."""
 
     serializer_class = DrawingSerializer
     queryset = Drawing.objects.select_related("model_version")
+    # Ids are numbers that fit the database's integer: anything else is a plain 404, never a database error.
+    lookup_value_regex = r"[0-9]{1,18}"
 
     def get_permissions(self) -> list[permissions.BasePermission]:
         if self.action == "list":
@@ -88,11 +116,7 @@ class PredictionViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, viewse
     @extend_schema(
         request=PredictionRequestSerializer,
         examples=[_REQUEST_EXAMPLE],
-        responses={
-            201: DrawingSerializer,
-            400: OpenApiResponse(description="Not an image, or an empty canvas."),
-            503: OpenApiResponse(description="No model is available."),
-        },
+        responses={201: DrawingSerializer, **_PREDICT_ERRORS},
     )
     def create(self, request: Request) -> Response:
         """Predict the digit in an image and store it; the answer says how to correct it."""
@@ -114,33 +138,50 @@ class PredictionViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, viewse
 
     @extend_schema(
         request=CorrectionRequestSerializer,
-        responses={200: DrawingSerializer, 403: OpenApiResponse(description="Not your drawing.")},
+        responses={
+            200: DrawingSerializer,
+            400: _error("The label is not a digit 0-9."),
+            403: _error("Not your drawing, or no CSRF token with a session."),
+            404: _error("No such drawing."),
+            409: _error("Staff have reviewed it: it can no longer be changed."),
+            429: _error("Too many corrections; see the Retry-After header."),
+            503: _error("The database is down."),
+        },
     )
     @action(detail=True, methods=["post"], url_path="correction", url_name="correction")
     def correction(self, request: Request, pk: str) -> Response:
-        """Correct a prediction: the client that made the drawing (its session or token) and staff may."""
+        """Correct a prediction: the client that made the drawing (its token or session) and staff may.
+
+        A second correction replaces the first, until staff have reviewed it (then 409).
+        """
         drawing = get_object_or_404(Drawing.objects.select_related("model_version"), pk=pk)
         serializer = CorrectionRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        allowed = predictions.may_correct(
+        grounds = predictions.correction_grounds(
             drawing,
             session_key=request.session.session_key,
             is_staff=request.user.is_staff,
             token=serializer.validated_data.get("token"),
         )
-        if not allowed:
+        if grounds is None:
             raise PermissionDenied("You can only correct your own drawings.")
+        if grounds is predictions.Grounds.SESSION:
+            _enforce_csrf(request)
         reviewer = request.user if request.user.is_staff else None
         predictions.correct(drawing, serializer.validated_data["label"], reviewer=reviewer)
         return Response(self.get_serializer(drawing).data)
 
 
-class NumberViewSet(viewsets.GenericViewSet):
+class NumberViewSet(_Throttled, viewsets.GenericViewSet):
     """Numbers: several digits written side by side, each stored and correctable as its own drawing."""
 
     serializer_class = NumberSerializer
 
-    @extend_schema(request=PredictionRequestSerializer, examples=[_REQUEST_EXAMPLE], responses={201: NumberSerializer})
+    @extend_schema(
+        request=PredictionRequestSerializer,
+        examples=[_REQUEST_EXAMPLE],
+        responses={201: NumberSerializer, **_PREDICT_ERRORS},
+    )
     def create(self, request: Request) -> Response:
         """Read a whole number: each digit is predicted, stored and returned with its own correction URL."""
         submission = predictions.create_submission(_uploaded_image(request), _session_key(request), as_number=True)

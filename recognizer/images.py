@@ -12,14 +12,23 @@ import io
 import re
 import warnings
 
+import numpy as np
 from django.conf import settings
 from PIL import Image, UnidentifiedImageError
 
 DATA_URL = re.compile(r"^data:(?P<mime>image/[\w.+-]+)?(?:;[\w-]+=[\w.-]+)*;base64,(?P<data>.*)$", re.DOTALL)
 
 
+#: Modes the rest of the pipeline (preprocessing, PNG storage) handles as they are; others are converted on upload.
+KEPT_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "I;16", "I;16B", "I;16L"})
+
+
 class InvalidImage(ValueError):
     """The upload is not a usable image; the message says why, for the client."""
+
+
+class ImageTooLarge(InvalidImage):
+    """The upload is over the configured byte or pixel limits (HTTP 413 rather than 400)."""
 
 
 def decode_data_url(value: str) -> bytes:
@@ -40,7 +49,7 @@ def decode_data_url(value: str) -> bytes:
 def open_image(raw: bytes) -> Image.Image:
     """Decode ``raw`` fully, enforcing the byte and pixel limits and refusing animations and broken files."""
     if len(raw) > settings.DIGITS_MAX_UPLOAD_BYTES:
-        raise InvalidImage(f"The image is larger than {settings.DIGITS_MAX_UPLOAD_BYTES} bytes.")
+        raise ImageTooLarge(f"The image is larger than {settings.DIGITS_MAX_UPLOAD_BYTES} bytes.")
     limit = settings.DIGITS_MAX_IMAGE_PIXELS
     try:
         with warnings.catch_warnings():
@@ -48,19 +57,40 @@ def open_image(raw: bytes) -> Image.Image:
             image = Image.open(io.BytesIO(raw))
             width, height = image.size
             if width * height > limit:
-                raise InvalidImage(f"The image has {width}x{height} pixels; at most {limit} pixels are accepted.")
+                raise ImageTooLarge(f"The image has {width}x{height} pixels; at most {limit} pixels are accepted.")
             if getattr(image, "n_frames", 1) > 1:
                 raise InvalidImage("Animated or multi-frame images are not accepted: send a single drawing.")
             image.load()
     except InvalidImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InvalidImage("The image is too large once decompressed.") from exc
+        raise ImageTooLarge("The image is too large once decompressed.") from exc
     except UnidentifiedImageError as exc:
         raise InvalidImage("The file is not an image in a format we can read (PNG, JPEG, GIF, WebP, BMP…).") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise InvalidImage(f"The image is damaged or truncated ({exc}).") from exc
-    return image
+    return _normalise_mode(image)
+
+
+def _normalise_mode(image: Image.Image) -> Image.Image:
+    """Convert the rarer modes (CMYK or YCbCr JPEG, 32-bit or float TIFF, …) to ones PNG and preprocessing handle.
+
+    32-bit integer and float images are scaled by their maximum like 16-bit ones, so faint values keep their contrast.
+    The converted image keeps the original's ``format``: the stored file is the upload re-encoded as PNG.
+    """
+    if image.mode in KEPT_MODES:
+        return image
+    try:
+        if image.mode in ("I", "F"):
+            values = np.asarray(image, dtype=np.float64)
+            peak = max(float(values.max()), 1.0)
+            converted = Image.fromarray((np.clip(values, 0, None) / peak * 255).astype(np.uint8), "L")
+        else:
+            converted = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    except ValueError as exc:
+        raise InvalidImage(f"Images in the {image.mode} colour mode are not supported.") from exc
+    converted.format = image.format
+    return converted
 
 
 def as_png(image: Image.Image, raw: bytes | None = None) -> bytes:

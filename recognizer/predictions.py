@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 from django.core import signing
@@ -102,20 +103,41 @@ def token_matches(drawing: Drawing, token: str | None) -> bool:
         return False
 
 
-def may_correct(drawing: Drawing, *, session_key: str | None, is_staff: bool, token: str | None = None) -> bool:
-    """Staff may correct anything; the public only what its own session (or its correction token) made."""
+class Grounds(StrEnum):
+    """Why a client may correct a drawing; the API asks for a CSRF token only when it is the session cookie."""
+
+    STAFF = "staff"
+    TOKEN = "token"  # noqa: S105 (a name, not a secret)
+    SESSION = "session"
+
+
+class CorrectionLocked(RuntimeError):
+    """Staff have reviewed the drawing's correction: the public can no longer change it."""
+
+
+def correction_grounds(
+    drawing: Drawing, *, session_key: str | None, is_staff: bool, token: str | None = None
+) -> Grounds | None:
+    """Staff may correct anything; the public only what its own correction token or session made (else ``None``)."""
     if is_staff:
-        return True
+        return Grounds.STAFF
+    if token_matches(drawing, token):
+        return Grounds.TOKEN
     if session_key and drawing.session_key and session_key == drawing.session_key:
-        return True
-    return token_matches(drawing, token)
+        return Grounds.SESSION
+    return None
 
 
 def correct(drawing: Drawing, label: int, *, reviewer=None) -> Drawing:
     """Store a correction. A later correction replaces an earlier one; staff corrections count as reviewed.
 
     Corrections from the public wait as *pending* until staff accept them; one made by staff is accepted at once.
+    Once staff have accepted or rejected a correction, only staff can change it (:class:`CorrectionLocked`), so a
+    client cannot undo a review by correcting again.
     """
+    reviewed = (Drawing.CorrectionStatus.ACCEPTED, Drawing.CorrectionStatus.REJECTED)
+    if reviewer is None and drawing.correction_status in reviewed:
+        raise CorrectionLocked("This drawing's correction has been reviewed by staff and can no longer be changed.")
     now = timezone.now()
     drawing.corrected_label = label
     drawing.corrected_at = now

@@ -16,13 +16,13 @@ from recognizer.uncertainty import Judgement, Reason, judge
 
 
 class PredictionRequestSerializer(serializers.Serializer):
-    """Either ``image`` as a base64 data URL in JSON, or ``image`` as a multipart file."""
+    """Either ``image`` as a base64 data URL in JSON, or ``image`` as a multipart file.
+
+    The same request reads one digit at ``/api/predictions/`` and a whole number at ``/api/numbers/``.
+    """
 
     image = serializers.JSONField(
         help_text="A data URL (data:image/png;base64,...) in JSON, or an image file in a multipart form."
-    )
-    number = serializers.BooleanField(
-        default=False, help_text="Read several digits written side by side as one number."
     )
 
 
@@ -123,3 +123,15 @@ class NumberSerializer(serializers.Serializer):
     @extend_schema_field(DrawingSerializer(many=True))
     def get_digits(self, submission) -> list[dict]:
         return DrawingSerializer(submission.ordered_drawings, many=True, context=self.context).data
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error: what is wrong, for people, and a stable code for programs."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField(help_text="invalid_input, invalid_image, image_too_large, empty_drawing, throttled, …")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="With invalid_input: the messages for each field.",
+    )

@@ -108,6 +108,12 @@ def active_model() -> LoadedModel:
         return _loaded
 
 
+def loaded_version_name() -> str | None:
+    """The name of the version this process has loaded, if any (for /healthz); loads nothing."""
+    current = _loaded
+    return current.name if current is not None else None
+
+
 def reset() -> None:
     """Forget the loaded model (tests, and after the database is swapped under a process)."""
     global _loaded, _checked_at

@@ -1,10 +1,10 @@
-"""Routes of the recognizer app: the drawing page and the API."""
+"""Routes of the recognizer app: the drawing page, the API and the health check."""
 
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from recognizer import api, views
+from recognizer import api, health, views
 
 router = DefaultRouter()
 router.register("predictions", api.PredictionViewSet, basename="prediction")
@@ -12,6 +12,7 @@ router.register("numbers", api.NumberViewSet, basename="number")
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("healthz", health.healthz, name="healthz"),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
+import hypothesis
 import pytest
 from django.conf import settings
 from django.db import connections
 from django.test import Client
 from rest_framework.test import APIClient
 
-from recognizer import serving
+from recognizer import registry, serving
+from recognizer.models import ModelVersion
 from recognizer.registry import ensure_default_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +30,12 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+# Property-based tests (hypothesis, schemathesis) explore new examples on every developer run; in CI they replay the
+# same ones, so a submission's result does not depend on the luck of the draw.
+hypothesis.settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis.settings.load_profile("ci")
 
 
 def skip_or_fail(reason: str) -> None:
@@ -47,6 +56,15 @@ def _media_root(settings, tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _own_cache(settings, request: pytest.FixtureRequest) -> None:
+    """Each test has a cache of its own (rate-limit counters start at zero), in memory: a test never clears or fills
+    the configured cache, which may be a Redis that others use. Tests of the Redis cache configure it themselves."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": request.node.nodeid}
+    }
+
+
+@pytest.fixture(autouse=True)
 def _fresh_serving() -> None:
     """Each test starts with no model loaded: the database (and so the active version) is rolled back between tests."""
     serving.reset()
@@ -59,6 +77,18 @@ def active_model(db):
     """The real default model shipped in recognizer/default_model, registered and active."""
     version, _ = ensure_default_model()
     return version
+
+
+@pytest.fixture
+def second_version(active_model, tmp_path) -> ModelVersion:
+    """Another registered (inactive) version, with the same real artifacts under a new name."""
+    paths = []
+    for field in ("keras_file", "tflite_file"):
+        target = tmp_path / f"second{'.keras' if field == 'keras_file' else '.tflite'}"
+        with getattr(active_model, field).open("rb") as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        paths.append(target)
+    return registry.register_version("second", *paths, metrics={"mnist_test_accuracy": 0.9}, parent=active_model)
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
@@ -14,18 +12,6 @@ from recognizer.predictions import create_submission
 from tests.drawing import draw_digit, png_bytes
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def second_version(active_model, tmp_path) -> ModelVersion:
-    """Another registered (inactive) version, with the same real artifacts under a new name."""
-    paths = []
-    for field in ("keras_file", "tflite_file"):
-        target = tmp_path / f"second{'.keras' if field == 'keras_file' else '.tflite'}"
-        with getattr(active_model, field).open("rb") as src, open(target, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        paths.append(target)
-    return registry.register_version("second", *paths, metrics={"mnist_test_accuracy": 0.9}, parent=active_model)
 
 
 def test_the_default_model_is_registered_once_with_checksums(active_model) -> None:
