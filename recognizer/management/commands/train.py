@@ -24,6 +24,16 @@ class Command(BaseCommand):
             "--save-default", action="store_true", help="Also write the artifacts as the shipped default model."
         )
 
+    @staticmethod
+    def command_line(options: dict) -> str:
+        """The command that reproduces this run, from the options it actually used (also under call_command)."""
+        words = ["python", "manage.py", "train"]
+        for option in ("epochs", "batch_size", "learning_rate", "name", "subset", "mnist_dir"):
+            if options.get(option) is not None:
+                words += [f"--{option.replace('_', '-')}", str(options[option])]
+        words += [f"--{flag.replace('_', '-')}" for flag in ("no_activate", "save_default") if options.get(flag)]
+        return shlex.join(words)
+
     def handle(self, *args, **options) -> None:
         # Imported here: TensorFlow is loaded only by commands that train, never by web processes.
         from training.pipeline import TrainOptions, save_as_default, train_from_scratch
@@ -37,7 +47,7 @@ class Command(BaseCommand):
                 name=options["name"],
                 activate=not options["no_activate"],
                 mnist_dir=options["mnist_dir"],
-                command="python manage.py " + shlex.join(sys.argv[1:]),
+                command=self.command_line(options),
                 verbose=1 if sys.stdout.isatty() and options["verbosity"] >= 1 else 2,
             ),
             echo=self.stdout.write if options["verbosity"] >= 1 else None,
