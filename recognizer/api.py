@@ -47,6 +47,7 @@ def _session_key(request: Request) -> str:
 #: How many drawings the "recent" endpoint returns: the page's strip of this session's drawings.
 RECENT_COUNT = 12
 
+
 def _enforce_csrf(request: Request) -> None:
     """Refuse a request whose only credential is the session cookie unless it carries the CSRF token.
 

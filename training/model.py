@@ -1,9 +1,9 @@
 """The Keras CNN that reads one 28x28 digit.
 
 Small enough to train to 99.5% on two CPU cores in minutes and to serve in well under a millisecond with LiteRT,
-big enough to reach that accuracy with augmentation: two convolution blocks with batch normalisation (momentum 0.9,
-so short fine-tunes and small test runs settle their statistics) and a global-pooling head, which keeps the parameter
-count, and the committed artifact, small.
+big enough to reach that accuracy with augmentation: two convolution blocks and two 128-filter convolutions at 7x7,
+with batch normalisation (momentum 0.9, so short fine-tunes and small test runs settle their statistics), then a
+global-pooling head with one hidden layer, which keeps the parameter count, and the committed artifact, small.
 """
 
 from __future__ import annotations
@@ -25,10 +25,14 @@ def build_model(learning_rate: float = 2e-3) -> keras.Model:
         x = layers.ReLU()(x)
         x = layers.MaxPooling2D()(x)
         x = layers.Dropout(0.1)(x)
-    x = layers.Conv2D(128, 3, padding="same", use_bias=False)(x)
+    for _ in range(2):
+        x = layers.Conv2D(128, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
+        x = layers.ReLU()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dense(128, use_bias=False)(x)
     x = layers.BatchNormalization(momentum=0.9)(x)
     x = layers.ReLU()(x)
-    x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(0.3)(x)
     outputs = layers.Dense(10, activation="softmax", name="probabilities")(x)
     model = keras.Model(inputs, outputs, name="digits_cnn")
