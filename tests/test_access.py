@@ -22,6 +22,7 @@ PREDICT = "/api/predictions/"
 PUBLIC_OPERATIONS = {
     ("post", "/api/predictions/"),
     ("get", "/api/predictions/{id}/"),
+    ("get", "/api/predictions/recent/"),  # this session's own latest drawings
     ("post", "/api/predictions/{id}/correction/"),
     ("post", "/api/numbers/"),
     ("get", "/api/predictions/"),  # the full listing: staff only (below)
