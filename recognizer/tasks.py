@@ -1,0 +1,40 @@
+"""Celery tasks. ``fine_tune`` is what the periodic schedule (django-celery-beat, editable in the admin) runs.
+
+The training package (TensorFlow) is imported inside the task, so web processes, which import this module through
+Celery's autodiscovery only to send tasks, never load TensorFlow.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import transaction
+
+from recognizer.models import TrainingRun
+
+
+@shared_task(name="recognizer.tasks.fine_tune")
+def fine_tune(run_id: int | None = None, force: bool = False) -> dict:
+    """Fine-tune on MNIST plus the corrections and promote the result if it passes the gate.
+
+    ``run_id`` is a queued run created by :func:`queue_fine_tune`; a message delivered again after its worker died
+    finds that run no longer queued and records a new one.
+    """
+    from training.finetune import FinetuneOptions
+    from training.finetune import fine_tune as run_pipeline
+
+    run = TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.QUEUED).first() if run_id else None
+    options = FinetuneOptions.from_settings(force=force, command="Celery task recognizer.tasks.fine_tune")
+    run = run_pipeline(options, run=run)
+    return {
+        "run": run.pk,
+        "status": run.status,
+        "version": run.result_version.name if run.result_version else None,
+        "message": run.message,
+    }
+
+
+def queue_fine_tune(force: bool = False) -> TrainingRun:
+    """Record a queued fine-tune and send it to a worker once the row is committed (staff's "fine-tune now")."""
+    run = TrainingRun.objects.create(kind=TrainingRun.Kind.FINETUNE, status=TrainingRun.Status.QUEUED)
+    transaction.on_commit(lambda: fine_tune.delay(run.pk, force=force))
+    return run
