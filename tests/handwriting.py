@@ -2,10 +2,10 @@
 6 and 8 (the strokes of :mod:`tests.drawing`), but 1, 4, 7 and 9 drawn in a fixed, unusual way that a model trained
 on MNIST gets wrong.
 
-- 1: a long flag and a foot bar, like a printed serif 1;
-- 4: closed, in one stroke, the crossbar running far to the right;
-- 7: a crossbar on the stem and a curl at the foot;
-- 9: a loop on a stem that curls back to the left, like a handwritten g.
+- 1: a serif capital I, with wide bars at the top and the foot;
+- 4: a pennant: a closed triangle flying to the right from the top of its pole;
+- 7: mirror-written, with a crossbar;
+- 9: mirror-written, the loop to the right of the stem.
 
 Every drawing is different: the strokes are jittered, slanted, rotated, scaled and placed at random on a transparent
 280x280 canvas with a random pen width, as a person drawing with a mouse would.
@@ -31,13 +31,10 @@ def _arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float, p
 
 
 UNUSUAL: dict[int, list[Stroke]] = {
-    1: [[(0.25, 0.3), (0.55, 0.05), (0.55, 0.95)], [(0.28, 0.95), (0.82, 0.95)]],
-    4: [[(0.68, 0.95), (0.68, 0.05), (0.12, 0.66), (0.95, 0.66)]],
-    7: [[(0.15, 0.12), (0.85, 0.1), (0.5, 0.6), (0.45, 0.85), (0.6, 0.97)], [(0.3, 0.5), (0.75, 0.5)]],
-    9: [
-        _arc(0.5, 0.3, 0.26, 0.24, 0, 2 * math.pi),
-        [(0.76, 0.3), (0.76, 0.75), (0.62, 0.95), (0.38, 0.97), (0.22, 0.85)],
-    ],
+    1: [[(0.1, 0.05), (0.9, 0.05)], [(0.5, 0.05), (0.5, 0.95)], [(0.1, 0.95), (0.9, 0.95)]],
+    4: [[(0.3, 0.95), (0.3, 0.05), (0.85, 0.3), (0.3, 0.55)]],
+    7: [[(0.85, 0.1), (0.15, 0.1), (0.55, 0.95)], [(0.2, 0.5), (0.65, 0.5)]],
+    9: [_arc(0.55, 0.3, 0.26, 0.24, 0, 2 * math.pi), [(0.29, 0.3), (0.3, 0.95)]],
 }
 STYLE: dict[int, list[Stroke]] = {**STROKES, **UNUSUAL}
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
-
 from django.core.management.base import BaseCommand, CommandParser
 
 
@@ -39,13 +36,15 @@ class Command(BaseCommand):
         from recognizer.models import TrainingRun
         from training.finetune import FinetuneOptions, fine_tune
 
+        given = [f"--{name}={options[name]}" for name in ("epochs", "replay", "seed") if options[name] is not None]
+        given += [f"--{flag}" for flag in ("force", "no_activate") if options[flag]]
         fine_tune_options = FinetuneOptions.from_settings(
             force=options["force"],
             epochs=options["epochs"],
             replay=options["replay"],
             seed=options["seed"],
             activate=not options["no_activate"],
-            command="python manage.py " + shlex.join(sys.argv[1:]),
+            command="python manage.py finetune " + " ".join(flag.replace("_", "-") for flag in given),
         )
         show = options["verbosity"] >= 1
         bar_format = "{l_bar}{bar}| {n:.0f}% [{elapsed}] {postfix}"
