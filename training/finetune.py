@@ -98,26 +98,27 @@ class Verdict:
 
 def gate(before: dict, after: dict, options: FinetuneOptions) -> Verdict:
     """Compare the candidate (``after``) with the active model (``before``) on the same images."""
-    drop = before["mnist_test_accuracy"] - after["mnist_test_accuracy"]
     summary = (
         f"MNIST test accuracy {before['mnist_test_accuracy']:.2%} → {after['mnist_test_accuracy']:.2%} "
         f"on {after['mnist_test_count']} images"
     )
     failures = []
-    if drop > options.max_mnist_drop + 1e-9:
+    change = after["mnist_test_accuracy"] - before["mnist_test_accuracy"]
+    if change < -options.max_mnist_drop - 1e-9:
         failures.append(
-            f"MNIST test accuracy fell {drop * 100:.2f} points (at most {options.max_mnist_drop * 100:.2f} allowed)"
+            f"MNIST test accuracy changed {change * 100:+.2f} points, "
+            f"the gate allows down to {-options.max_mnist_drop * 100:+.2f}"
         )
     if after["heldout_count"]:
         summary += (
             f"; held-out corrections {before['heldout_accuracy']:.2%} → {after['heldout_accuracy']:.2%} "
             f"on {after['heldout_count']}"
         )
-        heldout_drop = before["heldout_accuracy"] - after["heldout_accuracy"]
-        if heldout_drop > options.max_heldout_drop + 1e-9:
+        change = after["heldout_accuracy"] - before["heldout_accuracy"]
+        if change < -options.max_heldout_drop - 1e-9:
             failures.append(
-                f"held-out corrections accuracy fell {heldout_drop * 100:.2f} points "
-                f"(at most {options.max_heldout_drop * 100:.2f} allowed)"
+                f"held-out corrections accuracy changed {change * 100:+.2f} points, "
+                f"the gate allows down to {-options.max_heldout_drop * 100:+.2f}"
             )
     else:
         summary += "; no held-out corrections yet, judged on MNIST alone"
