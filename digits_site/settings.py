@@ -204,14 +204,14 @@ DIGITS_FINETUNE_EVAL_LIMIT = int(os.environ.get("DIGITS_FINETUNE_EVAL_LIMIT", "0
 DIGITS_GATE_MAX_MNIST_DROP = float(os.environ.get("DIGITS_GATE_MAX_MNIST_DROP", "0.001"))
 #: … and at most this much accuracy on the held-out corrections (0: at least the active model's).
 DIGITS_GATE_MAX_HELDOUT_DROP = float(os.environ.get("DIGITS_GATE_MAX_HELDOUT_DROP", "0.0"))
-#: Train on corrections from the public before staff accepted them (rejected or excluded ones never train).
-DIGITS_TRAIN_ON_PENDING = env_bool("DIGITS_TRAIN_ON_PENDING", False)
 #: A running training run writes a heartbeat this often; one silent for DIGITS_RUN_STALE_SECONDS died with its worker.
 DIGITS_RUN_HEARTBEAT_SECONDS = float(os.environ.get("DIGITS_RUN_HEARTBEAT_SECONDS", "5"))
 DIGITS_RUN_STALE_SECONDS = float(os.environ.get("DIGITS_RUN_STALE_SECONDS", "60"))
 DIGITS_MAX_UPLOAD_BYTES = int(os.environ.get("DIGITS_MAX_UPLOAD_BYTES", str(4 * 1024 * 1024)))
 DIGITS_MAX_IMAGE_PIXELS = int(os.environ.get("DIGITS_MAX_IMAGE_PIXELS", str(4096 * 4096)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = DIGITS_MAX_UPLOAD_BYTES * 2
+#: Whether corrections still pending review may train (by default only accepted ones do; see recognizer.training_data).
+DIGITS_TRAIN_ON_PENDING = env_bool("DIGITS_TRAIN_ON_PENDING", False)
 
 LOGGING = {
     "version": 1,

@@ -1,13 +1,15 @@
-"""Which corrected drawings may teach the model, and which are kept aside to judge it.
+"""Which corrections may train a model: the one rule, shared by the fine-tune and the data-set export.
 
-The rules, in one place for the fine-tune pipeline and for anything that shows staff what the next fine-tune will
-use:
-
-- only drawings with a correction count; rejected corrections and drawings excluded by staff never train;
-- corrections from the public wait as *pending* until staff accept them, unless ``DIGITS_TRAIN_ON_PENDING`` is on;
-- the same image counts once (same stored image checksum, or the same 28x28 model input), with its latest label;
-- a fixed share of corrections is held out to compare models on, chosen by a hash of the model input, so a drawing
-  held out once stays held out and no fine-tuned model has ever trained on what the gate judges it with.
+- Only drawings with a correction count, and only while it stands: an *accepted* one always, a *pending* one only
+  when ``include_pending`` (default: the ``DIGITS_TRAIN_ON_PENDING`` setting) says so, a *rejected* one never.
+- Exclusion is about the image itself: when staff exclude a drawing, no copy of the same image trains, whatever its
+  label (a duplicate resubmitted later must not sneak it back in).
+- The same image submitted many times counts once: among eligible copies (same ``image_sha256``) an accepted
+  correction beats a pending one, then the most recent correction wins. For training, two files that give the very
+  same 28x28 model input are the same image too (:func:`select_corrections`), decided by the same preference.
+- A fixed share of corrections is held out to judge models on, chosen by a hash of the model input
+  (:func:`is_heldout`), so a drawing held out once stays held out and no fine-tuned model has ever trained on what
+  the gate judges it with.
 """
 
 from __future__ import annotations
@@ -18,29 +20,57 @@ from datetime import datetime
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Exists, F, IntegerField, OrderBy, OuterRef, Q, QuerySet, Value, When, Window
+from django.db.models.functions import RowNumber
 
 from recognizer.models import Drawing
 
+Status = Drawing.CorrectionStatus
 
-def usable_corrections(train_on_pending: bool | None = None) -> QuerySet[Drawing]:
-    """Corrected drawings that may reach training (duplicates included; see :func:`select_corrections`)."""
-    if train_on_pending is None:
-        train_on_pending = settings.DIGITS_TRAIN_ON_PENDING
-    statuses = [Drawing.CorrectionStatus.ACCEPTED]
-    if train_on_pending:
-        statuses.append(Drawing.CorrectionStatus.PENDING)
-    return Drawing.objects.filter(
-        corrected_label__isnull=False, correction_status__in=statuses, excluded_from_training=False
+
+def usable_statuses(include_pending: bool | None = None) -> list[str]:
+    """The correction statuses that may train: accepted, plus pending when allowed."""
+    if include_pending is None:
+        include_pending = settings.DIGITS_TRAIN_ON_PENDING
+    return [Status.ACCEPTED, Status.PENDING] if include_pending else [Status.ACCEPTED]
+
+
+def _preferred_first() -> list[OrderBy]:
+    """The order in which copies of one image compete: accepted before pending, then the latest correction."""
+    return [
+        Case(
+            When(correction_status=Status.ACCEPTED, then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        ).asc(),
+        F("corrected_at").desc(nulls_last=True),
+        F("pk").desc(),
+    ]
+
+
+def training_corrections(include_pending: bool | None = None) -> QuerySet[Drawing]:
+    """Drawings whose image and corrected label may train a model: one per distinct image (see the module rules).
+
+    Returns a plain queryset (ordered oldest first), so callers can filter it further, count it, or stream it.
+    """
+    excluded_copy = Drawing.objects.filter(image_sha256=OuterRef("image_sha256"), excluded_from_training=True)
+    eligible = (
+        Drawing.objects.filter(corrected_label__isnull=False, correction_status__in=usable_statuses(include_pending))
+        .filter(excluded_from_training=False)
+        .exclude(Exists(excluded_copy))
     )
+    ranked = eligible.annotate(
+        copy_rank=Window(RowNumber(), partition_by=[F("image_sha256")], order_by=_preferred_first())
+    ).filter(copy_rank=1)
+    return Drawing.objects.filter(pk__in=ranked.values("pk")).order_by("created_at", "pk")
 
 
-def new_corrections_since(since: datetime | None, train_on_pending: bool | None = None) -> int:
+def new_corrections_since(since: datetime | None, include_pending: bool | None = None) -> int:
     """How many distinct images got a usable correction (made or accepted) after ``since`` (None: ever)."""
-    queryset = usable_corrections(train_on_pending)
+    queryset = training_corrections(include_pending)
     if since is not None:
         queryset = queryset.filter(Q(corrected_at__gt=since) | Q(reviewed_at__gt=since))
-    return queryset.values("image_sha256").distinct().count()
+    return queryset.count()
 
 
 def is_heldout(model_input: bytes, share: float) -> bool:
@@ -51,7 +81,7 @@ def is_heldout(model_input: bytes, share: float) -> bool:
 
 @dataclass(frozen=True)
 class CorrectionSet:
-    """Deduplicated corrections as model inputs (N, 28, 28) uint8 and labels, split into training and held out."""
+    """Training corrections as model inputs (N, 28, 28) uint8 and labels, split into training and held out."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -70,27 +100,26 @@ def _stack(inputs: list[bytes]) -> np.ndarray:
     return np.stack([np.frombuffer(raw, dtype=np.uint8).reshape(28, 28) for raw in inputs])
 
 
-def select_corrections(heldout_share: float | None = None, train_on_pending: bool | None = None) -> CorrectionSet:
-    """Everything the next fine-tune learns from and is judged on, following the rules above."""
+def select_corrections(heldout_share: float | None = None, include_pending: bool | None = None) -> CorrectionSet:
+    """Everything the next fine-tune learns from and is judged on: :func:`training_corrections`, with copies of the
+    same model input counted once, split by :func:`is_heldout`."""
     if heldout_share is None:
         heldout_share = settings.DIGITS_FINETUNE_HELDOUT_SHARE
     rows = (
-        usable_corrections(train_on_pending)
-        .order_by("-corrected_at", "-pk")  # the latest correction of an image wins
-        .values_list("image_sha256", "model_input", "corrected_label")
+        training_corrections(include_pending)
+        .order_by(*_preferred_first())
+        .values_list("model_input", "corrected_label")
         .iterator(chunk_size=2000)
     )
-    seen_images: set[str] = set()
-    seen_inputs: set[bytes] = set()
+    seen: set[bytes] = set()
     parts: dict[bool, tuple[list[bytes], list[int]]] = {False: ([], []), True: ([], [])}
     duplicates = 0
-    for image_sha256, model_input, label in rows:
+    for model_input, label in rows:
         model_input = bytes(model_input)
-        if image_sha256 in seen_images or model_input in seen_inputs:
+        if model_input in seen:
             duplicates += 1
             continue
-        seen_images.add(image_sha256)
-        seen_inputs.add(model_input)
+        seen.add(model_input)
         inputs, labels = parts[is_heldout(model_input, heldout_share)]
         inputs.append(model_input)
         labels.append(label)

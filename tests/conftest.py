@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.test import Client
 from rest_framework.test import APIClient
 
 from recognizer import serving
@@ -68,6 +69,14 @@ def client_api() -> APIClient:
 @pytest.fixture
 def staff_user(django_user_model):
     return django_user_model.objects.create_user("staff", password="pw-staff-123", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def staff_client(staff_user) -> Client:
+    """A browser-like client logged in as staff (for the admin)."""
+    client = Client()
+    client.force_login(staff_user)
+    return client
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from PIL import Image
 
 from recognizer.models import Drawing, ModelVersion, TrainingRun
 from recognizer.predictions import correct, create_submission
-from recognizer.training_data import is_heldout, new_corrections_since, select_corrections, usable_corrections
+from recognizer.training_data import is_heldout, new_corrections_since, select_corrections
 from tests.drawing import png_bytes
 from tests.handwriting import render
 from training import runs
@@ -34,24 +34,8 @@ def corrected(digit: int, seed: int, reviewer=None) -> Drawing:
 
 
 @pytest.mark.django_db
-def test_only_accepted_corrections_train_unless_pending_ones_are_allowed(active_model, staff_user) -> None:
-    accepted = corrected(1, 1, reviewer=staff_user)
-    pending = corrected(4, 2)
-    rejected = corrected(7, 3, reviewer=staff_user)
-    rejected.correction_status = Drawing.CorrectionStatus.REJECTED
-    rejected.save()
-    excluded = corrected(9, 4, reviewer=staff_user)
-    excluded.excluded_from_training = True
-    excluded.save()
-    submit(3, 5)  # never corrected
-
-    assert set(usable_corrections(train_on_pending=False)) == {accepted}
-    assert set(usable_corrections(train_on_pending=True)) == {accepted, pending}
-    assert select_corrections(heldout_share=0.0, train_on_pending=True).total == 2
-
-
-@pytest.mark.django_db
-def test_the_same_image_counts_once_with_its_latest_label(active_model, staff_user) -> None:
+def test_the_same_image_or_model_input_trains_once_with_its_latest_label(active_model, staff_user) -> None:
+    """The selection rules themselves are tested in test_training_data.py; here: what the fine-tune adds to them."""
     image = png_bytes(render(7, np.random.default_rng(7)))
     first = create_submission(image, "a").ordered_drawings[0]
     again = create_submission(image, "b").ordered_drawings[0]
@@ -70,10 +54,10 @@ def test_the_same_image_counts_once_with_its_latest_label(active_model, staff_us
 
     selection = select_corrections(heldout_share=0.0)
     assert selection.total == 1
-    assert selection.duplicates == 2
+    assert selection.duplicates == 1  # the other file with the same input; the same file was never selected twice
     assert selection.y_train.tolist() == [7]
     assert np.array_equal(selection.x_train[0], first.input_array)
-    assert new_corrections_since(None) == 2  # distinct image files; the input-level duplicate is dropped later
+    assert new_corrections_since(None) == 2  # distinct image files; the same input twice is dropped later
 
 
 def test_the_heldout_share_is_a_stable_function_of_the_input() -> None:
@@ -104,8 +88,8 @@ def test_the_gate(before: tuple[float, float], after: tuple[float, float], passe
         return {
             "mnist_test_accuracy": mnist,
             "mnist_test_count": 10000,
-            "heldout_accuracy": heldout,
-            "heldout_count": 20,
+            "heldout_corrections_accuracy": heldout,
+            "heldout_corrections_count": 20,
         }
 
     verdict = gate(metrics(*before), metrics(*after), options)
@@ -114,7 +98,12 @@ def test_the_gate(before: tuple[float, float], after: tuple[float, float], passe
 
 
 def test_the_gate_judges_on_mnist_alone_without_heldout_corrections() -> None:
-    before = {"mnist_test_accuracy": 0.99, "mnist_test_count": 10000, "heldout_accuracy": None, "heldout_count": 0}
+    before = {
+        "mnist_test_accuracy": 0.99,
+        "mnist_test_count": 10000,
+        "heldout_corrections_accuracy": None,
+        "heldout_corrections_count": 0,
+    }
     verdict = gate(before, {**before, "mnist_test_accuracy": 0.985}, FinetuneOptions.from_settings())
     assert not verdict.passed
     assert "judged on MNIST alone" in verdict.reason
@@ -214,9 +203,9 @@ def test_finetune_command_trains_judges_registers_and_activates(small_model, sta
     assert run.heldout_samples > 0
     for metrics in (run.metrics_before, run.metrics_after):
         assert metrics["mnist_test_count"] == 2000
-        assert metrics["heldout_count"] == run.heldout_samples
+        assert metrics["heldout_corrections_count"] == run.heldout_samples
     assert run.metrics_after["mnist_test_accuracy"] >= run.metrics_before["mnist_test_accuracy"] - 0.001
-    assert run.metrics_after["heldout_accuracy"] >= run.metrics_before["heldout_accuracy"]
+    assert run.metrics_after["heldout_corrections_accuracy"] >= run.metrics_before["heldout_corrections_accuracy"]
     assert version.metrics["mnist_test_accuracy"] == run.metrics_after["mnist_test_accuracy"]
     assert np.asarray(version.confusion_matrix).sum() == 2000
     assert run.message.startswith("Passed the gate")

@@ -109,12 +109,12 @@ def gate(before: dict, after: dict, options: FinetuneOptions) -> Verdict:
             f"MNIST test accuracy changed {change * 100:+.2f} points, "
             f"the gate allows down to {-options.max_mnist_drop * 100:+.2f}"
         )
-    if after["heldout_count"]:
+    if after["heldout_corrections_count"]:
         summary += (
-            f"; held-out corrections {before['heldout_accuracy']:.2%} → {after['heldout_accuracy']:.2%} "
-            f"on {after['heldout_count']}"
+            f"; held-out corrections {before['heldout_corrections_accuracy']:.2%} → "
+            f"{after['heldout_corrections_accuracy']:.2%} on {after['heldout_corrections_count']}"
         )
-        change = after["heldout_accuracy"] - before["heldout_accuracy"]
+        change = after["heldout_corrections_accuracy"] - before["heldout_corrections_accuracy"]
         if change < -options.max_heldout_drop - 1e-9:
             failures.append(
                 f"held-out corrections accuracy changed {change * 100:+.2f} points, "
@@ -141,7 +141,7 @@ def evaluate_version(
     """A model's figures on the MNIST test images and the held-out corrections, with both confusion matrices."""
     metrics, mnist_matrix = mnist_test_metrics(model_content, x_test, y_test)
     heldout, heldout_matrix = evaluate_tflite(model_content, corrections.x_heldout, corrections.y_heldout)
-    metrics.update(heldout_accuracy=heldout["accuracy"], heldout_count=heldout["count"])
+    metrics.update(heldout_corrections_accuracy=heldout["accuracy"], heldout_corrections_count=heldout["count"])
     return metrics, mnist_matrix, heldout_matrix
 
 
@@ -187,7 +187,7 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
         return recorder.finish(Status.SKIPPED, "Skipped: no model version is active.")
     run.base_version = base
     last = last_trained_run()
-    new = new_corrections_since(last.started_at if last else None, options.train_on_pending)
+    new = new_corrections_since(last.started_at if last else None, include_pending=options.train_on_pending)
     if new < options.min_corrections and not options.force:
         since = f"since run #{last.pk} of {last.started_at:%Y-%m-%d %H:%M %Z}" if last else "so far"
         return recorder.finish(
@@ -197,7 +197,7 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
 
     with recorder.timed("data"):
         recorder.stage(2, "selecting corrections and an MNIST replay sample")
-        corrections = select_corrections(options.heldout_share, options.train_on_pending)
+        corrections = select_corrections(options.heldout_share, include_pending=options.train_on_pending)
         if len(corrections.y_train) == 0:
             return recorder.finish(
                 Status.SKIPPED, f"Skipped: no correction to train on ({corrections.total} usable, all held out)."

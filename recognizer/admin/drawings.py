@@ -1,0 +1,299 @@
+"""Drawings and submissions in the admin: the review list, its filters and queue, and the bulk review actions."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.core.exceptions import ValidationError
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from recognizer import review
+from recognizer.admin.filters import ConfidenceBandFilter, CorrectedDigitFilter, ReviewFilter
+from recognizer.admin.html import EMPTY, badge, model_input, percent
+from recognizer.datasets import build_data_set
+from recognizer.models import Drawing, Submission
+
+Status = Drawing.CorrectionStatus
+STATUS_TONES = {Status.NONE: "off", Status.PENDING: "warn", Status.ACCEPTED: "ok", Status.REJECTED: "bad"}
+REVIEW_FIELDS = {"corrected_label", "correction_status", "excluded_from_training"}
+
+
+class DrawingActionForm(ActionForm):
+    """The action bar, plus the digit that the "relabel" action gives the selected drawings."""
+
+    label = forms.TypedChoiceField(
+        label="digit",
+        choices=[("", "—")] + [(d, d) for d in range(10)],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text="for “Relabel”",
+    )
+
+
+class DrawingForm(forms.ModelForm):
+    """Editing one drawing's review fields: a correction status needs a corrected digit, and the other way round."""
+
+    class Meta:
+        model = Drawing
+        fields = ["corrected_label", "correction_status", "excluded_from_training"]
+        widgets = {"corrected_label": forms.Select(choices=[("", "—")] + [(d, d) for d in range(10)])}
+
+    def clean(self) -> dict:
+        data = super().clean()
+        label, status = data.get("corrected_label"), data.get("correction_status")
+        if label is None and status not in (None, Status.NONE):
+            self.add_error("corrected_label", "A correction status needs a corrected digit.")
+        if label is not None and status == Status.NONE:
+            self.add_error("correction_status", "A corrected digit needs a status (pending, accepted or rejected).")
+        return data
+
+
+@admin.register(Drawing)
+class DrawingAdmin(admin.ModelAdmin):
+    form = DrawingForm
+    action_form = DrawingActionForm
+    list_display = [
+        "id",
+        "thumbnail",
+        "model_view",
+        "predicted",
+        "confidence_bar",
+        "correction",
+        "model_version",
+        "created_at",
+        "reviewed",
+    ]
+    list_display_links = ["id", "thumbnail"]
+    list_filter = [
+        ReviewFilter,
+        "predicted_digit",
+        CorrectedDigitFilter,
+        "correction_status",
+        ConfidenceBandFilter,
+        "excluded_from_training",
+        "model_version",
+        "created_at",
+        ("reviewed_by", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["=id", "=submission__id"]
+    search_help_text = "Drawing id (or submission id)"
+    date_hierarchy = "created_at"
+    list_select_related = ["model_version", "reviewed_by"]
+    list_per_page = 50
+    actions = [
+        "accept_corrections",
+        "reject_corrections",
+        "relabel",
+        "confirm_predictions",
+        "exclude_from_training",
+        "include_in_training",
+        "export_data_set",
+    ]
+    fieldsets = [
+        ("Drawing", {"fields": ["large_image", "model_view_large", "submission", "position", "image_sha256"]}),
+        ("Prediction", {"fields": ["predicted_digit", "confidence_pct", "probability_bars", "model_version"]}),
+        ("Correction and review", {"fields": [*DrawingForm.Meta.fields, "corrected_at", "reviewed_by", "reviewed_at"]}),
+        ("Origin", {"fields": ["created_at", "session_key"], "classes": ["collapse"]}),
+    ]
+    readonly_fields = [
+        "large_image",
+        "model_view_large",
+        "submission",
+        "position",
+        "image_sha256",
+        "predicted_digit",
+        "confidence_pct",
+        "probability_bars",
+        "model_version",
+        "corrected_at",
+        "reviewed_by",
+        "reviewed_at",
+        "created_at",
+        "session_key",
+    ]
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        if request.GET.get(ReviewFilter.parameter_name) == ReviewFilter.NEEDED:
+            title = "Needs review: pending corrections first, then the least confident predictions"
+            extra_context = {**(extra_context or {}), "title": title}
+        return super().changelist_view(request, extra_context)
+
+    def get_ordering(self, request: HttpRequest) -> list:
+        """The review queue comes sorted for review: pending corrections first, then the least confident."""
+        if request.GET.get(ReviewFilter.parameter_name) == ReviewFilter.NEEDED:
+            return review.REVIEW_ORDER
+        return super().get_ordering(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # drawings come from users, through the page or the API
+
+    def save_model(self, request: HttpRequest, drawing: Drawing, form: forms.ModelForm, change: bool) -> None:
+        """An edit of the review fields is a review: stamp who and when (and when the label changed)."""
+        if REVIEW_FIELDS & set(form.changed_data):
+            drawing.reviewed_by, drawing.reviewed_at = request.user, timezone.now()
+        if "corrected_label" in form.changed_data:
+            drawing.corrected_at = drawing.reviewed_at
+        super().save_model(request, drawing, form, change)
+
+    # Columns and read-only fields.
+
+    @admin.display(description="drawing")
+    def thumbnail(self, drawing: Drawing) -> SafeString:
+        return format_html(
+            '<img class="digits-thumb" src="{}" width="56" height="56" alt="drawing {}">', drawing.image.url, drawing.pk
+        )
+
+    @admin.display(description="model saw")
+    def model_view(self, drawing: Drawing) -> SafeString:
+        return model_input(drawing, 56)
+
+    @admin.display(description="model saw (28x28, enlarged)")
+    def model_view_large(self, drawing: Drawing) -> SafeString:
+        return model_input(drawing, 224)
+
+    @admin.display(description="drawing")
+    def large_image(self, drawing: Drawing) -> SafeString:
+        return format_html('<img class="digits-thumb digits-thumb--large" src="{}" alt="drawing">', drawing.image.url)
+
+    @admin.display(description="predicted", ordering="predicted_digit")
+    def predicted(self, drawing: Drawing) -> SafeString:
+        return format_html('<span class="digits-digit">{}</span>', drawing.predicted_digit)
+
+    @admin.display(description="confidence", ordering="confidence")
+    def confidence_bar(self, drawing: Drawing) -> SafeString:
+        return format_html(
+            '<span class="digits-meter" title="{}"><span style="width:{}%"></span></span> {}',
+            percent(drawing.confidence, 2),
+            f"{drawing.confidence * 100:.0f}",
+            percent(drawing.confidence),
+        )
+
+    @admin.display(description="confidence")
+    def confidence_pct(self, drawing: Drawing) -> str:
+        return percent(drawing.confidence, 2)
+
+    @admin.display(description="probabilities")
+    def probability_bars(self, drawing: Drawing) -> SafeString:
+        rows = format_html_join(
+            "",
+            '<div class="digits-prob"><b>{}</b><span class="digits-meter"><span style="width:{}%"></span></span>'
+            " {}</div>",
+            ((digit, f"{p * 100:.1f}", percent(p)) for digit, p in enumerate(drawing.probabilities)),
+        )
+        return format_html('<div class="digits-probs">{}</div>', rows)
+
+    @admin.display(description="correction", ordering="corrected_label")
+    def correction(self, drawing: Drawing) -> SafeString:
+        excluded = badge("excluded from training", "bad") if drawing.excluded_from_training else ""
+        if drawing.corrected_label is None:
+            return format_html("{} {}", EMPTY, excluded)
+        return format_html(
+            '<span class="digits-digit">{}</span> {} {}',
+            drawing.corrected_label,
+            badge(drawing.get_correction_status_display(), STATUS_TONES[drawing.correction_status]),
+            excluded,
+        )
+
+    @admin.display(description="reviewed", ordering="reviewed_at")
+    def reviewed(self, drawing: Drawing) -> str:
+        if drawing.reviewed_at is None:
+            return EMPTY
+        who = drawing.reviewed_by.get_username() if drawing.reviewed_by else "(deleted user)"
+        return f"{who}, {timezone.localtime(drawing.reviewed_at):%Y-%m-%d %H:%M}"
+
+    # Bulk actions: each records who reviewed and when, on the drawings and in their history.
+
+    def _done(self, request: HttpRequest, ids: list[int], selected: int, did: str, skipped: str = "") -> None:
+        if ids:
+            LogEntry.objects.log_actions(request.user.pk, Drawing.objects.filter(pk__in=ids), CHANGE, did)
+        note = f"{did}: {len(ids)} drawing{'s' if len(ids) != 1 else ''}."
+        if skipped and len(ids) < selected:
+            note += f" {selected - len(ids)} skipped ({skipped})."
+        self.message_user(request, note, messages.SUCCESS if ids else messages.WARNING)
+
+    @admin.action(description="Accept the selected corrections", permissions=["change"])
+    def accept_corrections(self, request: HttpRequest, queryset: QuerySet[Drawing]) -> None:
+        self._done(request, review.accept(queryset, request.user), queryset.count(), "Accepted", "no correction")
+
+    @admin.action(description="Reject the selected corrections", permissions=["change"])
+    def reject_corrections(self, request: HttpRequest, queryset: QuerySet[Drawing]) -> None:
+        self._done(request, review.reject(queryset, request.user), queryset.count(), "Rejected", "no correction")
+
+    @admin.action(description="Relabel as the digit chosen next to the action", permissions=["change"])
+    def relabel(self, request: HttpRequest, queryset: QuerySet[Drawing]) -> None:
+        try:
+            label = DrawingActionForm.base_fields["label"].clean(request.POST.get("label", ""))
+        except ValidationError:
+            label = None
+        if label is None:
+            self.message_user(request, "Choose the digit to relabel the drawings as.", messages.ERROR)
+            return
+        self._done(request, review.relabel(queryset, label, request.user), queryset.count(), f"Relabelled as {label}")
+
+    @admin.action(description="Confirm the predictions (reviewed, no correction)", permissions=["change"])
+    def confirm_predictions(self, request: HttpRequest, queryset: QuerySet[Drawing]) -> None:
+        ids = review.confirm(queryset, request.user)
+        self._done(request, ids, queryset.count(), "Confirmed", "already corrected")
+
+    @admin.action(description="Exclude from training", permissions=["change"])
+    def exclude_from_training(self, request: HttpRequest, queryset: QuerySet[Drawing]) -> None:
+        ids = review.set_excluded(queryset, True, request.user)
+        self._done(request, ids, queryset.count(), "Excluded from training", "already excluded")
+
+    @admin.action(description="Include in training again", permissions=["change"])
+    def include_in_training(self, request: HttpRequest, queryset: QuerySet[Drawing]) -> None:
+        ids = review.set_excluded(queryset, False, request.user)
+        self._done(request, ids, queryset.count(), "Included in training", "not excluded")
+
+    @admin.action(description="Export the training-ready corrections as a data set (zip)", permissions=["view"])
+    def export_data_set(self, request: HttpRequest, queryset: QuerySet[Drawing]) -> HttpResponse | None:
+        """Download the selected drawings that training would use (see recognizer.training_data) as NPZ + IDX."""
+        data_set = build_data_set(within=queryset)
+        if not data_set.manifest["count"]:
+            self.message_user(
+                request, "None of the selected drawings has a correction that may train.", messages.WARNING
+            )
+            return None
+        response = HttpResponse(data_set.zip_bytes(), content_type="application/zip")
+        name = timezone.localtime().strftime("digits-corrections-%Y%m%d-%H%M%S.zip")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
+class DrawingInline(admin.TabularInline):
+    model = Drawing
+    fields = ["position", "model_view", "predicted_digit", "confidence", "corrected_label", "correction_status"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    @admin.display(description="model saw")
+    def model_view(self, drawing: Drawing) -> SafeString:
+        return model_input(drawing, 56)
+
+
+@admin.register(Submission)
+class SubmissionAdmin(admin.ModelAdmin):
+    list_display = ["id", "number", "digits", "created_at"]
+    date_hierarchy = "created_at"
+    search_fields = ["=id", "number"]
+    readonly_fields = ["created_at", "session_key", "number", "image"]
+    inlines = [DrawingInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Submission]:
+        return super().get_queryset(request).annotate(digit_count=Count("drawings"))
+
+    @admin.display(description="digits", ordering="digit_count")
+    def digits(self, submission: Submission) -> int:
+        return submission.digit_count
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

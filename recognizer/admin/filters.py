@@ -1,0 +1,66 @@
+"""List filters for drawings that Django's field filters cannot express: review queue, corrected digit, confidence."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from recognizer.review import needs_review
+
+
+class ReviewFilter(admin.SimpleListFilter):
+    """The review queue: pending corrections, then the least confident unreviewed predictions (see ``get_ordering``
+    in the drawing admin, which sorts the queue that way)."""
+
+    title = "review"
+    parameter_name = "review"
+    NEEDED = "needed"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(self.NEEDED, f"Needs review (pending, or below {settings.DIGITS_LOW_CONFIDENCE:.0%} confidence)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return needs_review(queryset) if self.value() == self.NEEDED else queryset
+
+
+class CorrectedDigitFilter(admin.SimpleListFilter):
+    title = "corrected digit"
+    parameter_name = "corrected"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("any", "Any correction"), ("none", "No correction")] + [(str(d), str(d)) for d in range(10)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value == "any":
+            return queryset.filter(corrected_label__isnull=False)
+        if value == "none":
+            return queryset.filter(corrected_label__isnull=True)
+        if value in {str(d) for d in range(10)}:
+            return queryset.filter(corrected_label=int(value))
+        return queryset
+
+
+class ConfidenceBandFilter(admin.SimpleListFilter):
+    title = "confidence"
+    parameter_name = "confidence"
+    #: (parameter value, label, lower bound inclusive, upper bound exclusive)
+    BANDS = [
+        ("lt50", "below 50%", 0.0, 0.5),
+        ("50-70", "50 to 70%", 0.5, 0.7),
+        ("70-90", "70 to 90%", 0.7, 0.9),
+        ("90-99", "90 to 99%", 0.9, 0.99),
+        ("ge99", "99% and above", 0.99, None),
+    ]
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(value, label) for value, label, _, _ in self.BANDS]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        for value, _, low, high in self.BANDS:
+            if self.value() == value:
+                queryset = queryset.filter(confidence__gte=low)
+                return queryset if high is None else queryset.filter(confidence__lt=high)
+        return queryset

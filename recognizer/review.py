@@ -1,0 +1,73 @@
+"""Staff review of drawings: accept or reject corrections, relabel, exclude from training, confirm predictions.
+
+Each operation works on a queryset at once (the admin's bulk actions), stamps who reviewed and when on every drawing
+it changes, and returns the ids it changed. What the states mean for training is decided in
+:mod:`recognizer.training_data`; the admin also writes each change to its history (``LogEntry``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db.models import Case, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from recognizer.models import Drawing
+
+Status = Drawing.CorrectionStatus
+
+
+#: The review queue's order: pending corrections first, then the least confident, then the newest.
+REVIEW_ORDER = [
+    Case(When(correction_status=Status.PENDING, then=Value(0)), default=Value(1)).asc(),
+    "confidence",
+    "-created_at",
+]
+
+
+def needs_review(queryset: QuerySet[Drawing]) -> QuerySet[Drawing]:
+    """Pending corrections, then unreviewed uncorrected predictions below the low-confidence threshold.
+
+    Excluded drawings are out of the queue: excluding one is a review decision in itself.
+
+    Ordered by :data:`REVIEW_ORDER`.
+    """
+    unsure = Q(correction_status=Status.NONE, confidence__lt=settings.DIGITS_LOW_CONFIDENCE, reviewed_at__isnull=True)
+    waiting = queryset.filter(excluded_from_training=False)
+    return waiting.filter(Q(correction_status=Status.PENDING) | unsure).order_by(*REVIEW_ORDER)
+
+
+def _update(queryset: QuerySet[Drawing], reviewer, now: datetime | None = None, **changes) -> list[int]:
+    """Apply ``changes`` with the reviewer's stamp; returns the ids changed (for the admin's history)."""
+    ids = list(queryset.values_list("pk", flat=True))
+    queryset.update(reviewed_by=reviewer, reviewed_at=now or timezone.now(), **changes)
+    return ids
+
+
+def accept(queryset: QuerySet[Drawing], reviewer) -> list[int]:
+    """Accept the corrections in ``queryset`` (drawings without one are left alone): they may now train."""
+    return _update(queryset.filter(corrected_label__isnull=False), reviewer, correction_status=Status.ACCEPTED)
+
+
+def reject(queryset: QuerySet[Drawing], reviewer) -> list[int]:
+    """Reject the corrections in ``queryset``: the label stays on record but never trains."""
+    return _update(queryset.filter(corrected_label__isnull=False), reviewer, correction_status=Status.REJECTED)
+
+
+def relabel(queryset: QuerySet[Drawing], label: int, reviewer) -> list[int]:
+    """Give every drawing in ``queryset`` the correct ``label``, as an accepted correction made by ``reviewer``."""
+    if not 0 <= label <= 9:
+        raise ValueError(f"a digit label is 0-9, not {label}")
+    now = timezone.now()
+    return _update(queryset, reviewer, now, corrected_label=label, corrected_at=now, correction_status=Status.ACCEPTED)
+
+
+def set_excluded(queryset: QuerySet[Drawing], excluded: bool, reviewer) -> list[int]:
+    """Exclude the drawings from training (or include them again); their correction status is kept."""
+    return _update(queryset.exclude(excluded_from_training=excluded), reviewer, excluded_from_training=excluded)
+
+
+def confirm(queryset: QuerySet[Drawing], reviewer) -> list[int]:
+    """Mark uncorrected predictions as looked at and right, which takes them out of the review queue."""
+    return _update(queryset.filter(corrected_label__isnull=True), reviewer)

@@ -1,0 +1,216 @@
+"""The admin in a real browser (Debian's Chromium through Playwright) against a live server with real data.
+
+Staff log in through the login form, work the review queue with a bulk action, watch a training run's progress bar
+move by itself, and see the dashboard's charts load. With ``DIGITS_SCREENSHOT_DIR`` set, each page is also saved as
+``admin-*.png`` there (``docs/screenshots`` holds the committed ones).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from django.db import connections
+from django.utils import timezone
+from PIL import Image
+
+from recognizer.models import Drawing, ModelVersion, Submission, TrainingRun
+from recognizer.review import needs_review
+from tests.conftest import skip_or_fail
+from tests.review_data import register_copy, submit
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+Status = Drawing.CorrectionStatus
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "pw-staff-123"
+
+
+@pytest.fixture
+def browser():
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        skip_or_fail("Debian's chromium is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes between page actions are
+    # still plain synchronous code, which Django would otherwise refuse to run "from an async context".
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+        # The ORM calls made meanwhile ran in Playwright's context, on connections of their own: close them, or
+        # PostgreSQL refuses to drop the test database at the end ("being accessed by other users").
+        connections.close_all()
+    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+@pytest.fixture
+def page(browser, live_server, staff_user):
+    """A page logged in as staff through the admin's own login form."""
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    tab = context.new_page()
+    tab.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    tab.fill("#id_username", staff_user.username)
+    tab.fill("#id_password", PASSWORD)
+    tab.click("input[type=submit]")
+    tab.wait_for_url(f"{live_server.url}/admin/")
+    yield tab
+    context.close()
+
+
+def shoot(tab, name: str) -> None:
+    """Save a screenshot when asked to (kept small: a 256-colour PNG is plenty for admin pages)."""
+    folder = os.environ.get("DIGITS_SCREENSHOT_DIR")
+    if not folder:
+        return
+    path = Path(folder) / f"admin-{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(path), full_page=True)
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
+
+
+@pytest.fixture
+def product(active_model, staff_user, tmp_path) -> dict:
+    """A fortnight of real traffic across two model versions, corrections in every state, and training runs."""
+    now = timezone.now()
+    newer = register_copy(
+        active_model,
+        "finetune-20260601",
+        tmp_path,
+        parent=active_model,
+        trained_at=now - timezone.timedelta(days=6),
+        metrics={**active_model.metrics, "mnist_test_accuracy": 0.1876, "heldout_corrections_accuracy": 0.64},
+        confusion_matrix=active_model.confusion_matrix,
+    )
+    drawings = []
+    for i in range(24):
+        digit = i % 10
+        state = {}
+        if i % 4 == 1:
+            state = {"corrected_label": (digit + 3) % 10, "correction_status": Status.PENDING, "corrected_at": now}
+        elif i % 6 == 2:
+            state = {"corrected_label": digit, "correction_status": Status.ACCEPTED, "corrected_at": now}
+        elif i == 11:
+            state = {"corrected_label": 1, "correction_status": Status.REJECTED, "corrected_at": now}
+        elif i == 19:
+            state = {"excluded_from_training": True, "reviewed_by": staff_user, "reviewed_at": now}
+        drawing = submit(digit, variant=i // 10, **state)
+        when = now - timezone.timedelta(days=13 - i * 13 // 23, hours=i % 5)
+        version = newer if i >= 12 else active_model
+        Drawing.objects.filter(pk=drawing.pk).update(created_at=when, model_version=version)
+        Submission.objects.filter(pk=drawing.submission_id).update(created_at=when)
+        drawings.append(drawing)
+    history = {
+        "loss": [0.61, 0.32, 0.24, 0.2],
+        "accuracy": [0.81, 0.9, 0.93, 0.94],
+        "val_loss": [0.4, 0.28, 0.23, 0.21],
+        "val_accuracy": [0.88, 0.92, 0.935, 0.94],
+    }
+    runs = {
+        "succeeded": TrainingRun.objects.create(
+            status=TrainingRun.Status.SUCCEEDED,
+            progress=100,
+            stage="done",
+            started_at=now - timezone.timedelta(days=6, minutes=4),
+            finished_at=now - timezone.timedelta(days=6),
+            base_version=active_model,
+            result_version=newer,
+            mnist_samples=6000,
+            correction_samples=9,
+            heldout_samples=3,
+            history=history,
+            metrics_before={"mnist_test_accuracy": 0.1721},
+            metrics_after={"mnist_test_accuracy": 0.1876, "heldout_corrections_accuracy": 0.64},
+        ),
+        "failed": TrainingRun.objects.create(
+            status=TrainingRun.Status.FAILED,
+            started_at=now - timezone.timedelta(days=2, minutes=1),
+            finished_at=now - timezone.timedelta(days=2),
+            base_version=newer,
+            error="MnistUnavailable: could not fetch MNIST into /srv/digits/var/mnist",
+        ),
+        "running": TrainingRun.objects.create(
+            status=TrainingRun.Status.RUNNING,
+            progress=12.5,
+            stage="epoch 1/3, batch 40/160",
+            started_at=now - timezone.timedelta(seconds=75),
+            base_version=newer,
+            mnist_samples=6000,
+            correction_samples=11,
+            heldout_samples=3,
+        ),
+    }
+    to_review = needs_review(Drawing.objects.all()).count()
+    return {"newer": newer, "drawings": drawings, "runs": runs, "to_review": to_review}
+
+
+def test_staff_work_the_review_queue_with_a_bulk_action(product, page, live_server, staff_user) -> None:
+    page.goto(f"{live_server.url}/admin/")
+    assert f"Needs review ({product['to_review']})" in page.inner_text(".digits-shortcuts")
+    shoot(page, "index")
+    page.click("text=Needs review")
+    page.wait_for_selector("#result_list")
+    assert page.locator("#result_list img.digits-input").count() >= 6  # the pending ones, then the unsure ones
+    shoot(page, "review-queue")
+    pending = Drawing.objects.filter(correction_status=Status.PENDING).order_by("pk")
+    first = pending[0]
+    page.check(f"input[name=_selected_action][value='{first.pk}']")
+    page.select_option("select[name=action]", "relabel")
+    page.select_option("select[name=label]", "2")
+    page.click("button[name=index]")
+    page.wait_for_selector(".messagelist")
+    assert "Relabelled as 2: 1 drawing." in page.inner_text(".messagelist")
+    first.refresh_from_db()
+    assert (first.corrected_label, first.correction_status, first.reviewed_by) == (2, Status.ACCEPTED, staff_user)
+    page.goto(f"{live_server.url}/admin/recognizer/drawing/")
+    assert page.locator("#result_list tbody tr").count() == len(product["drawings"])
+    shoot(page, "drawings")
+    page.goto(f"{live_server.url}/admin/recognizer/drawing/{first.pk}/change/")
+    shoot(page, "drawing")
+
+
+def test_a_running_training_run_updates_itself(product, page, live_server) -> None:
+    running = product["runs"]["running"]
+    page.goto(f"{live_server.url}/admin/recognizer/trainingrun/")
+    bar = page.locator(f".digits-run[data-run='{running.pk}'] progress")
+    assert bar.get_attribute("value") == "12.5"
+    TrainingRun.objects.filter(pk=running.pk).update(progress=63.0, stage="epoch 2/3, batch 100/160")
+    page.wait_for_function(
+        f"document.querySelector(\".digits-run[data-run='{running.pk}'] progress\").value === 63", timeout=15_000
+    )
+    assert "epoch 2/3" in page.inner_text(f".digits-run[data-run='{running.pk}']")
+    shoot(page, "training-runs")
+    page.goto(f"{live_server.url}/admin/recognizer/trainingrun/{product['runs']['succeeded'].pk}/change/")
+    shoot(page, "training-run")
+
+
+def test_dashboard_and_model_pages_show_their_charts(product, page, live_server) -> None:
+    page.goto(f"{live_server.url}/admin/dashboard/")
+    charts = page.locator(".digits-charts img")
+    assert charts.count() == 4
+    for i in range(4):
+        assert charts.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
+    shoot(page, "dashboard")
+    newer = product["newer"]
+    page.goto(f"{live_server.url}/admin/recognizer/modelversion/")
+    shoot(page, "model-versions")
+    page.goto(f"{live_server.url}/admin/recognizer/modelversion/{newer.pk}/change/")
+    assert page.locator("img.digits-chart").evaluate("img => img.naturalWidth > 0")
+    shoot(page, "model-version")
+    page.click("a.digits-activate")
+    page.wait_for_selector(".digits-compare")
+    shoot(page, "activate")
+    page.click("input[type=submit]")
+    page.wait_for_selector(".messagelist")
+    assert ModelVersion.objects.active() == newer

@@ -1,0 +1,221 @@
+"""Training runs in the admin: live progress, figures, errors, "fine-tune now" (a real broker message) and schedule;
+and the staff dashboard with its figures."""
+
+from __future__ import annotations
+
+import queue
+
+import pytest
+from celery import current_app
+from django.contrib.messages import get_messages
+from django.test import Client
+from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from recognizer import stats
+from recognizer.admin.runs import FINE_TUNE_TASK
+from recognizer.models import Drawing, Submission, TrainingRun
+from tests.review_data import make_staff, make_visitor, submit
+
+pytestmark = pytest.mark.django_db
+Status = Drawing.CorrectionStatus
+LIST = "/admin/recognizer/trainingrun/"
+PROGRESS = f"{LIST}progress/"
+FINE_TUNE = f"{LIST}fine-tune/"
+
+
+@pytest.fixture
+def runs(active_model) -> dict[str, TrainingRun]:
+    now = timezone.now()
+    history = {
+        "loss": [0.9, 0.5, 0.3],
+        "accuracy": [0.7, 0.85, 0.9],
+        "val_loss": [0.6, 0.4],
+        "val_accuracy": [0.8, 0.88],
+    }
+    return {
+        "running": TrainingRun.objects.create(
+            status=TrainingRun.Status.RUNNING,
+            progress=42.0,
+            stage="epoch 2/3",
+            started_at=now,
+            base_version=active_model,
+        ),
+        "succeeded": TrainingRun.objects.create(
+            kind=TrainingRun.Kind.TRAIN,
+            status=TrainingRun.Status.SUCCEEDED,
+            progress=100.0,
+            stage="done",
+            started_at=now - timezone.timedelta(minutes=5, seconds=3),
+            finished_at=now,
+            result_version=active_model,
+            mnist_samples=4000,
+            correction_samples=120,
+            heldout_samples=30,
+            history=history,
+            metrics_before={"mnist_test_accuracy": 0.95},
+            metrics_after={"mnist_test_accuracy": 0.97, "heldout_corrections_accuracy": 0.8},
+        ),
+        "failed": TrainingRun.objects.create(
+            status=TrainingRun.Status.FAILED, started_at=now, finished_at=now, error="ValueError: <no corrections>"
+        ),
+    }
+
+
+def test_run_list_shows_live_status_progress_samples_and_duration(staff_client, runs) -> None:
+    html = staff_client.get(LIST).content.decode()
+    assert '<progress max="100" value="42.0"></progress>' in html
+    assert "epoch 2/3" in html
+    assert 'data-url="/admin/recognizer/trainingrun/progress/"' in html
+    assert "4,000 / 120 / 30" in html
+    assert "5m 03s" in html
+    assert "so far" in html  # the running one
+    assert "recognizer/admin/progress.js" in html
+    assert "Failed" in html
+
+
+def test_run_page_shows_curves_confusion_metrics_and_error(staff_client, runs) -> None:
+    html = staff_client.get(f"{LIST}{runs['succeeded'].pk}/change/").content.decode()
+    assert html.count('src="data:image/svg+xml;base64,') == 2  # curves from the history, the version's matrix
+    assert "95.00%" in html
+    assert "97.00%" in html
+    failed = staff_client.get(f"{LIST}{runs['failed'].pk}/change/").content.decode()
+    assert '<pre class="digits-error">ValueError: &lt;no corrections&gt;</pre>' in failed
+
+
+def test_progress_endpoint_reports_the_current_state(staff_client, runs) -> None:
+    running = runs["running"]
+    url = f"{PROGRESS}?ids={running.pk},{runs['failed'].pk}"
+    data = staff_client.get(url).json()["runs"]
+    assert data[str(running.pk)]["progress"] == 42.0
+    assert data[str(running.pk)]["final"] is False
+    assert data[str(runs["failed"].pk)]["final"] is True
+    TrainingRun.objects.filter(pk=running.pk).update(progress=77.5, stage="epoch 3/3")
+    data = staff_client.get(url).json()["runs"]
+    assert (data[str(running.pk)]["progress"], data[str(running.pk)]["stage"]) == (77.5, "epoch 3/3")
+
+
+def test_progress_endpoint_is_staff_only(django_user_model, runs) -> None:
+    url = f"{PROGRESS}?ids={runs['running'].pk}"
+    assert Client().get(url)["Location"].startswith("/admin/login/")
+    client = make_visitor(django_user_model)
+    assert client.get(url)["Location"].startswith("/admin/login/")
+    assert make_staff(django_user_model, "intern").get(url).status_code == 403
+
+
+def take_task_message(task_id: str) -> dict:
+    """Consume the broker's default queue until the message of ``task_id`` (acking what it reads)."""
+    with current_app.connection_for_read() as connection:
+        inbox = connection.SimpleQueue(current_app.conf.task_default_queue)
+        try:
+            while True:
+                message = inbox.get(timeout=5)
+                message.ack()
+                if message.headers.get("id") == task_id:
+                    return message.headers
+        except queue.Empty:
+            pytest.fail(f"task {task_id} is not in the broker queue")
+        finally:
+            inbox.close()
+
+
+def fine_tune_now(client: Client, data: dict | None = None) -> tuple[str, str]:
+    """Press "Fine-tune now"; returns where it leads and the id of the task it says it queued."""
+    response = client.post(FINE_TUNE, data or {})
+    assert response.status_code == 302
+    note = str(list(get_messages(response.wsgi_request))[-1])
+    assert note.startswith("Fine-tune queued (task "), note
+    return response["Location"], note.split("(task ", 1)[1].split(")", 1)[0]
+
+
+def test_fine_tune_now_queues_the_task_on_the_broker(staff_client, runs) -> None:
+    assert "Fine-tune now" in staff_client.get(LIST).content.decode()
+    location, task_id = fine_tune_now(staff_client)
+    assert location == LIST
+    assert take_task_message(task_id)["task"] == FINE_TUNE_TASK
+
+
+def test_fine_tune_now_from_the_dashboard_comes_back_to_it(staff_client, runs) -> None:
+    location, task_id = fine_tune_now(staff_client, {"next": "/admin/dashboard/?days=7"})
+    assert location == "/admin/dashboard/?days=7"
+    take_task_message(task_id)
+    location, task_id = fine_tune_now(staff_client, {"next": "https://elsewhere.example/"})
+    assert location == LIST  # never redirects off the site
+    take_task_message(task_id)
+
+
+def test_fine_tune_now_needs_post_and_permission(django_user_model, staff_client, runs) -> None:
+    assert staff_client.get(FINE_TUNE).status_code == 405
+    viewer = make_staff(django_user_model, "viewer", "view_trainingrun")
+    assert viewer.post(FINE_TUNE).status_code == 403
+    assert "Fine-tune now" not in viewer.get(LIST).content.decode()
+    assert Client().post(FINE_TUNE)["Location"].startswith("/admin/login/")
+
+
+def test_the_schedule_is_shown_and_linked(staff_client, runs) -> None:
+    html = staff_client.get(LIST).content.decode()
+    assert "Add a schedule" in html
+    every_day = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.DAYS)
+    task = PeriodicTask.objects.create(name="Nightly fine-tune", task=FINE_TUNE_TASK, interval=every_day)
+    html = staff_client.get(LIST).content.decode()
+    assert "Nightly fine-tune" in html
+    assert f"/admin/django_celery_beat/periodictask/{task.pk}/change/" in html
+    schedule_list = staff_client.get(f"/admin/django_celery_beat/periodictask/?task={FINE_TUNE_TASK}")
+    assert [t.pk for t in schedule_list.context["cl"].result_list] == [task.pk]
+    assert staff_client.get(f"/admin/django_celery_beat/periodictask/{task.pk}/change/").status_code == 200
+
+
+# The dashboard.
+
+
+@pytest.fixture
+def traffic(active_model) -> list[Drawing]:
+    """Six drawings over three days: two corrected to another digit (one of them rejected), one confirmed."""
+    now = timezone.now()
+    made = [
+        submit(1, predicted_digit=1, confidence=0.99),
+        submit(2, predicted_digit=2, confidence=0.98),
+        submit(3, predicted_digit=5, corrected_label=3, correction_status=Status.PENDING, corrected_at=now),
+        submit(4, predicted_digit=4, corrected_label=4, correction_status=Status.ACCEPTED, corrected_at=now),
+        submit(7, predicted_digit=1, corrected_label=7, correction_status=Status.REJECTED, corrected_at=now),
+        submit(9, predicted_digit=9, confidence=0.2),
+    ]
+    for drawing, days_ago in zip(made, [0, 0, 1, 1, 2, 2], strict=True):
+        when = now - timezone.timedelta(days=days_ago)
+        Drawing.objects.filter(pk=drawing.pk).update(created_at=when)
+        Submission.objects.filter(pk=drawing.submission_id).update(created_at=when)
+    return made
+
+
+def test_dashboard_figures(traffic, active_model) -> None:
+    days, counts = stats.submissions_per_day(7)
+    assert len(days) == 7
+    assert counts[-3:] == [2, 2, 2]
+    assert sum(counts) == 6
+    rates = stats.daily_rates(7)
+    assert [v for _, v in rates.correction_rate[active_model.name]] == [0.5, 1.0, 0.0]  # oldest day first
+    assert [v for _, v in rates.live_accuracy[active_model.name]] == [1.0, 0.5, 1.0]  # the rejected one stands
+    matrix = stats.live_confusion()
+    assert matrix[3][5] == 1  # a 3 taken for a 5
+    assert matrix[1][1] == 2  # the right 1, and the 7 whose correction was rejected
+    assert sum(map(sum, matrix)) == 6
+
+
+def test_dashboard_renders_charts_active_version_runs_and_queue(staff_client, traffic, runs, active_model) -> None:
+    response = staff_client.get("/admin/dashboard/?days=7")
+    html = response.content.decode()
+    assert html.count('src="data:image/svg+xml;base64,') == 4
+    assert response.context["totals"] == {"drawings": 6, "corrected": 3, "wrong": 1}
+    assert response.context["correction_rate"] == "50.0%"
+    assert response.context["live_accuracy"] == "83.3%"
+    assert response.context["to_review"] == 2  # the pending correction, the unsure 9
+    assert active_model.name in html
+    assert html.count('class="digits-run"') == 3
+    assert "Fine-tune now" in html
+    assert "<script" in html
+    assert "cdn" not in html.lower()
+    assert staff_client.get("/admin/dashboard/?days=bogus").context["days"] == 30
+
+
+def test_dashboard_is_linked_from_every_admin_page(staff_client, runs) -> None:
+    assert 'href="/admin/dashboard/"' in staff_client.get(LIST).content.decode()

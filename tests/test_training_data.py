@@ -1,0 +1,116 @@
+"""Which corrections may train, and the exported data set read back with independent readers."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from recognizer.datasets import IDX_IMAGES, IDX_LABELS, MANIFEST, NPZ, build_data_set
+from recognizer.models import Drawing
+from recognizer.training_data import training_corrections
+from tests.review_data import check_data_set, resubmit, submit
+from training.data import read_idx
+
+pytestmark = pytest.mark.django_db
+Status = Drawing.CorrectionStatus
+
+
+def ids(queryset) -> set[int]:
+    return set(queryset.values_list("pk", flat=True))
+
+
+@pytest.fixture
+def states(active_model) -> dict[str, Drawing]:
+    """One drawing in each review state that matters for training."""
+    now = timezone.now()
+    return {
+        "accepted": submit(1, corrected_label=7, correction_status=Status.ACCEPTED, corrected_at=now),
+        "pending": submit(2, corrected_label=3, correction_status=Status.PENDING, corrected_at=now),
+        "rejected": submit(3, corrected_label=8, correction_status=Status.REJECTED, corrected_at=now),
+        "excluded": submit(
+            4, corrected_label=4, correction_status=Status.ACCEPTED, corrected_at=now, excluded_from_training=True
+        ),
+        "uncorrected": submit(5),
+    }
+
+
+def test_only_accepted_corrections_train_by_default(states, settings) -> None:
+    settings.DIGITS_TRAIN_ON_PENDING = False
+    assert ids(training_corrections()) == {states["accepted"].pk}
+
+
+def test_the_setting_lets_pending_corrections_train_too(states, settings) -> None:
+    settings.DIGITS_TRAIN_ON_PENDING = True
+    assert ids(training_corrections()) == {states["accepted"].pk, states["pending"].pk}
+    assert ids(training_corrections(include_pending=False)) == {states["accepted"].pk}
+
+
+def test_rejected_and_excluded_never_train(states) -> None:
+    chosen = ids(training_corrections(include_pending=True))
+    assert states["rejected"].pk not in chosen
+    assert states["excluded"].pk not in chosen
+    assert states["uncorrected"].pk not in chosen
+
+
+def test_the_same_image_submitted_many_times_counts_once(active_model) -> None:
+    first = submit(6, corrected_label=6, correction_status=Status.PENDING, corrected_at=timezone.now())
+    later = resubmit(first, corrected_label=5, correction_status=Status.PENDING, corrected_at=timezone.now())
+    resubmit(first)  # a third copy with no correction
+    assert ids(training_corrections(include_pending=True)) == {later.pk}  # the latest correction wins
+
+
+def test_an_accepted_copy_beats_a_later_pending_one(active_model) -> None:
+    accepted = submit(6, corrected_label=6, correction_status=Status.ACCEPTED, corrected_at=timezone.now())
+    resubmit(accepted, corrected_label=0, correction_status=Status.PENDING, corrected_at=timezone.now())
+    assert ids(training_corrections(include_pending=True)) == {accepted.pk}
+
+
+def test_excluding_one_copy_keeps_every_copy_of_that_image_out(active_model) -> None:
+    accepted = submit(9, corrected_label=9, correction_status=Status.ACCEPTED, corrected_at=timezone.now())
+    resubmit(accepted, excluded_from_training=True)
+    assert not training_corrections(include_pending=True).exists()
+
+
+def test_a_rejected_copy_does_not_stop_an_accepted_one(active_model) -> None:
+    rejected = submit(2, corrected_label=7, correction_status=Status.REJECTED, corrected_at=timezone.now())
+    accepted = resubmit(rejected, corrected_label=2, correction_status=Status.ACCEPTED, corrected_at=timezone.now())
+    assert ids(training_corrections()) == {accepted.pk}
+
+
+def test_export_command_writes_npz_idx_and_manifest(states, tmp_path, settings) -> None:
+    settings.DIGITS_TRAIN_ON_PENDING = False
+    out = io.StringIO()
+    call_command("export_corrections", str(tmp_path / "set"), "--include-pending", stdout=out)
+    files = {p.name: p.read_bytes() for p in (tmp_path / "set").iterdir()}
+    assert set(files) == {NPZ, IDX_IMAGES, IDX_LABELS, MANIFEST}
+    expected = [Drawing.objects.get(pk=states[k].pk) for k in ("accepted", "pending")]
+    read = check_data_set(files, expected)
+    # The IDX files, read by the training code's own MNIST reader, hold the same images and labels.
+    assert np.array_equal(read_idx(tmp_path / "set" / IDX_IMAGES), read["images"])
+    assert np.array_equal(read_idx(tmp_path / "set" / IDX_LABELS), read["labels"])
+    assert read["manifest"]["selection"]["include_pending"] is True
+    assert read["manifest"]["label_counts"] == {"3": 1, "7": 1}
+    assert "Exported 2 corrections" in out.getvalue()
+
+
+def test_export_command_follows_the_setting_and_can_zip(states, tmp_path, settings) -> None:
+    settings.DIGITS_TRAIN_ON_PENDING = False
+    call_command("export_corrections", str(tmp_path), "--zip", stdout=io.StringIO())
+    with zipfile.ZipFile(tmp_path / "corrections.zip") as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    read = check_data_set(files, [states["accepted"]])
+    assert read["manifest"]["selection"]["statuses"] == ["accepted"]
+
+
+def test_an_empty_export_is_still_a_valid_data_set(active_model, tmp_path) -> None:
+    data_set = build_data_set()
+    paths = data_set.write(tmp_path)
+    assert len(paths) == 4
+    assert read_idx(tmp_path / IDX_IMAGES).shape == (0, 28, 28)
+    assert read_idx(tmp_path / IDX_LABELS).shape == (0,)
+    assert data_set.manifest["count"] == 0
