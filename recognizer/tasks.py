@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.db import transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from recognizer.models import TrainingRun
 
@@ -34,7 +36,20 @@ def fine_tune(run_id: int | None = None, force: bool = False) -> dict:
 
 
 def queue_fine_tune(force: bool = False) -> TrainingRun:
-    """Record a queued fine-tune and send it to a worker once the row is committed (staff's "fine-tune now")."""
+    """Record a queued fine-tune, so it shows at once, and send it to a worker once the row is committed.
+
+    If the broker cannot take the message, the run is marked failed with the reason and the error is raised.
+    """
     run = TrainingRun.objects.create(kind=TrainingRun.Kind.FINETUNE, status=TrainingRun.Status.QUEUED)
-    transaction.on_commit(lambda: fine_tune.delay(run.pk, force=force))
+
+    def send() -> None:
+        try:
+            fine_tune.delay(run.pk, force=force)
+        except OperationalError as exc:
+            TrainingRun.objects.filter(pk=run.pk).update(
+                status=TrainingRun.Status.FAILED, finished_at=timezone.now(), error=f"The broker is unreachable: {exc}"
+            )
+            raise
+
+    transaction.on_commit(send)
     return run
