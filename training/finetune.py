@@ -135,11 +135,41 @@ def correction_repeats(replay: int, corrections: int, share: float) -> int:
     return int(min(MAX_REPEATS, max(1, round(wanted))))
 
 
+@dataclass(frozen=True)
+class TrainingSet:
+    """What a fine-tune trains on (``x``, ``y``: the replay sample, then the repeated corrections) and is tested on."""
+
+    x: np.ndarray
+    y: np.ndarray
+    replay: int
+    repeats: int
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def training_set(corrections: CorrectionSet, options: FinetuneOptions) -> TrainingSet:
+    """A random MNIST replay sample plus the training corrections repeated to their share, and the MNIST test set,
+    all through the serving preprocessing."""
+    mnist = load_mnist(Path(options.mnist_dir or settings.DIGITS_MNIST_DIR))
+    rng = np.random.default_rng(options.seed)
+    replay = np.sort(rng.choice(len(mnist.y_train), size=min(options.replay, len(mnist.y_train)), replace=False))
+    repeats = correction_repeats(len(replay), len(corrections.y_train), options.correction_share)
+    limit = options.eval_limit or len(mnist.y_test)
+    return TrainingSet(
+        x=np.concatenate([prepare_images(mnist.x_train[replay]), np.tile(corrections.x_train, (repeats, 1, 1))]),
+        y=np.concatenate([mnist.y_train[replay], np.tile(corrections.y_train, repeats)]),
+        replay=len(replay),
+        repeats=repeats,
+        x_test=prepare_images(mnist.x_test[:limit]),
+        y_test=mnist.y_test[:limit],
+    )
+
+
 def evaluate_version(
-    model_content: bytes, x_test: np.ndarray, y_test: np.ndarray, corrections: CorrectionSet
+    model_content: bytes, data: TrainingSet, corrections: CorrectionSet
 ) -> tuple[dict, list[list[int]], list[list[int]]]:
     """A model's figures on the MNIST test images and the held-out corrections, with both confusion matrices."""
-    metrics, mnist_matrix = mnist_test_metrics(model_content, x_test, y_test)
+    metrics, mnist_matrix = mnist_test_metrics(model_content, data.x_test, data.y_test)
     heldout, heldout_matrix = evaluate_tflite(model_content, corrections.x_heldout, corrections.y_heldout)
     metrics.update(heldout_corrections_accuracy=heldout["accuracy"], heldout_corrections_count=heldout["count"])
     return metrics, mnist_matrix, heldout_matrix
@@ -202,34 +232,27 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
             return recorder.finish(
                 Status.SKIPPED, f"Skipped: no correction to train on ({corrections.total} usable, all held out)."
             )
-        mnist = load_mnist(Path(options.mnist_dir or settings.DIGITS_MNIST_DIR))
-        rng = np.random.default_rng(options.seed)
-        replay = np.sort(rng.choice(len(mnist.y_train), size=min(options.replay, len(mnist.y_train)), replace=False))
-        limit = options.eval_limit or len(mnist.y_test)
-        x_test, y_test = prepare_images(mnist.x_test[:limit]), mnist.y_test[:limit]
-        repeats = correction_repeats(len(replay), len(corrections.y_train), options.correction_share)
-        x = np.concatenate([prepare_images(mnist.x_train[replay]), np.tile(corrections.x_train, (repeats, 1, 1))])
-        y = np.concatenate([mnist.y_train[replay], np.tile(corrections.y_train, repeats)])
-        run.mnist_samples = len(replay)
+        data = training_set(corrections, options)
+        run.mnist_samples = data.replay
         run.correction_samples = len(corrections.y_train)
         run.heldout_samples = len(corrections.y_heldout)
-        run.parameters.update(correction_repeats=repeats, duplicates_dropped=corrections.duplicates)
+        run.parameters.update(correction_repeats=data.repeats, duplicates_dropped=corrections.duplicates)
         run.save(update_fields=["base_version", "mnist_samples", "correction_samples", "heldout_samples", "parameters"])
 
     with tempfile.TemporaryDirectory() as tmp:
         with recorder.timed("train"):
             recorder.stage(
                 8,
-                f"fine-tuning {base.name}: {len(replay)} MNIST + {len(corrections.y_train)} corrections "
-                f"x{repeats}, {options.epochs} epoch(s)",
+                f"fine-tuning {base.name}: {data.replay} MNIST + {len(corrections.y_train)} corrections "
+                f"x{data.repeats}, {options.epochs} epoch(s)",
             )
             model = _load_keras(base, Path(tmp))
             compile_model(model, options.learning_rate)
             validation = (corrections.x_heldout, corrections.y_heldout) if len(corrections.y_heldout) else None
             history = fit(
                 model,
-                x,
-                y,
+                data.x,
+                data.y,
                 epochs=options.epochs,
                 batch_size=options.batch_size,
                 validation=validation,
@@ -241,30 +264,22 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
             recorder.stage(80, "exporting the candidate (.keras, .tflite)")
             keras_path, tflite_path = export_artifacts(model, Path(tmp) / "out", name)
         with recorder.timed("evaluate"):
-            recorder.stage(84, f"evaluating the candidate and {base.name} on {limit} MNIST test images")
-            after, mnist_matrix, heldout_after = evaluate_version(tflite_path.read_bytes(), x_test, y_test, corrections)
+            recorder.stage(84, f"evaluating the candidate and {base.name} on {len(data.y_test)} MNIST test images")
+            after, mnist_matrix, heldout_after = evaluate_version(tflite_path.read_bytes(), data, corrections)
             with base.tflite_file.open("rb") as fh:
-                before, _, heldout_before = evaluate_version(fh.read(), x_test, y_test, corrections)
+                before, _, heldout_before = evaluate_version(fh.read(), data, corrections)
         verdict = gate(before, after, options)
         run.metrics_before, run.metrics_after, run.history = before, after, history.as_dict()
         with recorder.timed("figures"):
             recorder.stage(92, "drawing the curves and confusion matrices")
-            run.curves_image.save(
-                "curves.png", ContentFile(curves_png(run.history, "held-out corrections")), save=False
-            )
-            run.confusion_image.save(
-                "confusion.png",
-                ContentFile(
-                    confusion_png(
-                        [
-                            (f"{base.name} (active) on held-out corrections", heldout_before),
-                            ("candidate on held-out corrections", heldout_after),
-                            ("candidate on MNIST test", mnist_matrix),
-                        ]
-                    )
-                ),
-                save=False,
-            )
+            curves = curves_png(run.history, "held-out corrections")
+            run.curves_image.save("curves.png", ContentFile(curves), save=False)
+            panels = [
+                (f"{base.name} (active) on held-out corrections", heldout_before),
+                ("candidate on held-out corrections", heldout_after),
+                ("candidate on MNIST test", mnist_matrix),
+            ]
+            run.confusion_image.save("confusion.png", ContentFile(confusion_png(panels)), save=False)
         with recorder.timed("register"):
             recorder.stage(95, f"registering {name}")
             version = registry.register_version(
@@ -273,8 +288,8 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
                 tflite_path,
                 metrics={
                     **after,
-                    "train_samples": len(y),
-                    "mnist_replay": len(replay),
+                    "train_samples": len(data.y),
+                    "mnist_replay": data.replay,
                     "corrections": len(corrections.y_train),
                     "epochs": options.epochs,
                 },
