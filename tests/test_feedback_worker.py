@@ -2,8 +2,9 @@
 sending the task, a real Celery worker (``celery -A digits_site worker``, prefork as in the Procfile) fine-tuning,
 and an already-running gunicorn web server answering with the promoted model.
 
-Every test runs on the embedded filesystem broker, and again on Redis when ``DIGITS_TEST_REDIS_URL`` is set (the
-PostgreSQL pass of scripts/test.sh and CI; there an unreachable Redis fails the test). Processes share the test
+Every test runs on the embedded filesystem broker, or on Redis when ``DIGITS_TEST_REDIS_URL`` is set: scripts/test.sh
+(and so CI) runs the suite on SQLite with the embedded broker, then on PostgreSQL with Redis, where an unreachable
+Redis fails the tests. Processes share the test
 database (a file on SQLite, see conftest) and this test's media folder. Fine-tunes are small (2,000 MNIST images
 replayed, one epoch, 2,000 test images: ``DIGITS_FINETUNE_EVAL_LIMIT`` is for tests only).
 """
@@ -45,7 +46,7 @@ from tests.handwriting import render
 pytestmark = [pytest.mark.celery, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 Status = TrainingRun.Status
-BROKERS = ["filesystem"] + (["redis"] if os.environ.get("DIGITS_TEST_REDIS_URL") else [])
+BROKERS = ["redis" if os.environ.get("DIGITS_TEST_REDIS_URL") else "filesystem"]
 #: Small fine-tunes for tests; the defaults (10,000 replayed images, two epochs, all 10,000 test images) are bench's.
 FAST = {
     "DIGITS_FINETUNE_REPLAY": "2000",
@@ -376,7 +377,7 @@ def test_a_worker_killed_mid_fine_tune_leaves_the_model_and_the_next_run_works(
     small_model, staff_api, service_env, services
 ) -> None:
     live = {"DIGITS_RUN_HEARTBEAT_SECONDS": "0.5", "DIGITS_RUN_STALE_SECONDS": "6"}
-    slow = {**service_env, **live, "DIGITS_FINETUNE_EPOCHS": "5"}  # long enough to be killed while training
+    slow = {**service_env, **live, "DIGITS_FINETUNE_EPOCHS": "3"}  # long enough to be killed while training
     worker = start_worker(services, slow, "doomed-worker")
     draw_and_correct(
         lambda payload: staff_api.post("/api/predictions/", payload, format="json").json(),
