@@ -7,6 +7,7 @@ Celery's autodiscovery only to send tasks, never load TensorFlow.
 from __future__ import annotations
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
@@ -53,3 +54,11 @@ def queue_fine_tune(force: bool = False) -> TrainingRun:
 
     transaction.on_commit(send)
     return run
+
+
+@worker_ready.connect
+def reap_runs_of_dead_workers(**kwargs) -> None:
+    """A worker that starts (typically after one crashed) marks failed the runs whose process is gone, at once."""
+    from training.runs import reap_stale_runs
+
+    reap_stale_runs()

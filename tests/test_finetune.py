@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import io
+import socket
+import subprocess
 from datetime import timedelta
 
 import numpy as np
@@ -170,6 +172,24 @@ def test_a_live_run_holds_the_lock_and_a_dead_one_is_reaped(active_model, settin
     assert live.error.startswith("The worker running it (w1:1) died: no heartbeat since")
     assert run.status == Status.SKIPPED  # it got the lock, then found no corrections
     assert "0 new usable correction(s)" in run.message
+
+
+@pytest.mark.django_db
+def test_a_run_whose_process_is_gone_is_reaped_at_once(active_model) -> None:
+    finished = subprocess.Popen(["true"])  # a process of this machine that no longer exists
+    finished.wait()
+    dead = TrainingRun.objects.create(
+        status=Status.RUNNING,
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+        worker=f"{socket.gethostname()}:{finished.pid}",
+    )
+    assert runs.reap_stale_runs() == [dead.pk]
+    dead.refresh_from_db()
+    assert dead.status == Status.FAILED
+    assert dead.error == f"The worker running it ({dead.worker}) died: its process is gone."
+    assert not runs.process_gone(runs.worker_name())  # this very process
+    assert not runs.process_gone("another-host:1")  # another machine: only the heartbeat can tell
 
 
 @pytest.mark.django_db

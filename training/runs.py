@@ -3,8 +3,10 @@
 The lock is the database itself: a partial unique constraint lets one run of each kind be *running* at a time. The
 process holding it writes a heartbeat every ``DIGITS_RUN_HEARTBEAT_SECONDS`` from a background thread, so a run whose
 heartbeat is older than ``DIGITS_RUN_STALE_SECONDS`` belongs to a worker that died (killed, out of memory, machine
-lost): the next claim marks it failed, which frees the lock. Nothing lives in a process's memory or in the broker, so
-the lock survives crashes and works the same with Redis or the embedded broker and with any number of workers.
+lost): the next claim marks it failed, which frees the lock. On the same machine, a run whose process no longer
+exists is known dead at once, and a worker that starts marks such runs failed (see :mod:`recognizer.tasks`). Nothing
+lives in a process's memory or in the broker, so the lock survives crashes and works the same with Redis or the
+embedded broker and with any number of workers.
 
 Shared by training from scratch and fine-tuning; no TensorFlow here.
 """
@@ -22,7 +24,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from recognizer.models import TrainingRun
@@ -45,21 +46,40 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def process_gone(worker: str) -> bool:
+    """Whether ``worker`` ("host:pid") names a process of this machine that no longer exists.
+
+    Only a certain answer counts: another host, a pid now used by another process, or no permission to ask all leave
+    the decision to the heartbeat.
+    """
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def reap_stale_runs() -> list[int]:
-    """Mark failed every running run whose heartbeat is stale; returns their ids.
+    """Mark failed every running run whose process is gone (on this machine) or whose heartbeat is stale.
 
     Each update is conditional on the heartbeat the reaper saw, so a run that beats in between is left alone.
     """
     cutoff = timezone.now() - timedelta(seconds=settings.DIGITS_RUN_STALE_SECONDS)
-    stale = TrainingRun.objects.filter(status=Status.RUNNING).filter(
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
-    )
     reaped = []
-    for run in stale:
+    for run in TrainingRun.objects.filter(status=Status.RUNNING):
         last = run.heartbeat_at or run.started_at
-        error = (
-            f"The worker running it ({run.worker or 'unknown'}) died: no heartbeat since {last:%Y-%m-%d %H:%M:%S %Z}."
-        )
+        if process_gone(run.worker):
+            error = f"The worker running it ({run.worker}) died: its process is gone."
+        elif last is None or last < cutoff:
+            since = f"{last:%Y-%m-%d %H:%M:%S %Z}" if last else "it started"
+            error = f"The worker running it ({run.worker or 'unknown'}) died: no heartbeat since {since}."
+        else:
+            continue
         updated = TrainingRun.objects.filter(pk=run.pk, status=Status.RUNNING, heartbeat_at=run.heartbeat_at).update(
             status=Status.FAILED, finished_at=timezone.now(), error=error
         )
