@@ -196,7 +196,7 @@ DIGITS_FINETUNE_EPOCHS = int(os.environ.get("DIGITS_FINETUNE_EPOCHS", "2"))
 #: How many MNIST training images are replayed next to the corrections, so the model does not forget MNIST.
 DIGITS_FINETUNE_REPLAY = int(os.environ.get("DIGITS_FINETUNE_REPLAY", "10000"))
 #: The share of training examples that are (differently augmented repeats of) corrections.
-DIGITS_FINETUNE_CORRECTION_SHARE = float(os.environ.get("DIGITS_FINETUNE_CORRECTION_SHARE", "0.25"))
+DIGITS_FINETUNE_CORRECTION_SHARE = float(os.environ.get("DIGITS_FINETUNE_CORRECTION_SHARE", "0.15"))
 #: The share of corrections held out (chosen by a hash of their input, so for good) to judge models on.
 DIGITS_FINETUNE_HELDOUT_SHARE = float(os.environ.get("DIGITS_FINETUNE_HELDOUT_SHARE", "0.2"))
 DIGITS_FINETUNE_LEARNING_RATE = float(os.environ.get("DIGITS_FINETUNE_LEARNING_RATE", "5e-4"))

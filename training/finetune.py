@@ -258,6 +258,7 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
                 validation=validation,
                 progress=recorder.within(8, 80),
                 verbose=options.verbose,
+                decay="step",
             )
         name = f"ft{run.pk}-{timezone.now():%Y%m%d-%H%M%S}"
         with recorder.timed("export"):

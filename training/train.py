@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import keras
 import numpy as np
@@ -68,6 +69,18 @@ class _StepLog(keras.callbacks.Callback):
             self.history.step_accuracy.append(float(logs["accuracy"]))
 
 
+class _CosinePerStep(keras.callbacks.Callback):
+    """Sets the learning rate before every step: a cosine from ``base`` down to zero over ``total`` steps."""
+
+    def __init__(self, base: float, total: int) -> None:
+        super().__init__()
+        self.base, self.total, self.step = base, max(1, total), 0
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        self.model.optimizer.learning_rate = self.base * 0.5 * (1 + np.cos(np.pi * self.step / self.total))
+        self.step += 1
+
+
 def make_dataset(
     x: np.ndarray,
     y: np.ndarray,
@@ -99,17 +112,24 @@ def fit(
     augment: bool = True,
     progress: ProgressFn | None = None,
     verbose: int = 1,
-    learning_rate_schedule: bool = True,
+    decay: Literal["epoch", "step"] = "epoch",
 ) -> History:
-    """Train ``model`` in place; returns its per-epoch history. The learning rate decays on a cosine over the run."""
+    """Train ``model`` in place; returns its per-epoch history.
+
+    The learning rate decays on a cosine over the run: per epoch, down to 1%, when training from scratch; per step,
+    down to zero, for a fine-tune of an epoch or two, so it ends annealed rather than stopping at half its rate (a
+    trained model left "hot" loses MNIST accuracy it had).
+    """
     train = make_dataset(x, y, batch_size, augment, sample_weight)
     steps = int(np.ceil(len(x) / batch_size))
     history = History()
     callbacks: list[keras.callbacks.Callback] = [_StepLog(history, steps)]
     if progress is not None:
         callbacks.append(_Progress(steps * epochs, progress))
-    if learning_rate_schedule and epochs > 1:
-        base = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    base = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    if decay == "step":
+        callbacks.append(_CosinePerStep(base, steps * epochs))
+    elif epochs > 1:
         callbacks.append(
             keras.callbacks.LearningRateScheduler(
                 lambda epoch: base * 0.5 * (1 + np.cos(np.pi * epoch / epochs)) + base * 0.01
