@@ -201,9 +201,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     if CELERY_BROKER_URL.startswith("filesystem")
     else {}
 )
+#: The queue the site's tasks go to and its worker reads: lets several sites (or test runs) share one Redis.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A fine-tune loads TensorFlow and a model (about 1 GB): a fresh pool process per task gives that memory back between
+# fine-tunes, which run hours apart.
+CELERY_WORKER_MAX_TASKS_PER_CHILD = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
@@ -214,6 +219,28 @@ DIGITS_MNIST_DIR = Path(os.environ.get("DIGITS_MNIST_DIR", VAR_DIR / "mnist"))
 DIGITS_MODEL_REFRESH_SECONDS = float(os.environ.get("DIGITS_MODEL_REFRESH_SECONDS", "1.0"))
 #: Predictions below this confidence are presented as uncertain.
 DIGITS_LOW_CONFIDENCE = float(os.environ.get("DIGITS_LOW_CONFIDENCE", "0.7"))
+
+# The feedback loop (training.finetune, run by the Celery task recognizer.tasks.fine_tune and manage.py finetune).
+#: A fine-tune is skipped unless at least this many usable corrections arrived since the last one that trained.
+DIGITS_FINETUNE_MIN_CORRECTIONS = int(os.environ.get("DIGITS_FINETUNE_MIN_CORRECTIONS", "50"))
+DIGITS_FINETUNE_EPOCHS = int(os.environ.get("DIGITS_FINETUNE_EPOCHS", "2"))
+#: How many MNIST training images are replayed next to the corrections, so the model does not forget MNIST.
+DIGITS_FINETUNE_REPLAY = int(os.environ.get("DIGITS_FINETUNE_REPLAY", "10000"))
+#: The share of training examples that are (differently augmented repeats of) corrections.
+DIGITS_FINETUNE_CORRECTION_SHARE = float(os.environ.get("DIGITS_FINETUNE_CORRECTION_SHARE", "0.15"))
+#: The share of corrections held out (chosen by a hash of their input, so for good) to judge models on.
+DIGITS_FINETUNE_HELDOUT_SHARE = float(os.environ.get("DIGITS_FINETUNE_HELDOUT_SHARE", "0.2"))
+DIGITS_FINETUNE_LEARNING_RATE = float(os.environ.get("DIGITS_FINETUNE_LEARNING_RATE", "5e-4"))
+DIGITS_FINETUNE_BATCH_SIZE = int(os.environ.get("DIGITS_FINETUNE_BATCH_SIZE", "128"))
+#: Evaluate on only the first N MNIST test images. 0 (the default) means all 10,000; only tests lower it.
+DIGITS_FINETUNE_EVAL_LIMIT = int(os.environ.get("DIGITS_FINETUNE_EVAL_LIMIT", "0"))
+#: The gate: the candidate may lose at most this much MNIST test accuracy (0.001 = 0.1 point) …
+DIGITS_GATE_MAX_MNIST_DROP = float(os.environ.get("DIGITS_GATE_MAX_MNIST_DROP", "0.001"))
+#: … and at most this much accuracy on the held-out corrections (0: at least the active model's).
+DIGITS_GATE_MAX_HELDOUT_DROP = float(os.environ.get("DIGITS_GATE_MAX_HELDOUT_DROP", "0.0"))
+#: A running training run writes a heartbeat this often; one silent for DIGITS_RUN_STALE_SECONDS died with its worker.
+DIGITS_RUN_HEARTBEAT_SECONDS = float(os.environ.get("DIGITS_RUN_HEARTBEAT_SECONDS", "5"))
+DIGITS_RUN_STALE_SECONDS = float(os.environ.get("DIGITS_RUN_STALE_SECONDS", "60"))
 DIGITS_MAX_UPLOAD_BYTES = int(os.environ.get("DIGITS_MAX_UPLOAD_BYTES", str(4 * 1024 * 1024)))
 DIGITS_MAX_IMAGE_PIXELS = int(os.environ.get("DIGITS_MAX_IMAGE_PIXELS", str(4096 * 4096)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = DIGITS_MAX_UPLOAD_BYTES * 2

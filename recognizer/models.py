@@ -181,9 +181,18 @@ class TrainingRun(models.Model):
     message = models.TextField(blank=True, help_text="Why it was skipped or rejected.")
     error = models.TextField(blank=True)
     worker = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of the process running it; a stale one means it died."
+    )
+    timings = models.JSONField(default=dict, blank=True, help_text="Seconds spent in each stage.")
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # The fine-tune lock: at most one running run of each kind. A run whose process died is marked failed
+            # once its heartbeat is stale, which frees the lock (see training.runs).
+            models.UniqueConstraint(fields=["kind"], condition=Q(status="running"), name="one_running_run_per_kind")
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk} ({self.status})"

@@ -5,13 +5,22 @@
 - Exclusion is about the image itself: when staff exclude a drawing, no copy of the same image trains, whatever its
   label (a duplicate resubmitted later must not sneak it back in).
 - The same image submitted many times counts once: among eligible copies (same ``image_sha256``) an accepted
-  correction beats a pending one, then the most recent correction wins.
+  correction beats a pending one, then the most recent correction wins. For training, two files that give the very
+  same 28x28 model input are the same image too (:func:`select_corrections`), decided by the same preference.
+- A fixed share of corrections is held out to judge models on, chosen by a hash of the model input
+  (:func:`is_heldout`), so a drawing held out once stays held out and no fine-tuned model has ever trained on what
+  the gate judges it with.
 """
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
 from django.conf import settings
-from django.db.models import Case, Exists, F, IntegerField, OuterRef, QuerySet, Value, When, Window
+from django.db.models import Case, Exists, F, IntegerField, OrderBy, OuterRef, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 
 from recognizer.models import Drawing
@@ -26,6 +35,19 @@ def usable_statuses(include_pending: bool | None = None) -> list[str]:
     return [Status.ACCEPTED, Status.PENDING] if include_pending else [Status.ACCEPTED]
 
 
+def _preferred_first() -> list[OrderBy]:
+    """The order in which copies of one image compete: accepted before pending, then the latest correction."""
+    return [
+        Case(
+            When(correction_status=Status.ACCEPTED, then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        ).asc(),
+        F("corrected_at").desc(nulls_last=True),
+        F("pk").desc(),
+    ]
+
+
 def training_corrections(include_pending: bool | None = None) -> QuerySet[Drawing]:
     """Drawings whose image and corrected label may train a model: one per distinct image (see the module rules).
 
@@ -38,18 +60,73 @@ def training_corrections(include_pending: bool | None = None) -> QuerySet[Drawin
         .exclude(Exists(excluded_copy))
     )
     ranked = eligible.annotate(
-        copy_rank=Window(
-            RowNumber(),
-            partition_by=[F("image_sha256")],
-            order_by=[
-                Case(
-                    When(correction_status=Status.ACCEPTED, then=Value(0)),
-                    default=Value(1),
-                    output_field=IntegerField(),
-                ).asc(),
-                F("corrected_at").desc(nulls_last=True),
-                F("pk").desc(),
-            ],
-        )
+        copy_rank=Window(RowNumber(), partition_by=[F("image_sha256")], order_by=_preferred_first())
     ).filter(copy_rank=1)
     return Drawing.objects.filter(pk__in=ranked.values("pk")).order_by("created_at", "pk")
+
+
+def new_corrections_since(since: datetime | None, include_pending: bool | None = None) -> int:
+    """How many distinct images got a usable correction (made or accepted) after ``since`` (None: ever)."""
+    queryset = training_corrections(include_pending)
+    if since is not None:
+        queryset = queryset.filter(Q(corrected_at__gt=since) | Q(reviewed_at__gt=since))
+    return queryset.count()
+
+
+def is_heldout(model_input: bytes, share: float) -> bool:
+    """Whether a correction belongs to the held-out share: a stable function of its 28x28 input alone."""
+    bucket = int.from_bytes(hashlib.sha256(model_input).digest()[:4], "big") / 2**32
+    return bucket < share
+
+
+@dataclass(frozen=True)
+class CorrectionSet:
+    """Training corrections as model inputs (N, 28, 28) uint8 and labels, split into training and held out."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_heldout: np.ndarray
+    y_heldout: np.ndarray
+    duplicates: int
+
+    @property
+    def total(self) -> int:
+        return len(self.y_train) + len(self.y_heldout)
+
+
+def _stack(inputs: list[bytes]) -> np.ndarray:
+    if not inputs:
+        return np.zeros((0, 28, 28), dtype=np.uint8)
+    return np.stack([np.frombuffer(raw, dtype=np.uint8).reshape(28, 28) for raw in inputs])
+
+
+def select_corrections(heldout_share: float | None = None, include_pending: bool | None = None) -> CorrectionSet:
+    """Everything the next fine-tune learns from and is judged on: :func:`training_corrections`, with copies of the
+    same model input counted once, split by :func:`is_heldout`."""
+    if heldout_share is None:
+        heldout_share = settings.DIGITS_FINETUNE_HELDOUT_SHARE
+    rows = (
+        training_corrections(include_pending)
+        .order_by(*_preferred_first())
+        .values_list("model_input", "corrected_label")
+        .iterator(chunk_size=2000)
+    )
+    seen: set[bytes] = set()
+    parts: dict[bool, tuple[list[bytes], list[int]]] = {False: ([], []), True: ([], [])}
+    duplicates = 0
+    for model_input, label in rows:
+        model_input = bytes(model_input)
+        if model_input in seen:
+            duplicates += 1
+            continue
+        seen.add(model_input)
+        inputs, labels = parts[is_heldout(model_input, heldout_share)]
+        inputs.append(model_input)
+        labels.append(label)
+    return CorrectionSet(
+        x_train=_stack(parts[False][0]),
+        y_train=np.asarray(parts[False][1], dtype=np.uint8),
+        x_heldout=_stack(parts[True][0]),
+        y_heldout=np.asarray(parts[True][1], dtype=np.uint8),
+        duplicates=duplicates,
+    )

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from recognizer import registry, serving
 from recognizer.models import ModelVersion
-from recognizer.registry import ensure_default_model
+from recognizer.registry import activate, ensure_default_model, register_version
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Set by .ci/run: a service, browser or registry the tests need must be there; a skip would hide a failure.
@@ -47,6 +47,17 @@ def skip_or_fail(reason: str) -> None:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"database: {settings.DATABASES['default']['ENGINE']}", f"MNIST: {settings.DIGITS_MNIST_DIR}"]
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """On SQLite the test database is a file rather than in memory, so that the Celery worker and web processes the
+    feedback-loop tests start can share it."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("database") / "test.sqlite3")
 
 
 @pytest.fixture(autouse=True)
@@ -149,3 +160,23 @@ def browser():
             connections.close_all()
     finally:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture(scope="session")
+def small_model_files(mnist, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A real CNN trained for two epochs on 3,000 MNIST images (``.keras``, ``.tflite``): a weak but sound model
+    (about 90% on MNIST) that fine-tuning tests can improve on, whatever the shipped default model is."""
+    from training.export import export_artifacts
+    from training.model import build_model
+    from training.train import fit, prepare_images
+
+    model = build_model()
+    fit(model, prepare_images(mnist.x_train[-3000:]), mnist.y_train[-3000:], epochs=2, batch_size=64, verbose=0)
+    return export_artifacts(model, tmp_path_factory.mktemp("small-model"), "small")
+
+
+@pytest.fixture
+def small_model(db, small_model_files):
+    """:func:`small_model_files` registered as version ``small`` and active."""
+    version = register_version("small", *small_model_files, metrics={"mnist_test_accuracy": None})
+    return activate(version)

@@ -153,6 +153,13 @@ def test_fine_tune_now_needs_post_and_permission(django_user_model, staff_client
 
 
 def test_the_schedule_is_shown_and_linked(staff_client, runs) -> None:
+    default = PeriodicTask.objects.get(task=FINE_TUNE_TASK)  # the default schedule, created by a migration
+    assert default.interval.every == 6
+    assert default.interval.period == IntervalSchedule.HOURS
+    html = staff_client.get(LIST).content.decode()
+    assert "Fine-tune on corrections" in html
+    assert f"/admin/django_celery_beat/periodictask/{default.pk}/change/" in html
+    default.delete()
     html = staff_client.get(LIST).content.decode()
     assert "Add a schedule" in html
     every_day = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.DAYS)

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.slow
+@pytest.mark.django_db(transaction=True)  # the run's heartbeat thread writes through its own connection
 def test_train_command_trains_evaluates_exports_registers_and_activates(active_model) -> None:
     call_command("train", epochs=2, subset=3000, batch_size=64, name="tiny", verbosity=0)
     version = ModelVersion.objects.get(name="tiny")

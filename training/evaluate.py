@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from recognizer.serving import Classifier
@@ -27,5 +29,15 @@ def evaluate_tflite(model_content: bytes, x: np.ndarray, y: np.ndarray) -> tuple
     """Run the LiteRT model over ``x`` (N, 28, 28) uint8 and score it against labels ``y``."""
     if len(x) == 0:
         return metrics_from_predictions(y, y)
-    predictions = Classifier(model_content).predict_many(x).argmax(axis=1)
+    predictions = Classifier(model_content, num_threads=os.cpu_count() or 1).predict_many(x).argmax(axis=1)
     return metrics_from_predictions(np.asarray(y), predictions)
+
+
+def mnist_test_metrics(model_content: bytes, x_test: np.ndarray, y_test: np.ndarray) -> tuple[dict, list[list[int]]]:
+    """A version's MNIST figures, as stored in its ``metrics``: test accuracy, count, per-digit accuracy."""
+    metrics, matrix = evaluate_tflite(model_content, x_test, y_test)
+    return {
+        "mnist_test_accuracy": metrics["accuracy"],
+        "mnist_test_count": metrics["count"],
+        "per_digit_accuracy": metrics["per_digit_accuracy"],
+    }, matrix

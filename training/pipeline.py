@@ -1,7 +1,7 @@
 """Training from scratch, recorded as a :class:`~recognizer.models.TrainingRun` and registered as a model version.
 
 Shared by ``manage.py train`` and anything else that trains a fresh model; each stage moves the run's progress so
-staff (and the command's progress bar) can follow a run that takes minutes.
+staff (and the command's progress bar) can follow a run that takes minutes. Fine-tuning is :mod:`training.finetune`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +19,10 @@ from django.utils import timezone
 from recognizer import registry
 from recognizer.models import ModelVersion, TrainingRun
 from training.data import load_mnist
-from training.evaluate import evaluate_tflite
+from training.evaluate import mnist_test_metrics
 from training.export import export_artifacts
 from training.model import build_model
+from training.runs import ProgressFn, RunRecorder, claim
 from training.train import fit, prepare_images
 
 
@@ -39,37 +39,12 @@ class TrainOptions:
     verbose: int = 1
 
 
-class RunRecorder:
-    """Writes a run's progress to the database, at most every ``interval`` seconds (a write per batch is too many)."""
-
-    def __init__(self, run: TrainingRun, interval: float = 2.0, echo: Callable[[str], None] | None = None) -> None:
-        self.run, self.interval, self.echo, self._last = run, interval, echo, 0.0
-
-    def stage(self, percent: float, text: str) -> None:
-        self.run.progress, self.run.stage = round(percent, 1), text[:120]
-        self.run.save(update_fields=["progress", "stage"])
-        self._last = time.monotonic()
-        if self.echo:
-            self.echo(f"[{percent:5.1f}%] {text}")
-
-    def within(self, start: float, end: float) -> Callable[[float, str], None]:
-        """A progress function mapping 0-1 of one stage onto ``start``-``end`` percent of the run."""
-
-        def report(fraction: float, text: str) -> None:
-            if time.monotonic() - self._last >= self.interval or fraction >= 1.0:
-                self.run.progress, self.run.stage = round(start + (end - start) * fraction, 1), text[:120]
-                self.run.save(update_fields=["progress", "stage"])
-                self._last = time.monotonic()
-
-        return report
-
-
-def train_from_scratch(options: TrainOptions, echo: Callable[[str], None] | None = None) -> TrainingRun:
+def train_from_scratch(
+    options: TrainOptions, echo: Callable[[str], None] | None = None, progress: ProgressFn | None = None
+) -> TrainingRun:
     """Train, evaluate on the 10,000 MNIST test images, export, register and (optionally) activate a new model."""
-    run = TrainingRun.objects.create(
+    run = TrainingRun(
         kind=TrainingRun.Kind.TRAIN,
-        status=TrainingRun.Status.RUNNING,
-        started_at=timezone.now(),
         parameters={
             "epochs": options.epochs,
             "batch_size": options.batch_size,
@@ -77,65 +52,58 @@ def train_from_scratch(options: TrainOptions, echo: Callable[[str], None] | None
             "subset": options.subset,
         },
     )
-    recorder = RunRecorder(run, echo=echo)
-    try:
-        recorder.stage(1, "loading MNIST")
-        mnist = load_mnist(Path(options.mnist_dir or settings.DIGITS_MNIST_DIR))
-        x_train, y_train = mnist.x_train, mnist.y_train
-        if options.subset:
-            x_train, y_train = x_train[: options.subset], y_train[: options.subset]
-        x_train, x_test = prepare_images(x_train), prepare_images(mnist.x_test)
-        run.mnist_samples = len(x_train)
-        run.save(update_fields=["mnist_samples"])
-        recorder.stage(3, f"training on {len(x_train)} MNIST images for {options.epochs} epochs")
-        model = build_model(options.learning_rate)
-        history = fit(
-            model,
-            x_train,
-            y_train,
-            epochs=options.epochs,
-            batch_size=options.batch_size,
-            validation=(x_test, mnist.y_test),
-            progress=recorder.within(3, 90),
-            verbose=options.verbose,
-        )
-        recorder.stage(90, "exporting and evaluating")
-        name = options.name or timezone.now().strftime("mnist-%Y%m%d-%H%M%S")
-        with tempfile.TemporaryDirectory() as tmp:
-            keras_path, tflite_path = export_artifacts(model, Path(tmp), name)
-            metrics, matrix = evaluate_tflite(tflite_path.read_bytes(), x_test, mnist.y_test)
-            metrics = {
-                "mnist_test_accuracy": metrics["accuracy"],
-                "mnist_test_count": metrics["count"],
-                "per_digit_accuracy": metrics["per_digit_accuracy"],
-                "train_samples": len(x_train),
-                "epochs": options.epochs,
-            }
-            version = registry.register_version(
-                name,
-                keras_path,
-                tflite_path,
-                metrics=metrics,
-                confusion_matrix=matrix,
-                parent=ModelVersion.objects.active() if options.activate else None,
-                training_command=options.command,
-            )
-        if options.activate:
-            registry.activate(version)
-        run.result_version = version
-        run.history = history.as_dict()
-        run.metrics_after = metrics
-        run.status = TrainingRun.Status.SUCCEEDED
-        run.progress = 100.0
-        run.stage = "done"
-    except BaseException as exc:
-        run.status = TrainingRun.Status.FAILED
-        run.error = f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
-        run.finished_at = timezone.now()
-        run.save()
-    return run
+    claim(run)
+    with RunRecorder(run, echo=echo, progress=progress) as recorder:
+        try:
+            with recorder.timed("data"):
+                recorder.stage(1, "loading MNIST")
+                mnist = load_mnist(Path(options.mnist_dir or settings.DIGITS_MNIST_DIR))
+                x_train, y_train = mnist.x_train, mnist.y_train
+                if options.subset:
+                    x_train, y_train = x_train[: options.subset], y_train[: options.subset]
+                x_train, x_test = prepare_images(x_train), prepare_images(mnist.x_test)
+                run.mnist_samples = len(x_train)
+                run.save(update_fields=["mnist_samples"])
+            with recorder.timed("train"):
+                recorder.stage(3, f"training on {len(x_train)} MNIST images for {options.epochs} epochs")
+                model = build_model(options.learning_rate)
+                history = fit(
+                    model,
+                    x_train,
+                    y_train,
+                    epochs=options.epochs,
+                    batch_size=options.batch_size,
+                    validation=(x_test, mnist.y_test),
+                    progress=recorder.within(3, 90),
+                    verbose=options.verbose,
+                )
+            recorder.stage(90, "exporting and evaluating")
+            name = options.name or timezone.now().strftime("mnist-%Y%m%d-%H%M%S")
+            with tempfile.TemporaryDirectory() as tmp:
+                with recorder.timed("export"):
+                    keras_path, tflite_path = export_artifacts(model, Path(tmp), name)
+                with recorder.timed("evaluate"):
+                    metrics, matrix = mnist_test_metrics(tflite_path.read_bytes(), x_test, mnist.y_test)
+                metrics.update(train_samples=len(x_train), epochs=options.epochs)
+                with recorder.timed("register"):
+                    version = registry.register_version(
+                        name,
+                        keras_path,
+                        tflite_path,
+                        metrics=metrics,
+                        confusion_matrix=matrix,
+                        parent=ModelVersion.objects.active() if options.activate else None,
+                        training_command=options.command,
+                    )
+                    if options.activate:
+                        registry.activate(version)
+            run.result_version = version
+            run.history = history.as_dict()
+            run.metrics_after = metrics
+        except BaseException as exc:
+            recorder.fail(exc)
+            raise
+        return recorder.finish(TrainingRun.Status.SUCCEEDED)
 
 
 def save_as_default(version: ModelVersion) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import keras
 import numpy as np
@@ -22,12 +23,16 @@ def prepare_images(images: np.ndarray) -> np.ndarray:
 
 @dataclass
 class History:
-    """Per-epoch loss and accuracy, kept for the training-run curves."""
+    """Per-epoch loss and accuracy, and the running training figures within epochs (a fine-tune has only one or two
+    epochs, too few points for a curve), kept for the training-run curves."""
 
     loss: list[float] = field(default_factory=list)
     accuracy: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
+    step_epoch: list[float] = field(default_factory=list)
+    step_loss: list[float] = field(default_factory=list)
+    step_accuracy: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, list[float]]:
         return {key: list(value) for key, value in self.__dict__.items()}
@@ -44,6 +49,36 @@ class _Progress(keras.callbacks.Callback):
         self.done += 1
         if self.done % self.every == 0 or self.done == self.total:
             self.report(min(1.0, self.done / self.total), f"batch {self.done}/{self.total}")
+
+
+class _StepLog(keras.callbacks.Callback):
+    """Samples the running loss and accuracy about ``points`` times per epoch into a :class:`History`."""
+
+    def __init__(self, history: History, steps_per_epoch: int, points: int = 25) -> None:
+        super().__init__()
+        self.history, self.steps, self.epoch = history, steps_per_epoch, 0
+        self.every = max(1, steps_per_epoch // points)
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if logs and ((batch + 1) % self.every == 0 or batch + 1 == self.steps):
+            self.history.step_epoch.append(self.epoch + (batch + 1) / self.steps)
+            self.history.step_loss.append(float(logs["loss"]))
+            self.history.step_accuracy.append(float(logs["accuracy"]))
+
+
+class _CosinePerStep(keras.callbacks.Callback):
+    """Sets the learning rate before every step: a cosine from ``base`` down to zero over ``total`` steps."""
+
+    def __init__(self, base: float, total: int) -> None:
+        super().__init__()
+        self.base, self.total, self.step = base, max(1, total), 0
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        self.model.optimizer.learning_rate = self.base * 0.5 * (1 + np.cos(np.pi * self.step / self.total))
+        self.step += 1
 
 
 def make_dataset(
@@ -77,16 +112,24 @@ def fit(
     augment: bool = True,
     progress: ProgressFn | None = None,
     verbose: int = 1,
-    learning_rate_schedule: bool = True,
+    decay: Literal["epoch", "step"] = "epoch",
 ) -> History:
-    """Train ``model`` in place; returns its per-epoch history. The learning rate decays on a cosine over the run."""
+    """Train ``model`` in place; returns its per-epoch history.
+
+    The learning rate decays on a cosine over the run: per epoch, down to 1%, when training from scratch; per step,
+    down to zero, for a fine-tune of an epoch or two, so it ends annealed rather than stopping at half its rate (a
+    trained model left "hot" loses MNIST accuracy it had).
+    """
     train = make_dataset(x, y, batch_size, augment, sample_weight)
     steps = int(np.ceil(len(x) / batch_size))
-    callbacks: list[keras.callbacks.Callback] = []
+    history = History()
+    callbacks: list[keras.callbacks.Callback] = [_StepLog(history, steps)]
     if progress is not None:
         callbacks.append(_Progress(steps * epochs, progress))
-    if learning_rate_schedule and epochs > 1:
-        base = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    base = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    if decay == "step":
+        callbacks.append(_CosinePerStep(base, steps * epochs))
+    elif epochs > 1:
         callbacks.append(
             keras.callbacks.LearningRateScheduler(
                 lambda epoch: base * 0.5 * (1 + np.cos(np.pi * epoch / epochs)) + base * 0.01
@@ -98,7 +141,6 @@ def fit(
     result = model.fit(
         train, epochs=epochs, validation_data=val, callbacks=callbacks, verbose=verbose, shuffle=False
     )  # the dataset shuffles itself
-    history = History()
-    for key in history.__dict__:
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         getattr(history, key).extend(float(v) for v in result.history.get(key, []))
     return history

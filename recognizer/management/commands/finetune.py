@@ -1,0 +1,62 @@
+"""``manage.py finetune``: the Celery fine-tune pipeline, run here and now with a progress bar (or queued)."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = (
+        "Fine-tune the active model on an MNIST replay sample plus the usable corrections, evaluate it against the "
+        "active model and activate it if it passes the gate; the same pipeline as the scheduled Celery task."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--force", action="store_true", help="Run even if fewer than the minimum of new corrections arrived."
+        )
+        parser.add_argument("--epochs", type=int, help="Epochs (default: DIGITS_FINETUNE_EPOCHS).")
+        parser.add_argument("--replay", type=int, help="MNIST images replayed (default: DIGITS_FINETUNE_REPLAY).")
+        parser.add_argument("--seed", type=int, help="Seed of the replay sample, for repeatable runs.")
+        parser.add_argument("--no-activate", action="store_true", help="Register the candidate but never activate it.")
+        parser.add_argument(
+            "--queue", action="store_true", help="Send the fine-tune to a Celery worker instead of running it here."
+        )
+
+    def handle(self, *args, **options) -> None:
+        if options["queue"]:
+            from recognizer.tasks import queue_fine_tune
+
+            run = queue_fine_tune(force=options["force"])
+            self.stdout.write(self.style.SUCCESS(f"Fine-tune queued as training run #{run.pk}."))
+            return
+        # Imported here: TensorFlow is loaded only by commands that train, never by web processes.
+        from tqdm import tqdm
+
+        from recognizer.models import TrainingRun
+        from training.finetune import FinetuneOptions, fine_tune
+
+        given = [f"--{name}={options[name]}" for name in ("epochs", "replay", "seed") if options[name] is not None]
+        given += [f"--{flag}" for flag in ("force", "no_activate") if options[flag]]
+        fine_tune_options = FinetuneOptions.from_settings(
+            force=options["force"],
+            epochs=options["epochs"],
+            replay=options["replay"],
+            seed=options["seed"],
+            activate=not options["no_activate"],
+            command="python manage.py finetune " + " ".join(flag.replace("_", "-") for flag in given),
+        )
+        show = options["verbosity"] >= 1
+        bar_format = "{l_bar}{bar}| {n:.0f}% [{elapsed}] {postfix}"
+        with tqdm(total=100, desc="fine-tune", bar_format=bar_format, disable=not show) as bar:  # on stderr
+
+            def progress(percent: float, text: str) -> None:
+                bar.n = percent
+                bar.set_postfix_str(text[:60], refresh=False)
+                bar.refresh()
+
+            run = fine_tune(fine_tune_options, progress=progress)
+        style = self.style.SUCCESS if run.status == TrainingRun.Status.SUCCEEDED else self.style.WARNING
+        self.stdout.write(style(f"Training run #{run.pk} {run.get_status_display().lower()}: {run.message}"))
+        if run.result_version:
+            self.stdout.write(f"Candidate {run.result_version.name} ({run.duration} in all).")

@@ -1,0 +1,412 @@
+"""The feedback loop with real processes: drawings and corrections through the API, ``manage.py finetune --queue``
+sending the task, a real Celery worker (``celery -A digits_site worker``, prefork as in the Procfile) fine-tuning,
+and an already-running gunicorn web server answering with the promoted model.
+
+Every test runs on the embedded filesystem broker, or on Redis when ``DIGITS_TEST_REDIS_URL`` is set: scripts/test.sh
+(and so CI) runs the suite on SQLite with the embedded broker, then on PostgreSQL with Redis, where an unreachable
+Redis fails the tests. Processes share the test
+database (a file on SQLite, see conftest) and this test's media folder. Fine-tunes are small (2,000 MNIST images
+replayed, one epoch, 2,000 test images: ``DIGITS_FINETUNE_EVAL_LIMIT`` is for tests only).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+from PIL import Image
+
+from recognizer.models import ModelVersion, TrainingRun
+from recognizer.serving import Classifier
+from tests.conftest import ROOT, skip_or_fail
+from tests.drawing import data_url
+from tests.handwriting import render
+
+pytestmark = [pytest.mark.celery, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+Status = TrainingRun.Status
+BROKERS = ["redis" if os.environ.get("DIGITS_TEST_REDIS_URL") else "filesystem"]
+#: Small fine-tunes for tests; the defaults (10,000 replayed images, two epochs, all 10,000 test images) are bench's.
+FAST = {
+    "DIGITS_FINETUNE_REPLAY": "2000",
+    "DIGITS_FINETUNE_EPOCHS": "1",
+    "DIGITS_FINETUNE_EVAL_LIMIT": "2000",
+    "DIGITS_FINETUNE_MIN_CORRECTIONS": "30",
+}
+FINISHED = {Status.SUCCEEDED, Status.SKIPPED, Status.REJECTED, Status.FAILED}
+
+
+def database_url() -> str:
+    """The test database, as a URL for the processes the tests start."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    auth = quote(db["USER"]) + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture(params=BROKERS)
+def broker_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """Environment selecting the broker; a queue of its own keeps other test runs on the same Redis out."""
+    env = {"CELERY_TASK_DEFAULT_QUEUE": f"digits-test-{uuid.uuid4().hex[:12]}"}
+    if request.param == "redis":
+        import redis
+
+        url = os.environ["DIGITS_TEST_REDIS_URL"]
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=3).ping()
+        except redis.RedisError as exc:
+            skip_or_fail(f"Redis at {url} is unreachable: {exc}")
+        env["CELERY_BROKER_URL"] = url
+    else:
+        env["CELERY_BROKER_URL"] = "filesystem://"
+        for folder in ("out", "control"):  # settings put the filesystem broker under $DIGITS_VAR_DIR/broker
+            (tmp_path / "var" / "broker" / folder).mkdir(parents=True)
+    return env
+
+
+@pytest.fixture
+def service_env(broker_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """What the worker, web and command processes run with: this test's database, media and broker."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}}
+    env.update(
+        DATABASE_URL=database_url(),
+        DIGITS_VAR_DIR=str(tmp_path / "var"),
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        DIGITS_MNIST_DIR=str(settings.DIGITS_MNIST_DIR),
+        DIGITS_MODEL_REFRESH_SECONDS="1.0",
+        PYTHONPATH=str(ROOT),
+        TF_CPP_MIN_LOG_LEVEL="2",
+        **FAST,
+        **broker_env,
+    )
+    return env
+
+
+class Service:
+    """A process the test started (in its own process group, so the whole of it can be killed), logging to a file."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name, self.log = name, log_dir / f"{name}.log"
+        with open(self.log, "wb") as out:
+            self.popen = subprocess.Popen(
+                args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if self.popen.poll() is not None:
+                pytest.fail(f"{self.name} exited ({self.popen.returncode}) before {what}:\n{self.output()[-3000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"{self.name}: no {what} within {timeout} s:\n{self.output()[-3000:]}")
+            time.sleep(0.2)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, sig)
+        try:
+            self.popen.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(timeout=30)
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Callable[..., Service]]:
+    """Starts services; stops whatever is still running at the end, before the test database is flushed."""
+    started: list[Service] = []
+
+    def start(name: str, args: list[str], env: dict[str, str]) -> Service:
+        service = Service(name, args, env, tmp_path)
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        service.kill(signal.SIGTERM)
+
+
+def start_worker(services: Callable[..., Service], env: dict[str, str], name: str = "worker") -> Service:
+    hostname = f"{name}-{uuid.uuid4().hex[:6]}@%h"
+    args = ["celery", "-A", "digits_site", "worker", "--loglevel", "INFO", "--concurrency", "1", "--hostname", hostname]
+    quiet = ["--without-gossip", "--without-mingle", "--without-heartbeat"]  # no chatter between test workers
+    worker = services(name, [sys.executable, "-m", *args, *quiet], env)
+    worker.wait_for(lambda: " ready." in worker.output(), 90, "ready message")
+    return worker
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_web(services: Callable[..., Service], env: dict[str, str]) -> tuple[str, Service]:
+    """gunicorn with two worker processes, as the Procfile runs it; returns its base URL once it answers."""
+    port = free_port()
+    args = ["gunicorn", "digits_site.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"]
+    web = services("web", [sys.executable, "-m", *args], env)
+    url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(url + "/", timeout=5) as response:  # noqa: S310 (local test server)
+                return response.status == 200
+        except OSError:
+            return False
+
+    web.wait_for(answers, 60, "HTTP answer")
+    return url, web
+
+
+def post_json(url: str, payload: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(  # noqa: S310 (local test server)
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, {"detail": exc.read().decode(errors="replace")}
+
+
+def queue_fine_tune(env: dict[str, str]) -> int:
+    """``manage.py finetune --queue`` in its own process: records a queued run and sends the task to the broker."""
+    command = [sys.executable, "manage.py", "finetune", "--queue"]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout.split("training run #")[1].split(".")[0])
+
+
+def wait_for_run(run_id: int, worker: Service, timeout: float = 300) -> TrainingRun:
+    deadline = time.monotonic() + timeout
+    while True:
+        run = TrainingRun.objects.get(pk=run_id)
+        if run.status in FINISHED:
+            return run
+        if worker.popen.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"run #{run_id} is {run.status} ({run.stage}); worker log:\n{worker.output()[-4000:]}")
+        time.sleep(0.3)
+
+
+def draw_and_correct(
+    submit: Callable[[dict], dict], correct: Callable[[str, dict], None], count: int, seed: int
+) -> None:
+    """The simulated user draws ``count`` digits (0-9 in turn) in their own hand and corrects every answer."""
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        digit = i % 10
+        answer = submit({"image": data_url(render(digit, rng))})
+        correct(answer["correction_url"], {"label": digit, "token": answer["correction_token"]})
+
+
+@dataclass(frozen=True)
+class Answer:
+    sent: float
+    status: int
+    body: dict
+
+
+class Traffic(threading.Thread):
+    """A client predicting over and over against the web server, keeping every answer."""
+
+    def __init__(self, url: str, seed: int) -> None:
+        super().__init__(daemon=True)
+        rng = np.random.default_rng(seed)
+        self.url, self.images = url + "/api/predictions/", [data_url(render(d, rng)) for d in range(10)]
+        self.answers: list[Answer] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        i = 0
+        while not self.stop.is_set():
+            sent = time.time()
+            try:
+                status, body = post_json(self.url, {"image": self.images[i % 10]})
+            except OSError as exc:  # kept as a failed answer: the test reports it
+                status, body = 0, {"detail": repr(exc)}
+            self.answers.append(Answer(sent, status, body))
+            i += 1
+            self.stop.wait(0.05)
+
+
+def check_answers(
+    answers: list[Answer], switched_at: float, old: ModelVersion, new: ModelVersion, web: Service
+) -> None:
+    """No failed request; every answer's model_version computed it; from 2 s after the switch on, all are ``new``."""
+    assert answers
+    failed = [a for a in answers if a.status != 201]
+    if failed:
+        pytest.fail(f"{len(failed)} of {len(answers)} requests failed: {failed[:3]}\nweb log:\n{web.output()[-3000:]}")
+    classifiers = {}
+    for version in (old, new):
+        with version.tflite_file.open("rb") as fh:
+            classifiers[version.name] = Classifier(fh.read())
+    for answer in answers:
+        name = answer.body["model_version"]
+        assert name in classifiers
+        png = base64.b64decode(answer.body["input_image"].split(",", 1)[1])
+        model_input = np.asarray(Image.open(io.BytesIO(png)))
+        expected = classifiers[name].predict(model_input[None])[0]
+        assert np.allclose(answer.body["probabilities"], expected / expected.sum(), atol=1e-5), name
+    late = [a for a in answers if a.sent >= switched_at + 2.0]
+    assert late, "no request was made 2 s after the switch"
+    assert {a.body["model_version"] for a in late} == {new.name}
+
+
+def traffic_during(url: str, action: Callable[[], float], after: float = 3.0) -> tuple[list[Answer], float]:
+    """Predict continuously (two clients, as both gunicorn workers should be hit) while ``action`` runs and for
+    ``after`` seconds past the moment it returns (the switch time)."""
+    clients = [Traffic(url, seed) for seed in (1, 2)]
+    for client in clients:
+        client.start()
+    switched_at = action()
+    time.sleep(max(0.0, switched_at + after - time.time()))
+    for client in clients:
+        client.stop.set()
+        client.join(timeout=60)
+    return sorted((a for c in clients for a in c.answers), key=lambda a: a.sent), switched_at
+
+
+def test_corrections_are_learnt_promoted_and_served_by_the_running_web_process(
+    small_model, service_env, services
+) -> None:
+    env = {**service_env, "DIGITS_TRAIN_ON_PENDING": "1"}  # the public's corrections train without staff review
+    url, web = start_web(services, env)
+    worker = start_worker(services, env)
+
+    def submit(payload: dict) -> dict:
+        status, body = post_json(url + "/api/predictions/", payload)
+        assert status == 201, body
+        assert body["model_version"] == small_model.name
+        return body
+
+    def correct(correction_url: str, payload: dict) -> None:
+        status, body = post_json(correction_url, payload)
+        assert status == 200, body
+
+    # Too few corrections: the run is recorded as skipped, with the reason.
+    draw_and_correct(submit, correct, 5, seed=10)
+    skipped = wait_for_run(queue_fine_tune(env), worker)
+    assert skipped.status == Status.SKIPPED
+    assert skipped.message == "Skipped: 5 new usable correction(s) so far; at least 30 are needed."
+    assert ModelVersion.objects.count() == 1
+
+    # Enough: the worker fine-tunes, the gate passes, the new version is activated and the web process serves it.
+    draw_and_correct(submit, correct, 55, seed=11)
+
+    finished: list[TrainingRun] = []
+
+    def fine_tune() -> float:
+        finished.append(wait_for_run(queue_fine_tune(env), worker))
+        assert finished[0].status == Status.SUCCEEDED, f"{finished[0].message} {finished[0].error}"
+        return ModelVersion.objects.get(pk=finished[0].result_version_id).activated_at.timestamp()
+
+    answers, switched_at = traffic_during(url, fine_tune)
+    run = finished[0]
+    new = ModelVersion.objects.active()
+    assert new == run.result_version
+    assert new.parent == small_model
+    assert run.base_version == small_model
+    assert run.correction_samples + run.heldout_samples == 60
+    assert run.worker.split(":")[0] == socket.gethostname()
+    check_answers(answers, switched_at, small_model, new, web)
+    assert any(a.body["model_version"] == small_model.name for a in answers)  # it served the old one before
+
+    # Rolling back is activating the older version; the running web process follows again.
+    def roll_back() -> float:
+        call_command("activate_model", small_model.name, verbosity=0)
+        return timezone.now().timestamp()
+
+    answers, switched_at = traffic_during(url, roll_back)
+    check_answers(answers, switched_at, new, small_model, web)
+
+
+def test_a_candidate_that_fails_the_gate_is_kept_inactive_with_the_reason(
+    small_model, staff_api, service_env, services
+) -> None:
+    # Demand that the candidate gain 100 points of MNIST accuracy: no candidate can pass.
+    worker = start_worker(services, {**service_env, "DIGITS_GATE_MAX_MNIST_DROP": "-1.0"})
+    draw_and_correct(
+        lambda payload: staff_api.post("/api/predictions/", payload, format="json").json(),
+        lambda correction_url, payload: staff_api.post(correction_url, payload, format="json"),
+        40,
+        seed=20,
+    )
+
+    run = wait_for_run(queue_fine_tune(service_env), worker)
+
+    assert run.status == Status.REJECTED, f"{run.message} {run.error}"
+    assert run.message.startswith("Rejected by the gate: MNIST test accuracy changed")
+    assert "the gate allows down to +100.00" in run.message
+    candidate = run.result_version
+    assert candidate is not None
+    assert not candidate.is_active
+    assert candidate.parent == small_model
+    assert candidate.notes == run.message
+    assert ModelVersion.objects.active() == small_model
+    assert run.metrics_before["mnist_test_count"] == run.metrics_after["mnist_test_count"] == 2000
+
+
+def test_a_worker_killed_mid_fine_tune_leaves_the_model_and_the_next_run_works(
+    small_model, staff_api, service_env, services
+) -> None:
+    slow = {**service_env, "DIGITS_FINETUNE_EPOCHS": "3"}  # long enough to be killed while training
+    worker = start_worker(services, slow, "doomed-worker")
+    draw_and_correct(
+        lambda payload: staff_api.post("/api/predictions/", payload, format="json").json(),
+        lambda correction_url, payload: staff_api.post(correction_url, payload, format="json"),
+        40,
+        seed=30,
+    )
+    doomed_id = queue_fine_tune(slow)
+
+    def training() -> bool:
+        run = TrainingRun.objects.get(pk=doomed_id)
+        return run.status == Status.RUNNING and run.stage.startswith("batch")
+
+    worker.wait_for(training, 180, "training batches")
+    worker.kill()  # SIGKILL to the worker and its pool process: no chance to clean up
+
+    doomed = TrainingRun.objects.get(pk=doomed_id)
+    assert doomed.status == Status.RUNNING  # nothing marked it: its process just vanished
+    assert ModelVersion.objects.active() == small_model
+    assert ModelVersion.objects.count() == 1
+
+    # The next worker marks the run failed as it starts (its heartbeat is not stale yet: its process is gone) ...
+    survivor = start_worker(services, service_env, "next-worker")
+    doomed.refresh_from_db()
+    assert doomed.status == Status.FAILED
+    assert doomed.error == f"The worker running it ({doomed.worker}) died: its process is gone."
+    assert ModelVersion.objects.active() == small_model
+
+    # ... and the next fine-tune works.
+    run = wait_for_run(queue_fine_tune(service_env), survivor)
+    assert run.status == Status.SUCCEEDED, f"{run.message} {run.error}"
+    assert ModelVersion.objects.active() == run.result_version
+    assert run.result_version.parent == small_model

@@ -1,0 +1,242 @@
+"""The fine-tune pipeline in this process: which corrections train, the lock, the gate, skipping, and a real
+(small) fine-tune through ``manage.py finetune``. The Celery worker and hot-swap side is tests/test_feedback_worker.py.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import subprocess
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from PIL import Image
+
+from recognizer.models import Drawing, ModelVersion, TrainingRun
+from recognizer.predictions import correct, create_submission
+from recognizer.training_data import is_heldout, new_corrections_since, select_corrections
+from tests.drawing import png_bytes
+from tests.handwriting import render
+from training import runs
+from training.finetune import FinetuneOptions, correction_repeats, fine_tune, gate
+
+Status = TrainingRun.Status
+
+
+def submit(digit: int, seed: int) -> Drawing:
+    """One drawing in the simulated user's hand, predicted and stored like any other."""
+    return create_submission(png_bytes(render(digit, np.random.default_rng(seed))), "user").ordered_drawings[0]
+
+
+def corrected(digit: int, seed: int, reviewer=None) -> Drawing:
+    return correct(submit(digit, seed), digit, reviewer=reviewer)
+
+
+@pytest.mark.django_db
+def test_the_same_image_or_model_input_trains_once_with_its_latest_label(active_model, staff_user) -> None:
+    """The selection rules themselves are tested in test_training_data.py; here: what the fine-tune adds to them."""
+    image = png_bytes(render(7, np.random.default_rng(7)))
+    first = create_submission(image, "a").ordered_drawings[0]
+    again = create_submission(image, "b").ordered_drawings[0]
+    assert first.image_sha256 == again.image_sha256
+    correct(first, 1, reviewer=staff_user)
+    correct(again, 7, reviewer=staff_user)
+    # The same 28x28 input from a different file (here: the PNG re-encoded with other settings) is the same image too.
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(image)).save(buffer, format="PNG", compress_level=1)
+    third = create_submission(buffer.getvalue(), "c").ordered_drawings[0]
+    assert third.image_sha256 != first.image_sha256
+    assert bytes(third.model_input) == bytes(first.model_input)
+    correct(third, 7, reviewer=staff_user)
+    third.corrected_at = timezone.now() - timedelta(minutes=1)
+    third.save()
+
+    selection = select_corrections(heldout_share=0.0)
+    assert selection.total == 1
+    assert selection.duplicates == 1  # the other file with the same input; the same file was never selected twice
+    assert selection.y_train.tolist() == [7]
+    assert np.array_equal(selection.x_train[0], first.input_array)
+    assert new_corrections_since(None) == 2  # distinct image files; the same input twice is dropped later
+
+
+def test_the_heldout_share_is_a_stable_function_of_the_input() -> None:
+    rng = np.random.default_rng(0)
+    inputs = [rng.integers(0, 256, 784, dtype=np.uint8).tobytes() for _ in range(4000)]
+    held = [is_heldout(x, 0.2) for x in inputs]
+    assert held == [is_heldout(x, 0.2) for x in inputs]
+    assert 0.18 < np.mean(held) < 0.22
+    assert not any(is_heldout(x, 0.0) for x in inputs)
+    assert all(is_heldout(x, 1.0) for x in inputs)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "passed"),
+    [
+        ((0.9950, 0.50), (0.9940, 0.50), True),  # 0.1 point lost on MNIST: allowed
+        ((0.9950, 0.50), (0.9939, 0.90), False),  # 0.11 point lost: refused, however good on corrections
+        ((0.9950, 0.60), (0.9990, 0.55), False),  # held-out corrections worse: refused
+        ((0.9950, 0.60), (0.9950, 0.60), True),
+    ],
+)
+def test_the_gate(before: tuple[float, float], after: tuple[float, float], passed: bool) -> None:
+    options = FinetuneOptions.from_settings()
+    assert options.max_mnist_drop == 0.001
+    assert options.max_heldout_drop == 0.0
+
+    def metrics(mnist: float, heldout: float) -> dict:
+        return {
+            "mnist_test_accuracy": mnist,
+            "mnist_test_count": 10000,
+            "heldout_corrections_accuracy": heldout,
+            "heldout_corrections_count": 20,
+        }
+
+    verdict = gate(metrics(*before), metrics(*after), options)
+    assert verdict.passed is passed
+    assert verdict.reason.startswith("Passed" if passed else "Rejected by the gate")
+
+
+def test_the_gate_judges_on_mnist_alone_without_heldout_corrections() -> None:
+    before = {
+        "mnist_test_accuracy": 0.99,
+        "mnist_test_count": 10000,
+        "heldout_corrections_accuracy": None,
+        "heldout_corrections_count": 0,
+    }
+    verdict = gate(before, {**before, "mnist_test_accuracy": 0.985}, FinetuneOptions.from_settings())
+    assert not verdict.passed
+    assert "judged on MNIST alone" in verdict.reason
+
+
+def test_corrections_are_repeated_to_their_share_within_bounds() -> None:
+    assert correction_repeats(10000, 1000, 0.25) == 3  # 3,000 of 13,000 examples
+    assert correction_repeats(10000, 250, 0.25) == 13
+    assert correction_repeats(10000, 5, 0.25) == 40  # capped
+    assert correction_repeats(10000, 20000, 0.25) == 1
+    assert correction_repeats(10000, 0, 0.25) == 0
+
+
+@pytest.mark.django_db
+def test_too_few_new_corrections_skip_the_run_with_the_reason(active_model, staff_user, settings) -> None:
+    settings.DIGITS_FINETUNE_MIN_CORRECTIONS = 3
+    corrected(1, 1, reviewer=staff_user)
+    corrected(4, 2, reviewer=staff_user)
+    corrected(7, 3)  # pending: does not count
+
+    run = fine_tune(FinetuneOptions.from_settings())
+
+    assert run.status == Status.SKIPPED
+    assert run.message == "Skipped: 2 new usable correction(s) so far; at least 3 are needed."
+    assert run.base_version == active_model
+    assert run.finished_at is not None
+    assert ModelVersion.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_only_corrections_since_the_last_trained_run_count(active_model, staff_user, settings) -> None:
+    settings.DIGITS_FINETUNE_MIN_CORRECTIONS = 2
+    corrected(1, 1, reviewer=staff_user)
+    corrected(4, 2, reviewer=staff_user)
+    earlier = timezone.now() - timedelta(hours=1)
+    TrainingRun.objects.create(status=Status.SKIPPED, started_at=timezone.now())  # skipped runs do not count
+    trained = TrainingRun.objects.create(status=Status.REJECTED, started_at=timezone.now())
+    Drawing.objects.update(corrected_at=earlier, reviewed_at=earlier)
+    corrected(9, 3, reviewer=staff_user)
+
+    run = fine_tune(FinetuneOptions.from_settings())
+
+    assert run.status == Status.SKIPPED
+    assert f"1 new usable correction(s) since run #{trained.pk}" in run.message
+
+
+@pytest.mark.django_db
+def test_a_live_run_holds_the_lock_and_a_dead_one_is_reaped(active_model, settings) -> None:
+    settings.DIGITS_FINETUNE_MIN_CORRECTIONS = 1
+    settings.DIGITS_RUN_STALE_SECONDS = 30
+    live = TrainingRun.objects.create(
+        status=Status.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now(), worker="w1:1"
+    )
+    busy = fine_tune(FinetuneOptions.from_settings())
+    assert busy.status == Status.SKIPPED
+    assert busy.message == f"Skipped: run #{live.pk} on w1:1 is already running."
+    live.refresh_from_db()
+    assert live.status == Status.RUNNING
+
+    TrainingRun.objects.filter(pk=live.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=31))
+    run = fine_tune(FinetuneOptions.from_settings())
+    live.refresh_from_db()
+    assert live.status == Status.FAILED
+    assert live.error.startswith("The worker running it (w1:1) died: no heartbeat since")
+    assert run.status == Status.SKIPPED  # it got the lock, then found no corrections
+    assert "0 new usable correction(s)" in run.message
+
+
+@pytest.mark.django_db
+def test_a_run_whose_process_is_gone_is_reaped_at_once(active_model) -> None:
+    finished = subprocess.Popen(["true"])  # a process of this machine that no longer exists
+    finished.wait()
+    dead = TrainingRun.objects.create(
+        status=Status.RUNNING,
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+        worker=f"{socket.gethostname()}:{finished.pid}",
+    )
+    assert runs.reap_stale_runs() == [dead.pk]
+    dead.refresh_from_db()
+    assert dead.status == Status.FAILED
+    assert dead.error == f"The worker running it ({dead.worker}) died: its process is gone."
+    assert not runs.process_gone(runs.worker_name())  # this very process
+    assert not runs.process_gone("another-host:1")  # another machine: only the heartbeat can tell
+
+
+@pytest.mark.django_db
+def test_the_database_allows_one_running_fine_tune() -> None:
+    runs.claim(TrainingRun())
+    with pytest.raises(runs.RunBusy):
+        runs.claim(TrainingRun())
+    runs.claim(TrainingRun(kind=TrainingRun.Kind.TRAIN))  # another kind has its own lock
+    assert TrainingRun.objects.filter(status=Status.RUNNING).count() == 2
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_finetune_command_trains_judges_registers_and_activates(small_model, staff_user, settings, capsys) -> None:
+    settings.DIGITS_FINETUNE_EVAL_LIMIT = 2000  # tests only: the default is all 10,000
+    settings.DIGITS_FINETUNE_MIN_CORRECTIONS = 30
+    for i in range(50):
+        corrected(i % 10, 100 + i, reviewer=staff_user)
+
+    call_command("finetune", replay=2000, epochs=1, seed=1)
+
+    run = TrainingRun.objects.get(kind=TrainingRun.Kind.FINETUNE)
+    assert run.status == Status.SUCCEEDED, run.message
+    version = run.result_version
+    assert ModelVersion.objects.active() == version
+    assert version.parent == small_model
+    assert run.base_version == small_model
+    assert "manage.py finetune" in version.training_command
+    assert run.mnist_samples == 2000
+    assert run.correction_samples + run.heldout_samples == 50
+    assert run.heldout_samples > 0
+    for metrics in (run.metrics_before, run.metrics_after):
+        assert metrics["mnist_test_count"] == 2000
+        assert metrics["heldout_corrections_count"] == run.heldout_samples
+    assert run.metrics_after["mnist_test_accuracy"] >= run.metrics_before["mnist_test_accuracy"] - 0.001
+    assert run.metrics_after["heldout_corrections_accuracy"] >= run.metrics_before["heldout_corrections_accuracy"]
+    assert version.metrics["mnist_test_accuracy"] == run.metrics_after["mnist_test_accuracy"]
+    assert np.asarray(version.confusion_matrix).sum() == 2000
+    assert run.message.startswith("Passed the gate")
+    assert version.notes.startswith("Passed the gate")
+    assert run.progress == 100.0
+    assert set(run.timings) == {"data", "train", "export", "evaluate", "figures", "register"}
+    assert len(run.history["loss"]) == 1
+    assert run.history["step_loss"]
+    for image in (run.curves_image, run.confusion_image):
+        with image.open("rb") as fh:
+            assert Image.open(fh).format == "PNG"
+    out = capsys.readouterr()
+    assert f"Training run #{run.pk} succeeded" in out.out
+    assert "100%" in out.err  # the progress bar

@@ -1,0 +1,333 @@
+"""Fine-tuning the active model on MNIST plus users' corrections, and the gate that decides whether it is served.
+
+One call of :func:`fine_tune` is one :class:`~recognizer.models.TrainingRun`, whatever happens:
+
+1. claim the fine-tune lock (:mod:`training.runs`); skip, with the reason, when fewer than
+   ``DIGITS_FINETUNE_MIN_CORRECTIONS`` usable corrections arrived since the last fine-tune that trained;
+2. start from the active model's ``.keras`` and train a few epochs on a random replay sample of MNIST plus the
+   training share of the corrections (their stored 28x28 inputs, selected by :mod:`recognizer.training_data`),
+   repeated so that they make up ``DIGITS_FINETUNE_CORRECTION_SHARE`` of the examples, every repeat augmented
+   differently: a few hundred corrections then weigh as much as thousands of MNIST images, while the replay keeps
+   the model from forgetting MNIST;
+3. evaluate the candidate and the active model, both as exported ``.tflite`` through LiteRT (exactly what web
+   processes would serve), on the 10,000 MNIST test images and on the held-out corrections neither trained on;
+4. register the candidate as a new version (parent: the active one) and activate it only if it passes the gate:
+   MNIST test accuracy at most ``DIGITS_GATE_MAX_MNIST_DROP`` below the active model's and held-out accuracy at most
+   ``DIGITS_GATE_MAX_HELDOUT_DROP`` below it. A rejected candidate stays registered, inactive, with the reason.
+
+Activation is the last step, so a run that dies anywhere before leaves the active model untouched.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.utils import timezone
+
+from recognizer import registry
+from recognizer.models import ModelVersion, TrainingRun
+from recognizer.training_data import CorrectionSet, new_corrections_since, select_corrections
+from training.data import load_mnist
+from training.evaluate import evaluate_tflite, mnist_test_metrics
+from training.export import export_artifacts
+from training.model import compile_model
+from training.plots import confusion_png, curves_png
+from training.runs import ProgressFn, RunBusy, RunRecorder, claim
+from training.train import fit, prepare_images
+
+Status = TrainingRun.Status
+#: However few the corrections, none is repeated more than this many times per epoch (it would be learnt by heart).
+MAX_REPEATS = 40
+
+
+@dataclass
+class FinetuneOptions:
+    """One fine-tune's parameters; :meth:`from_settings` fills them from the ``DIGITS_FINETUNE_*`` settings."""
+
+    min_corrections: int
+    epochs: int
+    replay: int
+    correction_share: float
+    heldout_share: float
+    learning_rate: float
+    batch_size: int
+    eval_limit: int
+    max_mnist_drop: float
+    max_heldout_drop: float
+    train_on_pending: bool
+    force: bool = False
+    activate: bool = True
+    seed: int | None = None
+    mnist_dir: str | None = None
+    command: str = ""
+    verbose: int = 0
+
+    @classmethod
+    def from_settings(cls, **overrides) -> FinetuneOptions:
+        """The configured options; ``overrides`` that are not None replace them."""
+        values = {
+            "min_corrections": settings.DIGITS_FINETUNE_MIN_CORRECTIONS,
+            "epochs": settings.DIGITS_FINETUNE_EPOCHS,
+            "replay": settings.DIGITS_FINETUNE_REPLAY,
+            "correction_share": settings.DIGITS_FINETUNE_CORRECTION_SHARE,
+            "heldout_share": settings.DIGITS_FINETUNE_HELDOUT_SHARE,
+            "learning_rate": settings.DIGITS_FINETUNE_LEARNING_RATE,
+            "batch_size": settings.DIGITS_FINETUNE_BATCH_SIZE,
+            "eval_limit": settings.DIGITS_FINETUNE_EVAL_LIMIT,
+            "max_mnist_drop": settings.DIGITS_GATE_MAX_MNIST_DROP,
+            "max_heldout_drop": settings.DIGITS_GATE_MAX_HELDOUT_DROP,
+            "train_on_pending": settings.DIGITS_TRAIN_ON_PENDING,
+        }
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    reason: str
+
+
+def gate(before: dict, after: dict, options: FinetuneOptions) -> Verdict:
+    """Compare the candidate (``after``) with the active model (``before``) on the same images."""
+    summary = (
+        f"MNIST test accuracy {before['mnist_test_accuracy']:.2%} → {after['mnist_test_accuracy']:.2%} "
+        f"on {after['mnist_test_count']} images"
+    )
+    failures = []
+    change = after["mnist_test_accuracy"] - before["mnist_test_accuracy"]
+    if change < -options.max_mnist_drop - 1e-9:
+        failures.append(
+            f"MNIST test accuracy changed {change * 100:+.2f} points, "
+            f"the gate allows down to {-options.max_mnist_drop * 100:+.2f}"
+        )
+    if after["heldout_corrections_count"]:
+        summary += (
+            f"; held-out corrections {before['heldout_corrections_accuracy']:.2%} → "
+            f"{after['heldout_corrections_accuracy']:.2%} on {after['heldout_corrections_count']}"
+        )
+        change = after["heldout_corrections_accuracy"] - before["heldout_corrections_accuracy"]
+        if change < -options.max_heldout_drop - 1e-9:
+            failures.append(
+                f"held-out corrections accuracy changed {change * 100:+.2f} points, "
+                f"the gate allows down to {-options.max_heldout_drop * 100:+.2f}"
+            )
+    else:
+        summary += "; no held-out corrections yet, judged on MNIST alone"
+    if failures:
+        return Verdict(False, f"Rejected by the gate: {'; '.join(failures)}. {summary}.")
+    return Verdict(True, f"Passed the gate: {summary}.")
+
+
+def correction_repeats(replay: int, corrections: int, share: float) -> int:
+    """How many times each correction appears per epoch so corrections make up ``share`` of the examples."""
+    if corrections == 0 or share <= 0:
+        return 0
+    wanted = share * replay / ((1.0 - share) * corrections) if share < 1 else MAX_REPEATS
+    return int(min(MAX_REPEATS, max(1, round(wanted))))
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """What a fine-tune trains on (``x``, ``y``: the replay sample, then the repeated corrections) and is tested on."""
+
+    x: np.ndarray
+    y: np.ndarray
+    replay: int
+    repeats: int
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def training_set(corrections: CorrectionSet, options: FinetuneOptions) -> TrainingSet:
+    """A random MNIST replay sample plus the training corrections repeated to their share, and the MNIST test set,
+    all through the serving preprocessing."""
+    mnist = load_mnist(Path(options.mnist_dir or settings.DIGITS_MNIST_DIR))
+    rng = np.random.default_rng(options.seed)
+    replay = np.sort(rng.choice(len(mnist.y_train), size=min(options.replay, len(mnist.y_train)), replace=False))
+    repeats = correction_repeats(len(replay), len(corrections.y_train), options.correction_share)
+    limit = options.eval_limit or len(mnist.y_test)
+    return TrainingSet(
+        x=np.concatenate([prepare_images(mnist.x_train[replay]), np.tile(corrections.x_train, (repeats, 1, 1))]),
+        y=np.concatenate([mnist.y_train[replay], np.tile(corrections.y_train, repeats)]),
+        replay=len(replay),
+        repeats=repeats,
+        x_test=prepare_images(mnist.x_test[:limit]),
+        y_test=mnist.y_test[:limit],
+    )
+
+
+def evaluate_version(
+    model_content: bytes, data: TrainingSet, corrections: CorrectionSet
+) -> tuple[dict, list[list[int]], list[list[int]]]:
+    """A model's figures on the MNIST test images and the held-out corrections, with both confusion matrices."""
+    metrics, mnist_matrix = mnist_test_metrics(model_content, data.x_test, data.y_test)
+    heldout, heldout_matrix = evaluate_tflite(model_content, corrections.x_heldout, corrections.y_heldout)
+    metrics.update(heldout_corrections_accuracy=heldout["accuracy"], heldout_corrections_count=heldout["count"])
+    return metrics, mnist_matrix, heldout_matrix
+
+
+def last_trained_run() -> TrainingRun | None:
+    """The last fine-tune that got as far as training a candidate (skipped and failed runs do not count)."""
+    return (
+        TrainingRun.objects.filter(kind=TrainingRun.Kind.FINETUNE, status__in=[Status.SUCCEEDED, Status.REJECTED])
+        .order_by("-started_at")
+        .first()
+    )
+
+
+def fine_tune(
+    options: FinetuneOptions,
+    run: TrainingRun | None = None,
+    echo: Callable[[str], None] | None = None,
+    progress: ProgressFn | None = None,
+) -> TrainingRun:
+    """Run the whole pipeline as ``run`` (a queued row, or a new one); returns the finished run.
+
+    A failure is recorded on the run (status failed, the error) and re-raised.
+    """
+    run = run or TrainingRun()
+    run.kind = TrainingRun.Kind.FINETUNE
+    run.parameters = {k: v for k, v in asdict(options).items() if k not in {"command", "verbose", "mnist_dir"}}
+    try:
+        claim(run)
+    except RunBusy as busy:
+        run.status, run.message, run.finished_at = Status.SKIPPED, f"Skipped: {busy}.", timezone.now()
+        run.save()
+        return run
+    with RunRecorder(run, echo=echo, progress=progress) as recorder:
+        try:
+            return _fine_tune(run, recorder, options)
+        except BaseException as exc:
+            recorder.fail(exc)
+            raise
+
+
+def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions) -> TrainingRun:
+    base = ModelVersion.objects.active()
+    if base is None:
+        return recorder.finish(Status.SKIPPED, "Skipped: no model version is active.")
+    run.base_version = base
+    last = last_trained_run()
+    new = new_corrections_since(last.started_at if last else None, include_pending=options.train_on_pending)
+    if new < options.min_corrections and not options.force:
+        since = f"since run #{last.pk} of {last.started_at:%Y-%m-%d %H:%M %Z}" if last else "so far"
+        return recorder.finish(
+            Status.SKIPPED,
+            f"Skipped: {new} new usable correction(s) {since}; at least {options.min_corrections} are needed.",
+        )
+
+    with recorder.timed("data"):
+        recorder.stage(2, "selecting corrections and an MNIST replay sample")
+        corrections = select_corrections(options.heldout_share, include_pending=options.train_on_pending)
+        if len(corrections.y_train) == 0:
+            return recorder.finish(
+                Status.SKIPPED, f"Skipped: no correction to train on ({corrections.total} usable, all held out)."
+            )
+        data = training_set(corrections, options)
+        run.mnist_samples = data.replay
+        run.correction_samples = len(corrections.y_train)
+        run.heldout_samples = len(corrections.y_heldout)
+        run.parameters.update(correction_repeats=data.repeats, duplicates_dropped=corrections.duplicates)
+        run.save(update_fields=["base_version", "mnist_samples", "correction_samples", "heldout_samples", "parameters"])
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with recorder.timed("train"):
+            recorder.stage(
+                8,
+                f"fine-tuning {base.name}: {data.replay} MNIST + {len(corrections.y_train)} corrections "
+                f"x{data.repeats}, {options.epochs} epoch(s)",
+            )
+            model = _load_keras(base, Path(tmp))
+            compile_model(model, options.learning_rate)
+            validation = (corrections.x_heldout, corrections.y_heldout) if len(corrections.y_heldout) else None
+            history = fit(
+                model,
+                data.x,
+                data.y,
+                epochs=options.epochs,
+                batch_size=options.batch_size,
+                validation=validation,
+                progress=recorder.within(8, 80),
+                verbose=options.verbose,
+                decay="step",
+            )
+        name = f"ft{run.pk}-{timezone.now():%Y%m%d-%H%M%S}"
+        with recorder.timed("export"):
+            recorder.stage(80, "exporting the candidate (.keras, .tflite)")
+            keras_path, tflite_path = export_artifacts(model, Path(tmp) / "out", name)
+        with recorder.timed("evaluate"):
+            recorder.stage(84, f"evaluating the candidate and {base.name} on {len(data.y_test)} MNIST test images")
+            after, mnist_matrix, heldout_after = evaluate_version(tflite_path.read_bytes(), data, corrections)
+            with base.tflite_file.open("rb") as fh:
+                before, _, heldout_before = evaluate_version(fh.read(), data, corrections)
+        verdict = gate(before, after, options)
+        run.metrics_before, run.metrics_after, run.history = before, after, history.as_dict()
+        with recorder.timed("figures"):
+            recorder.stage(92, "drawing the curves and confusion matrices")
+            curves = curves_png(run.history, "held-out corrections")
+            run.curves_image.save("curves.png", ContentFile(curves), save=False)
+            panels = [
+                (f"{base.name} (active) on held-out corrections", heldout_before),
+                ("candidate on held-out corrections", heldout_after),
+                ("candidate on MNIST test", mnist_matrix),
+            ]
+            run.confusion_image.save("confusion.png", ContentFile(confusion_png(panels)), save=False)
+        with recorder.timed("register"):
+            recorder.stage(95, f"registering {name}")
+            version = registry.register_version(
+                name,
+                keras_path,
+                tflite_path,
+                metrics={
+                    **after,
+                    "train_samples": len(data.y),
+                    "mnist_replay": data.replay,
+                    "corrections": len(corrections.y_train),
+                    "epochs": options.epochs,
+                },
+                confusion_matrix=mnist_matrix,
+                parent=base,
+                training_command=options.command,
+                notes=verdict.reason,
+            )
+            run.result_version = version
+            status, message = _activate_if_passed(run, version, base, verdict, options)
+    return recorder.finish(status, message)
+
+
+def _load_keras(version: ModelVersion, directory: Path) -> keras.Model:
+    """The version's Keras model, read from storage (which may not be a local file system)."""
+    path = directory / "base.keras"
+    with version.keras_file.open("rb") as src, open(path, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return keras.models.load_model(path, compile=False)
+
+
+def _activate_if_passed(
+    run: TrainingRun, version: ModelVersion, base: ModelVersion, verdict: Verdict, options: FinetuneOptions
+) -> tuple[str, str]:
+    """Activate the candidate if the gate passed and nothing changed under the run; returns (status, message)."""
+    if not verdict.passed:
+        return Status.REJECTED, verdict.reason
+    if not options.activate:
+        return Status.SUCCEEDED, f"{verdict.reason} Not activated (asked not to)."
+    reason = ""
+    if ModelVersion.objects.active() != base:
+        reason = "the active model changed while it trained"
+    elif not TrainingRun.objects.filter(pk=run.pk, status=Status.RUNNING).exists():
+        reason = "this run lost its lock (its heartbeat went stale)"
+    if reason:
+        version.notes = f"{verdict.reason} Not activated: {reason}."
+        version.save(update_fields=["notes"])
+        return Status.REJECTED, version.notes
+    registry.activate(version)
+    return Status.SUCCEEDED, f"{verdict.reason} Activated {version.name}."
