@@ -73,7 +73,7 @@ def create_submission(raw: bytes, session_key: str, as_number: bool = False) -> 
                 predicted_digit=prediction.digit,
                 confidence=prediction.confidence,
                 probabilities=prediction.probabilities,
-                model_version_id=prediction.version_id,
+                model_version=prediction.version,
                 created_at=now,
                 session_key=session_key,
             )
