@@ -153,6 +153,11 @@ def predict(model_input: np.ndarray) -> Prediction:
 def predict_batch(inputs: np.ndarray) -> list[Prediction]:
     """Classify several 28x28 inputs (the digits of one number) with one model, in one call."""
     model = active_model()
-    probabilities = model.classifier.predict(inputs).astype(np.float64)
+    return predictions_from(model.classifier.predict(inputs), model.version)
+
+
+def predictions_from(probabilities: np.ndarray, version: ModelVersion) -> list[Prediction]:
+    """One :class:`Prediction` per row of ``probabilities`` (N, 10), renormalised to sum to exactly 1."""
+    probabilities = probabilities.astype(np.float64)
     probabilities /= probabilities.sum(axis=1, keepdims=True)
-    return [Prediction(int(p.argmax()), float(p.max()), [float(v) for v in p], model.version) for p in probabilities]
+    return [Prediction(int(p.argmax()), float(p.max()), [float(v) for v in p], version) for p in probabilities]
