@@ -1,8 +1,8 @@
 """What one prediction costs the database: only the rows it must write, and sessions that still work like Django's.
 
 Counts of SQL statements, not timings (the figures come from bench/). A new client's prediction writes its session,
-its submission and its drawing, and reads nothing: the model version it names comes with the loaded model, and the
-session is neither checked for a free key first nor rewritten by the middleware afterwards.
+its submission and its drawing in one transaction, and reads nothing: the model version it names comes with the
+loaded model, and the session is neither checked for a free key first nor rewritten by the middleware afterwards.
 """
 
 from __future__ import annotations
@@ -49,6 +49,29 @@ def test_a_new_clients_prediction_only_inserts_its_session_submission_and_drawin
     ]
     assert response.json()["model_version"] == active_model.name
     assert Drawing.objects.get(pk=response.json()["id"]).model_version == active_model
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_clients_session_and_drawing_are_committed_together(client_api, active_model, settings) -> None:
+    """One commit (one wait for the disk) per prediction, not one for the session and another for the drawing."""
+    settings.DIGITS_MODEL_REFRESH_SECONDS = 3600
+    client_api.post(PREDICT, {"image": data_url(draw_digit(1))}, format="json")
+    client_api.cookies.clear()
+    with CaptureQueriesContext(connection) as queries:
+        response = client_api.post(PREDICT, {"image": data_url(draw_digit(7))}, format="json")
+    assert response.status_code == 201
+    assert [q["sql"] for q in queries.captured_queries].count("COMMIT") == 1
+    drawing = Drawing.objects.get(pk=response.json()["id"])
+    assert Session.objects.filter(session_key=drawing.session_key).exists()
+    assert client_api.cookies["sessionid"].value == drawing.session_key
+
+
+def test_an_empty_canvas_creates_no_session(client_api, active_model) -> None:
+    from tests.drawing import blank_canvas
+
+    response = client_api.post(PREDICT, {"image": data_url(blank_canvas())}, format="json")
+    assert response.status_code == 400
+    assert not Session.objects.exists()
 
 
 def test_a_returning_client_reuses_its_session_and_writes_no_session_row(client_api, active_model, settings) -> None:

@@ -46,7 +46,7 @@ class KerasPredictionView(APIView):
 
     def post(self, request: Request) -> Response:
         submission = predictions.create_submission(
-            _uploaded_image(request), _session_key(request), classify=keras_classify
+            _uploaded_image(request), lambda: _session_key(request), classify=keras_classify
         )
         context = {"request": request, "include_token": True}
         data = DrawingSerializer(submission.ordered_drawings[0], context=context).data
