@@ -15,6 +15,7 @@
   const numberEl = $("#number-digits");
   const recentEl = $("#recent");
   const AUTO_PREDICT_MS = 700;
+  const UPLOAD_SIZE = 280;   // longest side of the image sent: the model reads a 20 px digit, whatever the screen
   const LOW = (window.DIGITS && window.DIGITS.lowConfidence) || 0.7;
 
   let strokes = [];          // each stroke: array of [x, y] in 0..1 canvas coordinates
@@ -64,6 +65,20 @@
     const [xl, yl] = point(stroke[stroke.length - 1]);
     ctx.lineTo(xl, yl);
     ctx.stroke();
+  }
+  /* The drawing as sent, at most UPLOAD_SIZE px a side: a high-density screen's canvas is ~1000 px wide, and that
+     PNG is ~6x the bytes to send and store and 10-20 ms for the server to decode (0.5 ms at 280 px), for the same
+     28x28 model input. */
+  function exportImage() {
+    const scale = Math.min(1, UPLOAD_SIZE / Math.max(canvas.width, canvas.height));
+    if (scale === 1) return canvas.toDataURL("image/png");
+    const out = document.createElement("canvas");
+    out.width = Math.round(canvas.width * scale);
+    out.height = Math.round(canvas.height * scale);
+    const outCtx = out.getContext("2d");
+    outCtx.imageSmoothingQuality = "high";
+    outCtx.drawImage(canvas, 0, 0, out.width, out.height);
+    return out.toDataURL("image/png");
   }
   function localPoint(event) {
     const rect = canvas.getBoundingClientRect();
@@ -131,7 +146,7 @@
     say("Reading your drawing…");
     const asNumber = mode() === "number";
     try {
-      const data = await api(asNumber ? "/api/numbers/" : "/api/predictions/", { image: canvas.toDataURL("image/png") });
+      const data = await api(asNumber ? "/api/numbers/" : "/api/predictions/", { image: exportImage() });
       result = asNumber ? { number: data.number, drawings: data.digits } : { number: String(data.digit), drawings: [data] };
       selected = 0;
       show();
