@@ -12,6 +12,11 @@ import cv2
 import numpy as np
 from PIL import Image
 
+# OpenCV's thread pool splits even a 28x28 warp across threads; between requests they fall asleep, and waking them
+# cost 0.5-1.5 ms a drawing on a busy machine (more than the work itself). One thread per process is faster here,
+# and web processes get their parallelism from several workers.
+cv2.setNumThreads(1)
+
 SIZE = 28
 BOX = 20
 #: Ink fainter than this (0-1) is anti-aliasing noise or paper texture, not part of the drawing.
