@@ -15,6 +15,7 @@ Needs the fine-tune itself (``training.finetune``); on a branch without it this 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import subprocess
@@ -92,25 +93,32 @@ def prepared(corrections: int) -> dict[str, str]:
 def time_command(corrections: int) -> float:
     env = prepared(corrections)
     started = time.monotonic()
-    subprocess.run([PYTHON, "manage.py", "finetune"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [PYTHON, "manage.py", "finetune", "--force", "--no-activate"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return time.monotonic() - started
 
 
 def celery_peak(corrections: int, timeout: float = 1800.0) -> tuple[float, float]:
     """Run the fine-tune as a Celery task in a real worker; ``(peak RSS MiB of worker + children, seconds)``."""
     env = prepared(corrections)
+    log = open(Path(env["DIGITS_VAR_DIR"]) / "celery.log", "wb")  # noqa: SIM115 (closed with the worker)
     worker = subprocess.Popen(
-        [str(Path(PYTHON).with_name("celery")), "-A", "digits_site", "worker", "--concurrency", "1", "-l", "WARNING"],
+        [str(Path(PYTHON).with_name("celery")), "-A", "digits_site", "worker", "--concurrency", "1", "-l", "INFO"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
     )
     runner = (
         "import django, sys, time; django.setup()\n"
         "from digits_site.celery import app\n"
         "from recognizer.models import TrainingRun\n"
-        f"app.send_task({TASK!r})\n"
+        f"app.send_task({TASK!r}, kwargs={{'force': True}})\n"
         "done = {'succeeded', 'skipped', 'rejected', 'failed'}\n"
         "while not TrainingRun.objects.filter(kind='finetune', status__in=done).exists(): time.sleep(0.5)\n"
     )
@@ -121,13 +129,24 @@ def celery_peak(corrections: int, timeout: float = 1800.0) -> tuple[float, float
             if time.monotonic() - started > timeout:
                 client.kill()
                 raise RuntimeError("the fine-tune task did not finish in time")
-            pids = [worker.pid, *children(worker.pid)]
-            peak = max(peak, sum(rss_mib(pid) for pid in pids if Path(f"/proc/{pid}").exists()))
+            peak = max(peak, tree_rss_mib(worker.pid))
             time.sleep(0.2)
+        if client.returncode:
+            raise RuntimeError(f"sending or following the task failed; see {log.name}")
         return peak, time.monotonic() - started
     finally:
         worker.terminate()
         worker.wait(timeout=60)
+        log.close()
+
+
+def tree_rss_mib(pid: int) -> float:
+    """Resident memory of a process and its children (a pool process may come and go while we read)."""
+    total = 0.0
+    for member in (pid, *children(pid)):
+        with contextlib.suppress(OSError):
+            total += rss_mib(member)
+    return total
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -146,8 +165,9 @@ def main(argv: list[str] | None = None) -> dict:
     seconds = {n: time_command(n) for n in args.corrections}
     rows = [[n, s, f"{s / 60:.1f}"] for n, s in seconds.items()]
     sections = [
-        "`manage.py finetune` on a fresh SQLite database holding the shipped model and N accepted corrections "
-        "(MNIST training digits stored as drawings), timed from start to exit.",
+        "`manage.py finetune --force --no-activate` (default epochs and MNIST replay, from the settings) on a fresh "
+        "SQLite database holding the shipped model and N accepted corrections (MNIST training digits stored as "
+        "drawings), timed from start to exit.",
         markdown_table(["corrections", "seconds", "minutes"], rows),
     ]
     first = seconds[min(seconds)]

@@ -63,12 +63,19 @@ def main(argv: list[str] | None = None) -> dict:
     ]
     if len(within) >= 2:
         a, b = fit_line(within, [results[w].rps for w in within])
-        notes.append(
-            f"Fitted up to the core count: **req/s ≈ {a:.0f} + {b:.0f} x workers**. Each worker adds about "
-            f"{b:.0f} stored predictions/s while there is a free core for it (the database and the load generator "
-            "need CPU too); past the core count more workers only queue. An operator adds a worker per core, and a "
-            "machine (with the same database) when the workers of one are busy."
-        )
+        fitted = f"Fitted up to the core count: **req/s ≈ {a:.0f} + {b:.0f} x workers**. "
+        if b > 0.2 * one:
+            fitted += (
+                f"Each worker adds about {b:.0f} stored predictions/s while it has a core of its own (the database "
+                "and the load generator need CPU too); past the core count more workers only queue. An operator "
+                "adds a worker per core, and a machine (sharing the database) when the workers of one are busy."
+            )
+        else:
+            fitted += (
+                "A second worker added little here: the cores were already busy (with the database, the load "
+                "generator, or other work on the machine — see the load average)."
+            )
+        notes.append(fitted)
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.6))
