@@ -83,6 +83,8 @@ def prepared(corrections: int) -> dict[str, str]:
     for key in ("DATABASE_URL", "MEDIA_ROOT", "REDIS_URL", "CELERY_BROKER_URL"):
         env.pop(key, None)
     subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    for folder in ("out", "control"):  # the embedded (filesystem) broker's, before a sender or worker needs them
+        (var_dir / "broker" / folder).mkdir(parents=True, exist_ok=True)
     seeded = subprocess.run(
         [PYTHON, "-c", SEED, str(corrections)], cwd=ROOT, env=env, check=True, capture_output=True, text=True
     )
@@ -93,14 +95,14 @@ def prepared(corrections: int) -> dict[str, str]:
 def time_command(corrections: int) -> float:
     env = prepared(corrections)
     started = time.monotonic()
-    subprocess.run(
-        [PYTHON, "manage.py", "finetune", "--force", "--no-activate"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
+    done = subprocess.run(
+        [PYTHON, "manage.py", "finetune", "--force", "--no-activate"], cwd=ROOT, env=env, capture_output=True, text=True
     )
-    return time.monotonic() - started
+    took = time.monotonic() - started
+    if done.returncode:
+        raise RuntimeError(f"manage.py finetune failed:\n{done.stderr[-3000:]}")
+    print(f"{corrections} corrections: {took:.0f} s; {done.stdout.strip()}", flush=True)
+    return took
 
 
 def celery_peak(corrections: int, timeout: float = 1800.0) -> tuple[float, float]:
@@ -164,10 +166,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     seconds = {n: time_command(n) for n in args.corrections}
     rows = [[n, s, f"{s / 60:.1f}"] for n, s in seconds.items()]
+    overrides = ", ".join(f"`{k}={v}`" for k, v in sorted(os.environ.items()) if k.startswith("DIGITS_FINETUNE_"))
     sections = [
-        "`manage.py finetune --force --no-activate` (default epochs and MNIST replay, from the settings) on a fresh "
-        "SQLite database holding the shipped model and N accepted corrections (MNIST training digits stored as "
-        "drawings), timed from start to exit.",
+        "`manage.py finetune --force --no-activate` (epochs and MNIST replay from the settings"
+        + (f": {overrides}" if overrides else ", their defaults")
+        + ") on a fresh SQLite database holding the shipped model and N accepted corrections (MNIST training digits "
+        "stored as drawings), timed from start to exit.",
         markdown_table(["corrections", "seconds", "minutes"], rows),
     ]
     first = seconds[min(seconds)]
