@@ -48,6 +48,9 @@ def row(who: str, r: WrkResult) -> list[object]:
         r.error_count,
         f"{r.stored_drawings} / {r.requests}",
         "yes" if r.one_row_per_request else "**NO**",
+        r.cpu_ms_per_request("gunicorn"),
+        r.cpu_ms_per_request("PostgreSQL"),
+        r.capacity,
     ]
 
 
@@ -69,14 +72,19 @@ def main(argv: list[str] | None = None) -> dict:
 
     headers = ["server", "concurrency", "201s", "req/s", "p50 ms", "p90 ms", "p99 ms", "errors", "rows / handled"]
     rows = [row("Digits (LiteRT)", r) for r in ours] + [row("Keras baseline", r) for r in keras]
-    table = markdown_table([*headers, "1 row each"], rows)
+    cpu_headers = ["web CPU ms/req", "PostgreSQL CPU ms/req", "CPU-bound req/s"]
+    table = markdown_table([*headers, "1 row each", *cpu_headers], rows)
     best = max(ours, key=lambda r: r.rps)
+    best_capacity = max(ours, key=lambda r: r.capacity)
     c1 = next((r for r in ours if r.concurrency == 1), ours[0])
     lines = [
         f"- p50 at concurrency {c1.concurrency}: **{c1.latency_ms['p50']:.2f} ms** (target ≤ 10 ms: "
         f"{'met' if c1.latency_ms['p50'] <= 10 else 'NOT met'})",
         f"- Best throughput: **{best.rps:.0f} stored predictions/s** at concurrency {best.concurrency} "
         f"(target ≥ 300: {'met' if best.rps >= 300 else 'NOT met'})",
+        f"- CPU per stored prediction: {best_capacity.cpu_ms_per_request('gunicorn'):.1f} ms in the web worker, "
+        f"{best_capacity.cpu_ms_per_request('PostgreSQL'):.1f} ms in PostgreSQL: this machine's cores could serve "
+        f"about **{best_capacity.capacity:.0f} stored predictions/s** with nothing else running",
         f"- Errors: {sum(r.error_count for r in ours)}; one stored drawing and submission per request: "
         f"{'yes, every run' if all(r.one_row_per_request for r in ours) else '**NO**'}",
     ]
@@ -113,7 +121,10 @@ def main(argv: list[str] | None = None) -> dict:
     setup = (
         f"gunicorn, {args.workers} sync workers (as the Procfile), `DEBUG=0`, PostgreSQL on 127.0.0.1, media on local "
         f"disk; wrk (1 thread) with `bench/wrk/predict.lua`, {args.seconds} s per level after a warm-up, each request "
-        "a new client (so each also creates its session). Latency is wrk's, from request sent to response read."
+        "a new client (so each also creates its session). Latency is wrk's, from request sent to response read. "
+        "CPU columns: CPU time of the gunicorn processes and of the database's server processes (from /proc) per "
+        "request handled; *CPU-bound req/s* = cores / (web + database + wrk CPU per request), what the machine "
+        "would serve with nothing else running: unlike req/s, it hardly depends on other work on the machine."
     )
 
     plt = pyplot()

@@ -48,12 +48,13 @@ def main(argv: list[str] | None = None) -> dict:
             r.latency_ms["p99"],
             r.error_count,
             "yes" if r.one_row_per_request else "**NO**",
+            r.cpu_ms_per_request("gunicorn"),
+            r.capacity,
         ]
         for w, r in results.items()
     ]
-    table = markdown_table(
-        ["workers", "req/s", "vs 1 worker", "scaling efficiency", "p50 ms", "p99 ms", "errors", "1 row each"], rows
-    )
+    headers = ["workers", "req/s", "vs 1 worker", "scaling efficiency", "p50 ms", "p99 ms", "errors", "1 row each"]
+    table = markdown_table([*headers, "web CPU ms/req", "CPU-bound req/s"], rows)
     cores = os.cpu_count() or 1
     within = [w for w in results if w <= cores]
     notes = [

@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -65,11 +66,42 @@ def maps_tensorflow(pid: int) -> bool:
     return "/site-packages/tensorflow/" in maps or "libtensorflow" in maps
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (those that are gone count as 0)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / CLOCK_TICKS
+
+
+def postgres_backends(database: str) -> list[int]:
+    """The PostgreSQL server processes serving connections to ``database`` (their title names it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                title = (entry / "cmdline").read_bytes()
+                if title.startswith(b"postgres: ") and f" {database} ".encode() in title:
+                    found.append(int(entry.name))
+    return found
+
+
 def children(pid: int) -> list[int]:
     try:
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
+
+
+def _children_cpu() -> float:
+    """CPU time of this process's finished children: wrk's, once it has exited."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass
@@ -83,6 +115,7 @@ class WrkResult:
     latency_ms: dict[str, float]
     ids: list[int]
     served: dict[str, int] = field(default_factory=dict)  # status -> requests in the server's access log
+    cpu_s: dict[str, float] = field(default_factory=dict)  # gunicorn / PostgreSQL / wrk -> CPU seconds used
     stored_drawings: int = 0
     stored_submissions: int = 0
     ids_found: int = 0
@@ -104,6 +137,16 @@ class WrkResult:
     def error_count(self) -> int:
         failed_at_server = sum(n for s, n in self.served.items() if s != "201")
         return sum(self.errors.values()) + sum(n for s, n in self.statuses.items() if s != "201") + failed_at_server
+
+    def cpu_ms_per_request(self, part: str) -> float:
+        return 1000 * self.cpu_s.get(part, 0.0) / max(1, self.requests)
+
+    @property
+    def capacity(self) -> float:
+        """Requests per second the machine's cores could serve if the server, its database and the load generator
+        had them to themselves: cores / CPU time per request. Independent of other work on the machine."""
+        per_request = sum(self.cpu_s.values()) / max(1, self.requests)
+        return (os.cpu_count() or 1) / per_request if per_request else float("nan")
 
     @property
     def one_row_per_request(self) -> bool:
@@ -155,6 +198,9 @@ class Server:
         """Drive the server with wrk at ``concurrency`` connections for ``seconds``; check what was stored."""
         before = self.site.counts()
         logged = self.site.access_log_lines()
+        server_pids = [self.process.pid, *self.worker_pids()]
+        database_pids = postgres_backends(self.site.database)
+        cpu_before = (cpu_seconds(server_pids), cpu_seconds(database_pids), _children_cpu())
         out = subprocess.run(
             [
                 require_wrk(),
@@ -185,6 +231,11 @@ class Server:
             ids=[int(i) for i in raw["ids"]],
         )
         after = self.site.settled_counts()  # requests sent just before wrk stopped are still being stored
+        cpu_after = (cpu_seconds(server_pids), cpu_seconds(database_pids), _children_cpu())
+        result.cpu_s = {
+            part: end - start
+            for part, start, end in zip(("gunicorn", "PostgreSQL", "wrk"), cpu_before, cpu_after, strict=True)
+        }
         result.stored_drawings = after[0] - before[0]
         result.stored_submissions = after[1] - before[1]
         result.ids_found = self.site.count_ids(result.ids)
