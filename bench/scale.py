@@ -4,15 +4,18 @@ Same set-up as ``bench/http_load.py`` (gunicorn, PostgreSQL, wrk, every request 
 concurrency high enough to keep every worker busy. How fine-tune time grows with the number of corrections is
 measured by ``bench/finetune.py``.
 
-    python -m bench.scale [--workers 1 2 4] [--concurrency 16] [--seconds 10]
+    python -m bench.scale [--workers 1 2 3 4] [--concurrency 16] [--seconds 10]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 
-from bench.common import Machine, fit_line, markdown_table, pyplot, write_result
+import numpy as np
+
+from bench.common import Machine, markdown_table, pyplot, write_result
 from bench.server import BenchSite
 
 NAME = "scale"
@@ -20,7 +23,7 @@ NAME = "scale"
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 3, 4])
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args(argv)
@@ -56,33 +59,29 @@ def main(argv: list[str] | None = None) -> dict:
     headers = ["workers", "req/s", "vs 1 worker", "scaling efficiency", "p50 ms", "p99 ms", "errors", "1 row each"]
     table = markdown_table([*headers, "web CPU ms/req", "CPU-bound req/s"], rows)
     cores = os.cpu_count() or 1
-    within = [w for w in results if w <= cores]
+    # A sync worker serves one request at a time, waiting for the database and the disk part of it: alone it does
+    # r1 requests/s. Workers add r1 each until the cores are busy: then the CPU time per request caps the machine.
+    r1 = one / min(results)
+    capacity = float(np.median([r.capacity for r in results.values()]))
+    model = {w: min(w * r1, capacity) for w in results}
+    error = float(np.mean([abs(results[w].rps - model[w]) / model[w] for w in results]))
+    saturated = math.ceil(capacity / r1)
     notes = [
         f"gunicorn sync workers, PostgreSQL, wrk at {args.concurrency} connections for {args.seconds} s per worker "
         f"count; this machine has {cores} cores, shared by the server, PostgreSQL and wrk.",
         table,
+        f"Fitted: **req/s ≈ min({r1:.0f} x workers, {capacity:.0f})** (mean error {error:.0%}). One worker serves "
+        f"about {r1:.0f} stored predictions/s on its own: it also waits for the database's commit. Workers add that "
+        f"much each until the cores are busy, at about {capacity:.0f}/s (cores / CPU time per request, measured), "
+        f"so {saturated} workers saturate this machine. An operator runs about that many per machine and adds "
+        "machines (sharing the database) beyond it.",
     ]
-    if len(within) >= 2:
-        a, b = fit_line(within, [results[w].rps for w in within])
-        fitted = f"Fitted up to the core count: **req/s ≈ {a:.0f} + {b:.0f} x workers**. "
-        if b > 0.2 * one:
-            fitted += (
-                f"Each worker adds about {b:.0f} stored predictions/s while it has a core of its own (the database "
-                "and the load generator need CPU too); past the core count more workers only queue. An operator "
-                "adds a worker per core, and a machine (sharing the database) when the workers of one are busy."
-            )
-        else:
-            fitted += (
-                "A second worker added little here: the cores were already busy (with the database, the load "
-                "generator, or other work on the machine — see the load average)."
-            )
-        notes.append(fitted)
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ws = list(results)
     ax.plot(ws, [results[w].rps for w in ws], "o-", color="#2563eb", label="measured")
-    ax.plot(ws, [one * w / min(ws) for w in ws], ":", color="#9ca3af", label="linear")
+    ax.plot(ws, [model[w] for w in ws], ":", color="#6b7280", label="fitted: min(r1 x workers, capacity)")
     ax.axvline(cores, color="#b45309", linestyle="--", label=f"{cores} cores")
     ax.set_xticks(ws)
     ax.set_xlabel("gunicorn workers")
