@@ -106,7 +106,7 @@ class Machine:
             f"- Machine: {self.cores} cores ({self.cpu}), {self.ram_gib:.1f} GiB RAM, {self.system}, "
             f"Python {self.python}",
             f"- Load average (1/5/15 min) before: {fmt_load(self.load_before)}, after: {fmt_load(load_after)}"
-            + (" — the machine was busy, figures are pessimistic" if self.load_before[0] > 0.5 * self.cores else ""),
+            + (" — the machine was busy, figures are pessimistic" if self.load_before[0] > self.cores else ""),
             f"- Date: {self.date}; commit {self.commit}",
             f"- Command: `{self.command}` (from the repository root)",
         ]

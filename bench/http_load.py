@@ -13,6 +13,7 @@ run, against the baseline: the same server and code path but Keras ``model.predi
 from __future__ import annotations
 
 import argparse
+import importlib
 
 from bench.common import Machine, markdown_table, pyplot, write_result
 from bench.server import BenchSite, WrkResult
@@ -118,10 +119,15 @@ def main(argv: list[str] | None = None) -> dict:
             )
         else:
             lines.append("- Against the usual way: the baseline did not answer at every level; no ratio is given.")
+    throttled = bool(importlib.import_module("digits_site.settings").REST_FRAMEWORK.get("DEFAULT_THROTTLE_CLASSES"))
+    cache = "Redis cache" + (
+        " (the rate limit is checked on every request, set too high to refuse)" if throttled else ""
+    )
     setup = (
-        f"gunicorn, {args.workers} sync workers (as the Procfile), `DEBUG=0`, PostgreSQL on 127.0.0.1, media on local "
-        f"disk; wrk (1 thread) with `bench/wrk/predict.lua`, {args.seconds} s per level after a warm-up, each request "
-        "a new client (so each also creates its session). Latency is wrk's, from request sent to response read. "
+        f"gunicorn, {args.workers} sync workers (as the Procfile), `DEBUG=0`, PostgreSQL on 127.0.0.1, "
+        f"{cache if site.redis_url else 'no Redis (rate limit off)'}, media on local disk; wrk (1 thread) with "
+        f"`bench/wrk/predict.lua`, {args.seconds} s per level after a warm-up, each request a new client "
+        "(so each also creates its session). Latency is wrk's, from request sent to response read. "
         "CPU columns: CPU time of the gunicorn processes and of the database's server processes (from /proc) per "
         "request handled; *CPU-bound req/s* = cores / (web + database + wrk CPU per request), what the machine "
         "would serve with nothing else running: unlike req/s, it hardly depends on other work on the machine."
