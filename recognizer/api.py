@@ -121,7 +121,7 @@ class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelM
     )
     def create(self, request: Request) -> Response:
         """Predict the digit in an image and store it; the answer says how to correct it."""
-        submission = predictions.create_submission(_uploaded_image(request), _session_key(request))
+        submission = predictions.create_submission(_uploaded_image(request), lambda: _session_key(request))
         drawing = submission.ordered_drawings[0]
         context = {**self.get_serializer_context(), "include_token": True}
         return Response(DrawingSerializer(drawing, context=context).data, status=status.HTTP_201_CREATED)
@@ -185,6 +185,8 @@ class NumberViewSet(_Throttled, viewsets.GenericViewSet):
     )
     def create(self, request: Request) -> Response:
         """Read a whole number: each digit is predicted, stored and returned with its own correction URL."""
-        submission = predictions.create_submission(_uploaded_image(request), _session_key(request), as_number=True)
+        submission = predictions.create_submission(
+            _uploaded_image(request), lambda: _session_key(request), as_number=True
+        )
         context = {**self.get_serializer_context(), "include_token": True}
         return Response(NumberSerializer(submission, context=context).data, status=status.HTTP_201_CREATED)

@@ -11,10 +11,14 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from recognizer.models import ModelVersion
 
 
 class ModelUnavailable(RuntimeError):
@@ -58,11 +62,21 @@ class Classifier:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A model version and its loaded classifier, always used together."""
+    """A model version and its loaded classifier, always used together.
 
-    version_id: int
-    name: str
+    The version's row is kept so that a stored prediction can point at it (and a response name it) without a query.
+    """
+
+    version: ModelVersion
     classifier: Classifier
+
+    @property
+    def version_id(self) -> int:
+        return self.version.pk
+
+    @property
+    def name(self) -> str:
+        return self.version.name
 
 
 _lock = threading.Lock()
@@ -76,14 +90,14 @@ def _active_version_id() -> int | None:
     return ModelVersion.objects.filter(is_active=True).values_list("pk", flat=True).first()
 
 
-def load_version(version) -> LoadedModel:
+def load_version(version: ModelVersion) -> LoadedModel:
     """Read a version's ``.tflite`` from storage and load it (raises :class:`ModelUnavailable`)."""
     try:
         with version.tflite_file.open("rb") as fh:
             content = fh.read()
     except (OSError, ValueError) as exc:
         raise ModelUnavailable(f"the artifact of model {version.name} cannot be read: {exc}") from exc
-    return LoadedModel(version.pk, version.name, Classifier(content))
+    return LoadedModel(version, Classifier(content))
 
 
 def active_model() -> LoadedModel:
@@ -130,8 +144,15 @@ class Prediction:
     digit: int
     confidence: float
     probabilities: list[float]
-    version_id: int
-    version_name: str
+    version: ModelVersion
+
+    @property
+    def version_id(self) -> int:
+        return self.version.pk
+
+    @property
+    def version_name(self) -> str:
+        return self.version.name
 
 
 def predict(model_input: np.ndarray) -> Prediction:
@@ -142,9 +163,11 @@ def predict(model_input: np.ndarray) -> Prediction:
 def predict_batch(inputs: np.ndarray) -> list[Prediction]:
     """Classify several 28x28 inputs (the digits of one number) with one model, in one call."""
     model = active_model()
-    probabilities = model.classifier.predict(inputs).astype(np.float64)
+    return predictions_from(model.classifier.predict(inputs), model.version)
+
+
+def predictions_from(probabilities: np.ndarray, version: ModelVersion) -> list[Prediction]:
+    """One :class:`Prediction` per row of ``probabilities`` (N, 10), renormalised to sum to exactly 1."""
+    probabilities = probabilities.astype(np.float64)
     probabilities /= probabilities.sum(axis=1, keepdims=True)
-    return [
-        Prediction(int(p.argmax()), float(p.max()), [float(v) for v in p], model.version_id, model.name)
-        for p in probabilities
-    ]
+    return [Prediction(int(p.argmax()), float(p.max()), [float(v) for v in p], version) for p in probabilities]
