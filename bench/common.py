@@ -24,9 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 PYTHON = sys.executable
 
-if str(ROOT) not in sys.path:  # `python bench/x.py` as well as `python -m bench.x`
-    sys.path.insert(0, str(ROOT))
-
 
 def bench_var_dir() -> Path:
     """A fresh folder for one benchmark's files (database, media), inside ``DIGITS_VAR_DIR`` when that is set."""
@@ -98,7 +95,7 @@ class Machine:
     system: str = field(default_factory=lambda: f"{platform.system()} {platform.release()}")
     commit: str = field(default_factory=git_commit)
     date: str = field(default_factory=lambda: dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"))
-    command: str = field(default_factory=lambda: shlex.join([Path(PYTHON).name, *sys.argv]))
+    command: str = field(default_factory=lambda: shlex.join(["python", *sys.orig_argv[1:]]))
 
     def lines(self) -> list[str]:
         load_after = load_average()
