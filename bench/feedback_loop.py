@@ -70,6 +70,7 @@ class Scenario:
     run: dict = field(default_factory=dict)
     style_before: dict = field(default_factory=dict)
     style_after: dict = field(default_factory=dict)
+    figures: dict[str, bytes] = field(default_factory=dict)
 
 
 def style_accuracy(model_content: bytes, inputs, labels) -> dict:
@@ -160,13 +161,14 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace, fresh) -> Scenari
         "after": run.metrics_after,
         "base": base.name,
         "active_after": active.name,
-        "curves": run.curves_image.path if run.curves_image else None,
-        "confusion": run.confusion_image.path if run.confusion_image else None,
     }
+    for image in ("curves_image", "confusion_image"):
+        with getattr(run, image).open("rb") as fh:
+            scenario.figures[image] = fh.read()
     return scenario
 
 
-def machine() -> str:
+def machine(load_at_start: str) -> str:
     cpu = "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -175,8 +177,14 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"{platform.node()}: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}; load average {load}"
+    return (
+        f"{platform.node()}: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}; load average "
+        f"(1, 5, 15 min) {load_at_start} at the start, {load_average()} at the end (the machine is shared)"
+    )
+
+
+def load_average() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def chart(scenarios: list[Scenario], path: Path) -> None:
@@ -209,8 +217,9 @@ def chart(scenarios: list[Scenario], path: Path) -> None:
     before = [s.run["before"]["mnist_test_accuracy"] * 100 for s in scenarios]
     after = [s.run["after"]["mnist_test_accuracy"] * 100 for s in scenarios]
     positions = range(len(scenarios))
-    right.bar([p - 0.2 for p in positions], before, 0.4, label="active model")
-    right.bar([p + 0.2 for p in positions], after, 0.4, label="candidate")
+    for offset, values, label in ((-0.2, before, "active model"), (0.2, after, "candidate")):
+        bars = right.bar([p + offset for p in positions], values, 0.4, label=label)
+        right.bar_label(bars, fmt="%.2f", fontsize=8)
     right.set_xticks(list(positions), names)
     low = min(before + after)
     right.set_ylim(max(0, low - 1), 100)
@@ -221,13 +230,13 @@ def chart(scenarios: list[Scenario], path: Path) -> None:
     figure.savefig(path, dpi=100)
 
 
-def report(scenarios: list[Scenario], args: argparse.Namespace, command: str, started: datetime) -> str:
+def report(scenarios: list[Scenario], args: argparse.Namespace, command: str, started: datetime, load: str) -> str:
     lines = [
         "# Feedback loop benchmark",
         "",
         f"- Command: `{command}`",
         f"- Date: {started:%Y-%m-%d %H:%M} UTC; commit {git_commit()}",
-        f"- Machine: {machine()}",
+        f"- Machine: {machine(load)}",
         f"- Base model: {scenarios[0].run['base']}",
         "",
         "| scenario | drawings | corrections (train + held out) | MNIST replay | style accuracy before → after | "
@@ -255,7 +264,11 @@ def report(scenarios: list[Scenario], args: argparse.Namespace, command: str, st
     lines += ["", "Stage timings (seconds) and gate verdicts:", ""]
     for s in scenarios:
         timings = ", ".join(f"{k} {v:.1f}" for k, v in s.run["timings"].items())
-        lines.append(f"- {s.name}: {timings}; whole run {s.run['run_seconds']:.1f} s. {s.run['message']}")
+        repeats = s.run["parameters"]["correction_repeats"]
+        lines.append(
+            f"- {s.name}: {timings}; whole run {s.run['run_seconds']:.1f} s (each training correction seen "
+            f"{repeats} times). {s.run['message']}"
+        )
     lines += [
         "",
         f"Fresh drawings: {scenarios[0].style_before['count']} ({args.fresh} per digit) from another random stream "
@@ -263,6 +276,13 @@ def report(scenarios: list[Scenario], args: argparse.Namespace, command: str, st
         "through LiteRT. Parameters: " + ", ".join(f"{k}={v}" for k, v in scenarios[0].run["parameters"].items()),
         "",
         "![chart](feedback_loop.png)",
+        "",
+        f"The {scenarios[0].name} run's own figures, as staff see them on its training run: curves (training, and the "
+        "held-out corrections after the epoch) and confusion matrices.",
+        "",
+        "![curves](feedback_loop_curves.png)",
+        "",
+        "![confusion matrices](feedback_loop_confusion.png)",
         "",
     ]
     return "\n".join(lines)
@@ -280,7 +300,7 @@ def git_commit() -> str:
 def main() -> None:
     args = parse_args()
     command = shlex.join([sys.executable, *sys.argv])
-    started = datetime.now(UTC)
+    started, load = datetime.now(UTC), load_average()
     with tempfile.TemporaryDirectory(prefix="digits-bench-") as tmp:
         setup_django(Path(tmp))
         from django.core.management import call_command
@@ -292,7 +312,9 @@ def main() -> None:
             scenarios.append(run_scenario(Scenario("timing", args.timing_corrections), args, fresh))
         args.out.mkdir(parents=True, exist_ok=True)
         chart(scenarios, args.out / "feedback_loop.png")
-        text = report(scenarios, args, command, started)
+        (args.out / "feedback_loop_curves.png").write_bytes(scenarios[0].figures["curves_image"])
+        (args.out / "feedback_loop_confusion.png").write_bytes(scenarios[0].figures["confusion_image"])
+        text = report(scenarios, args, command, started, load)
         (args.out / "feedback_loop.md").write_text(text)
     print(text)
 

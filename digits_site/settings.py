@@ -225,13 +225,15 @@ DIGITS_LOW_CONFIDENCE = float(os.environ.get("DIGITS_LOW_CONFIDENCE", "0.7"))
 # The feedback loop (training.finetune, run by the Celery task recognizer.tasks.fine_tune and manage.py finetune).
 #: A fine-tune is skipped unless at least this many usable corrections arrived since the last one that trained.
 DIGITS_FINETUNE_MIN_CORRECTIONS = int(os.environ.get("DIGITS_FINETUNE_MIN_CORRECTIONS", "50"))
-DIGITS_FINETUNE_EPOCHS = int(os.environ.get("DIGITS_FINETUNE_EPOCHS", "2"))
+DIGITS_FINETUNE_EPOCHS = int(os.environ.get("DIGITS_FINETUNE_EPOCHS", "1"))
 #: How many MNIST training images are replayed next to the corrections, so the model does not forget MNIST.
-DIGITS_FINETUNE_REPLAY = int(os.environ.get("DIGITS_FINETUNE_REPLAY", "10000"))
+DIGITS_FINETUNE_REPLAY = int(os.environ.get("DIGITS_FINETUNE_REPLAY", "20000"))
 #: The share of training examples that are (differently augmented repeats of) corrections.
 DIGITS_FINETUNE_CORRECTION_SHARE = float(os.environ.get("DIGITS_FINETUNE_CORRECTION_SHARE", "0.15"))
 #: The share of corrections held out (chosen by a hash of their input, so for good) to judge models on.
 DIGITS_FINETUNE_HELDOUT_SHARE = float(os.environ.get("DIGITS_FINETUNE_HELDOUT_SHARE", "0.2"))
+#: The candidate's weights are this share of the fine-tuned ones plus the rest of the active model's (1: no mixing).
+DIGITS_FINETUNE_INTERPOLATION = float(os.environ.get("DIGITS_FINETUNE_INTERPOLATION", "0.7"))
 DIGITS_FINETUNE_LEARNING_RATE = float(os.environ.get("DIGITS_FINETUNE_LEARNING_RATE", "5e-4"))
 DIGITS_FINETUNE_BATCH_SIZE = int(os.environ.get("DIGITS_FINETUNE_BATCH_SIZE", "128"))
 #: Evaluate on only the first N MNIST test images. 0 (the default) means all 10,000; only tests lower it.

@@ -4,11 +4,13 @@ One call of :func:`fine_tune` is one :class:`~recognizer.models.TrainingRun`, wh
 
 1. claim the fine-tune lock (:mod:`training.runs`); skip, with the reason, when fewer than
    ``DIGITS_FINETUNE_MIN_CORRECTIONS`` usable corrections arrived since the last fine-tune that trained;
-2. start from the active model's ``.keras`` and train a few epochs on a random replay sample of MNIST plus the
-   training share of the corrections (their stored 28x28 inputs, selected by :mod:`recognizer.training_data`),
+2. start from the active model's ``.keras`` and train (``DIGITS_FINETUNE_EPOCHS``) on a random replay sample of
+   MNIST plus the training share of the corrections (their stored 28x28 inputs, selected by
+   :mod:`recognizer.training_data`),
    repeated so that they make up ``DIGITS_FINETUNE_CORRECTION_SHARE`` of the examples, every repeat augmented
    differently: a few hundred corrections then weigh as much as thousands of MNIST images, while the replay keeps
-   the model from forgetting MNIST;
+   the model from forgetting MNIST; the candidate is then a weighted average of the fine-tuned and the active
+   model's weights (``DIGITS_FINETUNE_INTERPOLATION``), which keeps more of both;
 3. evaluate the candidate and the active model, both as exported ``.tflite`` through LiteRT (exactly what web
    processes would serve), on the 10,000 MNIST test images and on the held-out corrections neither trained on;
 4. register the candidate as a new version (parent: the active one) and activate it only if it passes the gate:
@@ -63,6 +65,7 @@ class FinetuneOptions:
     max_mnist_drop: float
     max_heldout_drop: float
     train_on_pending: bool
+    interpolation: float
     force: bool = False
     activate: bool = True
     seed: int | None = None
@@ -85,6 +88,7 @@ class FinetuneOptions:
             "max_mnist_drop": settings.DIGITS_GATE_MAX_MNIST_DROP,
             "max_heldout_drop": settings.DIGITS_GATE_MAX_HELDOUT_DROP,
             "train_on_pending": settings.DIGITS_TRAIN_ON_PENDING,
+            "interpolation": settings.DIGITS_FINETUNE_INTERPOLATION,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
@@ -247,6 +251,7 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
                 f"x{data.repeats}, {options.epochs} epoch(s)",
             )
             model = _load_keras(base, Path(tmp))
+            base_weights = model.get_weights()
             compile_model(model, options.learning_rate)
             validation = (corrections.x_heldout, corrections.y_heldout) if len(corrections.y_heldout) else None
             history = fit(
@@ -260,6 +265,7 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
                 verbose=options.verbose,
                 decay="step",
             )
+            interpolate(model, base_weights, options.interpolation)
         name = f"ft{run.pk}-{timezone.now():%Y%m%d-%H%M%S}"
         with recorder.timed("export"):
             recorder.stage(80, "exporting the candidate (.keras, .tflite)")
@@ -302,6 +308,24 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
             run.result_version = version
             status, message = _activate_if_passed(run, version, base, verdict, options)
     return recorder.finish(status, message)
+
+
+def interpolate(model: keras.Model, base_weights: list[np.ndarray], share: float) -> None:
+    """Set the fine-tuned ``model``'s weights to ``share`` of themselves plus the rest of the active model's.
+
+    Weight-space ensembling (WiSE-FT, Wortsman et al., 2022): the two models are close enough that their average is
+    a good model too, and it keeps most of what the corrections taught along with most of what the active model knew,
+    which is what the gate asks for.
+    """
+    if share >= 1.0:
+        return
+    tuned = model.get_weights()
+    model.set_weights(
+        [
+            share * new + (1.0 - share) * old if np.issubdtype(new.dtype, np.floating) else new
+            for new, old in zip(tuned, base_weights, strict=True)
+        ]
+    )
 
 
 def _load_keras(version: ModelVersion, directory: Path) -> keras.Model:
