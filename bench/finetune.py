@@ -51,7 +51,7 @@ for start in range(0, n, 2000):
     images, labels = mnist.x_train[start : start + 2000], mnist.y_train[start : start + 2000]
     images, labels = images[: n - start], labels[: n - start]
     submissions = Submission.objects.bulk_create(
-        [Submission(created_at=now, session_key="bench", number=str((y + 1) % 10)) for y in labels]
+        [Submission(created_at=now, client_key="bench", number=str((y + 1) % 10)) for y in labels]
     )
     drawings = []
     for i, (image, label, submission) in enumerate(zip(images, labels, submissions)):
@@ -63,7 +63,7 @@ for start in range(0, n, 2000):
         drawings.append(Drawing(
             submission=submission, image=name, image_sha256=f"{start + i:064d}", model_input=model_input.tobytes(),
             predicted_digit=wrong, confidence=1.0, probabilities=probabilities, model_version=version,
-            created_at=now, session_key="bench", corrected_label=int(label), corrected_at=now,
+            created_at=now, client_key="bench", corrected_label=int(label), corrected_at=now,
             correction_status=Drawing.CorrectionStatus.ACCEPTED, reviewed_at=now,
         ))
     Drawing.objects.bulk_create(drawings)

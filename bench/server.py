@@ -185,7 +185,10 @@ class Server:
 
     def post_once(self, body: bytes) -> int:
         request = urllib.request.Request(  # noqa: S310 (http://127.0.0.1 only)
-            self.url + self.path, data=body, headers={"Content-Type": "application/json"}, method="POST"
+            self.url + self.path,
+            data=body,
+            headers={"Content-Type": "application/json", "X-Forwarded-Proto": "https"},
+            method="POST",
         )
         try:
             with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 (127.0.0.1 only)
@@ -292,6 +295,9 @@ class BenchSite:
             DEBUG="0",
             SECRET_KEY=secrets.token_urlsafe(32),
             TF_CPP_MIN_LOG_LEVEL="2",
+            # TLS ends at a proxy in production (DEBUG off redirects plain HTTP); requests here say so with
+            # X-Forwarded-Proto, as that proxy would.
+            DIGITS_BEHIND_TLS_PROXY="1",
         )
         # Production keeps its cache (and so the per-client rate limit's counters) in Redis. Every request here
         # comes from 127.0.0.1: the limit is checked on each one, as in production, but set too high to refuse any.

@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "recognizer.clients.ClientCookieMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -110,8 +111,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-#: Database sessions that are created with one INSERT (see recognizer/sessions.py).
-SESSION_ENGINE = "recognizer.sessions"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -269,6 +268,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+#: The signed cookie that tells an anonymous client's drawings from others' (recognizer/clients.py): a year by default.
+DIGITS_CLIENT_COOKIE_NAME = os.environ.get("DIGITS_CLIENT_COOKIE_NAME", "digits_client")
+DIGITS_CLIENT_COOKIE_AGE = int(os.environ.get("DIGITS_CLIENT_COOKIE_AGE", str(365 * 24 * 3600)))
 SESSION_COOKIE_SAMESITE = "Lax"
 # The page's script reads the CSRF cookie to send it back as X-CSRFToken, so that cookie cannot be HttpOnly.
 CSRF_COOKIE_HTTPONLY = False

@@ -12,7 +12,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from recognizer import predictions
+from recognizer import clients, predictions
 from recognizer.images import decode_data_url
 from recognizer.models import Drawing
 from recognizer.serializers import (
@@ -37,22 +37,15 @@ def _uploaded_image(request: Request) -> bytes:
     return decode_data_url(value)
 
 
-def _session_key(request: Request) -> str:
-    """The client's session key, creating the session so the client can correct its drawing later."""
-    if not request.session.session_key:
-        request.session.save()
-    return request.session.session_key
-
-
-#: How many drawings the "recent" endpoint returns: the page's strip of this session's drawings.
+#: How many drawings the "recent" endpoint returns: the page's strip of this client's drawings.
 RECENT_COUNT = 12
 
 
 def _enforce_csrf(request: Request) -> None:
-    """Refuse a request whose only credential is the session cookie unless it carries the CSRF token.
+    """Refuse a request whose only credential is the client cookie unless it carries the CSRF token.
 
-    DRF checks CSRF only for logged-in users; an anonymous client's session cookie is a credential too (it may
-    correct the drawings it made), and a cross-site form could send it along.
+    DRF checks CSRF only for logged-in users; an anonymous client's cookie is a credential too (it may correct the
+    drawings it made), and a cross-site form could send it along.
     """
     SessionAuthentication().enforce_csrf(request)
 
@@ -112,7 +105,7 @@ class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelM
         queryset = super().get_queryset()
         if self.request.user.is_staff:
             return queryset
-        return queryset.filter(session_key=self.request.session.session_key or "-")
+        return queryset.filter(client_key=clients.client_key(self.request) or "-")
 
     @extend_schema(
         request=PredictionRequestSerializer,
@@ -121,7 +114,7 @@ class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelM
     )
     def create(self, request: Request) -> Response:
         """Predict the digit in an image and store it; the answer says how to correct it."""
-        submission = predictions.create_submission(_uploaded_image(request), lambda: _session_key(request))
+        submission = predictions.create_submission(_uploaded_image(request), clients.ensure_client_key(request))
         drawing = submission.ordered_drawings[0]
         context = {**self.get_serializer_context(), "include_token": True}
         return Response(DrawingSerializer(drawing, context=context).data, status=status.HTTP_201_CREATED)
@@ -129,11 +122,11 @@ class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelM
     @extend_schema(responses={200: DrawingSerializer(many=True)})
     @action(detail=False, methods=["get"], url_path="recent", url_name="recent")
     def recent(self, request: Request) -> Response:
-        """This client's own latest drawings (by its session), newest submission first, a number's digits in order."""
-        key = request.session.session_key
+        """This client's own latest drawings (by its cookie), newest submission first, a number's digits in order."""
+        key = clients.client_key(request)
         drawings = Drawing.objects.none()
         if key:
-            drawings = Drawing.objects.select_related("model_version").filter(session_key=key)
+            drawings = Drawing.objects.select_related("model_version").filter(client_key=key)
         drawings = drawings.order_by("-submission_id", "position")
         return Response(self.get_serializer(drawings[:RECENT_COUNT], many=True).data)
 
@@ -142,7 +135,7 @@ class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelM
         responses={
             200: DrawingSerializer,
             400: _error("The label is not a digit 0-9."),
-            403: _error("Not your drawing, or no CSRF token with a session."),
+            403: _error("Not your drawing, or no CSRF token with the client cookie."),
             404: _error("No such drawing."),
             409: _error("Staff have reviewed it: it can no longer be changed."),
             429: _error("Too many corrections; see the Retry-After header."),
@@ -151,7 +144,7 @@ class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelM
     )
     @action(detail=True, methods=["post"], url_path="correction", url_name="correction")
     def correction(self, request: Request, pk: str) -> Response:
-        """Correct a prediction: the client that made the drawing (its token or session) and staff may.
+        """Correct a prediction: the client that made the drawing (its token or cookie) and staff may.
 
         A second correction replaces the first, until staff have reviewed it (then 409).
         """
@@ -160,13 +153,13 @@ class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelM
         serializer.is_valid(raise_exception=True)
         grounds = predictions.correction_grounds(
             drawing,
-            session_key=request.session.session_key,
+            client_key=clients.client_key(request),
             is_staff=request.user.is_staff,
             token=serializer.validated_data.get("token"),
         )
         if grounds is None:
             raise PermissionDenied("You can only correct your own drawings.")
-        if grounds is predictions.Grounds.SESSION:
+        if grounds is predictions.Grounds.COOKIE:
             _enforce_csrf(request)
         reviewer = request.user if request.user.is_staff else None
         predictions.correct(drawing, serializer.validated_data["label"], reviewer=reviewer)
@@ -186,7 +179,7 @@ class NumberViewSet(_Throttled, viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         """Read a whole number: each digit is predicted, stored and returned with its own correction URL."""
         submission = predictions.create_submission(
-            _uploaded_image(request), lambda: _session_key(request), as_number=True
+            _uploaded_image(request), clients.ensure_client_key(request), as_number=True
         )
         context = {**self.get_serializer_context(), "include_token": True}
         return Response(NumberSerializer(submission, context=context).data, status=status.HTTP_201_CREATED)

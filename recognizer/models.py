@@ -60,7 +60,9 @@ class Submission(models.Model):
     """One request from one client: a single digit, or a number written as several digits side by side."""
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    session_key = models.CharField(max_length=64, blank=True, db_index=True)
+    client_key = models.CharField(
+        max_length=64, blank=True, db_index=True, help_text="The anonymous client's key (recognizer/clients.py)."
+    )
     number = models.CharField(max_length=64, blank=True, help_text="The predicted digits, left to right.")
     image = models.ImageField(
         upload_to="submissions/%Y/%m/%d/",
@@ -99,7 +101,9 @@ class Drawing(models.Model):
     probabilities = models.JSONField()
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="drawings")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    session_key = models.CharField(max_length=64, blank=True, db_index=True)
+    client_key = models.CharField(
+        max_length=64, blank=True, db_index=True, help_text="The anonymous client's key (recognizer/clients.py)."
+    )
     corrected_label = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True)
     corrected_at = models.DateTimeField(null=True, blank=True)
     correction_status = models.CharField(

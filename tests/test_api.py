@@ -57,7 +57,7 @@ def test_every_prediction_is_stored_with_its_image_and_exact_model_input(client_
     assert drawing.probabilities == pytest.approx(body["probabilities"])
     assert drawing.model_version == active_model
     assert drawing.correction_status == Drawing.CorrectionStatus.NONE
-    assert drawing.session_key
+    assert drawing.client_key
 
 
 @pytest.mark.parametrize("index", range(20))

@@ -136,8 +136,9 @@ def seen_image(page) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))))
 
 
-def session_key(page) -> str:
-    return next(c["value"] for c in page.context.cookies() if c["name"] == "sessionid")
+def client_key(page) -> str:
+    """The key in the page's signed client cookie."""
+    return next(c["value"] for c in page.context.cookies() if c["name"] == "digits_client").split(":", 1)[0]
 
 
 def ink(page) -> int:
@@ -173,7 +174,7 @@ def test_digits_drawn_with_the_mouse_are_read_shown_and_stored(open_page, active
         expect(page.locator("#bars li.best .label")).to_have_text(str(digit))
         assert drawing.predicted_digit == digit
         assert drawing.model_version == active_model
-        assert drawing.session_key == session_key(page)
+        assert drawing.client_key == client_key(page)
         assert drawing.image.storage.exists(drawing.image.name)
         assert np.array_equal(seen_image(page), drawing.input_array)
     expect(page.locator("#recent li")).to_have_count(11)

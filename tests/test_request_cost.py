@@ -1,20 +1,23 @@
-"""What one prediction costs the database: only the rows it must write, and sessions that still work like Django's.
+"""What one prediction costs the database, and the client cookie that replaced a session row per visitor.
 
-Counts of SQL statements, not timings (the figures come from bench/). A new client's prediction writes its session,
-its submission and its drawing in one transaction, and reads nothing: the model version it names comes with the
-loaded model, and the session is neither checked for a free key first nor rewritten by the middleware afterwards.
+Counts of SQL statements, not timings (the figures come from bench/). A new client's prediction writes its
+submission and its drawing in one transaction and reads nothing: the model version it names comes with the loaded
+model, and the client's identity is a signed cookie (recognizer/clients.py), not a session row.
 """
 
 from __future__ import annotations
 
 import pytest
 from django.contrib.sessions.models import Session
+from django.core import signing
 from django.db import connection
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
 
+from recognizer import clients
 from recognizer.models import Drawing
-from recognizer.sessions import SessionStore
-from tests.drawing import data_url, draw_digit
+from tests.drawing import blank_canvas, data_url, draw_digit
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +36,15 @@ def _writes_and_reads(queries: CaptureQueriesContext) -> list[tuple[str, str]]:
     return found
 
 
-def test_a_new_clients_prediction_only_inserts_its_session_submission_and_drawing(
+def _cookie(client: APIClient) -> str | None:
+    """The client key the cookie ``client`` holds proves, read as the server reads it."""
+    request = RequestFactory().get("/")
+    request.COOKIES["digits_client"] = client.cookies["digits_client"].value
+    return clients.client_key(request)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_clients_prediction_writes_its_submission_and_drawing_in_one_commit(
     client_api, active_model, settings
 ) -> None:
     settings.DIGITS_MODEL_REFRESH_SECONDS = 3600  # no periodic active-model check inside the measured request
@@ -42,78 +53,58 @@ def test_a_new_clients_prediction_only_inserts_its_session_submission_and_drawin
     with CaptureQueriesContext(connection) as queries:
         response = client_api.post(PREDICT, {"image": data_url(draw_digit(7))}, format="json")
     assert response.status_code == 201, response.content
-    assert _writes_and_reads(queries) == [
-        ("INSERT", "django_session"),
-        ("INSERT", "recognizer_submission"),
-        ("INSERT", "recognizer_drawing"),
-    ]
-    assert response.json()["model_version"] == active_model.name
-    assert Drawing.objects.get(pk=response.json()["id"]).model_version == active_model
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_new_clients_session_and_drawing_are_committed_together(client_api, active_model, settings) -> None:
-    """One commit (one wait for the disk) per prediction, not one for the session and another for the drawing."""
-    settings.DIGITS_MODEL_REFRESH_SECONDS = 3600
-    client_api.post(PREDICT, {"image": data_url(draw_digit(1))}, format="json")
-    client_api.cookies.clear()
-    with CaptureQueriesContext(connection) as queries:
-        response = client_api.post(PREDICT, {"image": data_url(draw_digit(7))}, format="json")
-    assert response.status_code == 201
+    assert _writes_and_reads(queries) == [("INSERT", "recognizer_submission"), ("INSERT", "recognizer_drawing")]
     assert [q["sql"] for q in queries.captured_queries].count("COMMIT") == 1
+    assert response.json()["model_version"] == active_model.name
     drawing = Drawing.objects.get(pk=response.json()["id"])
-    assert Session.objects.filter(session_key=drawing.session_key).exists()
-    assert client_api.cookies["sessionid"].value == drawing.session_key
-
-
-def test_an_empty_canvas_creates_no_session(client_api, active_model) -> None:
-    from tests.drawing import blank_canvas
-
-    response = client_api.post(PREDICT, {"image": data_url(blank_canvas())}, format="json")
-    assert response.status_code == 400
+    assert drawing.model_version == active_model
+    assert drawing.client_key == _cookie(client_api)
     assert not Session.objects.exists()
 
 
-def test_a_returning_client_reuses_its_session_and_writes_no_session_row(client_api, active_model, settings) -> None:
+def test_the_client_cookie_is_signed_httponly_samesite_and_long_lived(client_api, active_model, settings) -> None:
+    response = client_api.post(PREDICT, {"image": data_url(draw_digit(7))}, format="json")
+    morsel = response.cookies["digits_client"]
+    assert morsel["httponly"]
+    assert morsel["samesite"] == "Lax"
+    assert int(morsel["max-age"]) == settings.DIGITS_CLIENT_COOKIE_AGE
+    assert len(_cookie(client_api)) == clients.KEY_LENGTH
+    tampered = client_api.cookies["digits_client"].value.replace(_cookie(client_api), "b" * clients.KEY_LENGTH)
+    client_api.cookies["digits_client"] = tampered
+    assert _cookie(client_api) is None
+
+
+def test_a_returning_client_keeps_its_key_and_gets_no_new_cookie(client_api, active_model, settings) -> None:
     settings.DIGITS_MODEL_REFRESH_SECONDS = 3600
     first = client_api.post(PREDICT, {"image": data_url(draw_digit(1))}, format="json").json()
     with CaptureQueriesContext(connection) as queries:
-        second = client_api.post(PREDICT, {"image": data_url(draw_digit(2))}, format="json").json()
-    assert [table for _, table in _writes_and_reads(queries)] == [
-        "django_session",  # reading the client's session
-        "recognizer_submission",
-        "recognizer_drawing",
-    ]
-    assert Session.objects.count() == 1
-    first_key = Drawing.objects.get(pk=first["id"]).session_key
-    assert Drawing.objects.get(pk=second["id"]).session_key == first_key
+        response = client_api.post(PREDICT, {"image": data_url(draw_digit(2))}, format="json")
+    assert _writes_and_reads(queries) == [("INSERT", "recognizer_submission"), ("INSERT", "recognizer_drawing")]
+    assert "digits_client" not in response.cookies
+    key = Drawing.objects.get(pk=first["id"]).client_key
+    assert Drawing.objects.get(pk=response.json()["id"]).client_key == key == _cookie(client_api)
 
 
-def test_a_session_created_then_changed_in_the_same_request_is_saved() -> None:
-    store = SessionStore()
-    store.create()
-    store["seen"] = [1, 2]
-    store.save()
-    assert SessionStore(store.session_key).load() == {"seen": [1, 2]}
+def test_an_empty_canvas_sets_no_cookie_and_writes_nothing(client_api, active_model) -> None:
+    response = client_api.post(PREDICT, {"image": data_url(blank_canvas())}, format="json")
+    assert response.status_code == 400
+    assert "digits_client" not in response.cookies
+    assert not Drawing.objects.exists()
 
 
-def test_a_session_created_and_left_as_is_is_written_once() -> None:
-    store = SessionStore()
-    with CaptureQueriesContext(connection) as queries:
-        store.create()
-        store.save()  # what SessionMiddleware does at the end of the request
-    assert _writes_and_reads(queries) == [("INSERT", "django_session")]
-    assert Session.objects.filter(session_key=store.session_key).exists()
+@pytest.mark.parametrize("forged", ["", "not-signed", "a" * 32, signing.dumps("a" * 32)])
+def test_a_forged_or_unsigned_cookie_gives_no_ownership(client_api, active_model, forged) -> None:
+    owner = APIClient()
+    body = owner.post(PREDICT, {"image": data_url(draw_digit(3))}, format="json").json()
+    client_api.cookies["digits_client"] = forged
+    assert client_api.post(body["correction_url"], {"label": 8}, format="json").status_code == 403
+    assert client_api.get(f"{PREDICT}{body['id']}/").status_code == 404
+    assert client_api.get(f"{PREDICT}recent/").json() == []
 
 
-def test_cycling_the_key_keeps_the_data_under_the_new_key() -> None:
-    store = SessionStore()
-    store.create()
-    store["user"] = "x"
-    store.save()
-    old = store.session_key
-    store.cycle_key()
-    store.save()
-    assert store.session_key != old
-    assert SessionStore(store.session_key).load() == {"user": "x"}
-    assert not Session.objects.filter(session_key=old).exists()
+def test_another_clients_valid_cookie_is_its_own_not_the_owners(client_api, active_model) -> None:
+    owner = APIClient()
+    body = owner.post(PREDICT, {"image": data_url(draw_digit(3))}, format="json").json()
+    client_api.post(PREDICT, {"image": data_url(draw_digit(4))}, format="json")  # a key of its own
+    assert _cookie(client_api) != _cookie(owner)
+    assert client_api.post(body["correction_url"], {"label": 8}, format="json").status_code == 403

@@ -19,7 +19,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from recognizer import predictions, serving
-from recognizer.api import _session_key, _uploaded_image
+from recognizer.api import _uploaded_image
+from recognizer.clients import ensure_client_key
 from recognizer.models import ModelVersion
 from recognizer.serializers import DrawingSerializer
 
@@ -46,7 +47,7 @@ class KerasPredictionView(APIView):
 
     def post(self, request: Request) -> Response:
         submission = predictions.create_submission(
-            _uploaded_image(request), lambda: _session_key(request), classify=keras_classify
+            _uploaded_image(request), ensure_client_key(request), classify=keras_classify
         )
         context = {"request": request, "include_token": True}
         data = DrawingSerializer(submission.ordered_drawings[0], context=context).data

@@ -100,7 +100,7 @@ class DrawingAdmin(admin.ModelAdmin):
         ("Drawing", {"fields": ["large_image", "model_view_large", "submission", "position", "image_sha256"]}),
         ("Prediction", {"fields": ["predicted_digit", "confidence_pct", "probability_bars", "model_version"]}),
         ("Correction and review", {"fields": [*DrawingForm.Meta.fields, "corrected_at", "reviewed_by", "reviewed_at"]}),
-        ("Origin", {"fields": ["created_at", "session_key"], "classes": ["collapse"]}),
+        ("Origin", {"fields": ["created_at", "client_key"], "classes": ["collapse"]}),
     ]
     readonly_fields = [
         "large_image",
@@ -116,7 +116,7 @@ class DrawingAdmin(admin.ModelAdmin):
         "reviewed_by",
         "reviewed_at",
         "created_at",
-        "session_key",
+        "client_key",
     ]
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
@@ -285,7 +285,7 @@ class SubmissionAdmin(admin.ModelAdmin):
     list_display = ["id", "number", "digits", "created_at"]
     date_hierarchy = "created_at"
     search_fields = ["=id", "number"]
-    readonly_fields = ["created_at", "session_key", "number", "image"]
+    readonly_fields = ["created_at", "client_key", "number", "image"]
     inlines = [DrawingInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Submission]:

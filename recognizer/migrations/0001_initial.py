@@ -8,7 +8,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,111 +16,230 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Submission',
+            name="Submission",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('session_key', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('number', models.CharField(blank=True, help_text='The predicted digits, left to right.', max_length=64)),
-                ('image', models.ImageField(blank=True, help_text="The whole submitted drawing of a number; a single digit's image is kept on its drawing.", max_length=255, upload_to='submissions/%Y/%m/%d/')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("session_key", models.CharField(blank=True, db_index=True, max_length=64)),
+                (
+                    "number",
+                    models.CharField(blank=True, help_text="The predicted digits, left to right.", max_length=64),
+                ),
+                (
+                    "image",
+                    models.ImageField(
+                        blank=True,
+                        help_text="The whole submitted drawing of a number; a single digit's image is kept on its drawing.",
+                        max_length=255,
+                        upload_to="submissions/%Y/%m/%d/",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ModelVersion',
+            name="ModelVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=80, unique=True)),
-                ('keras_file', models.FileField(max_length=255, upload_to=recognizer.models.model_artifact_path)),
-                ('keras_sha256', models.CharField(max_length=64)),
-                ('tflite_file', models.FileField(max_length=255, upload_to=recognizer.models.model_artifact_path)),
-                ('tflite_sha256', models.CharField(max_length=64)),
-                ('metrics', models.JSONField(blank=True, default=dict, help_text='mnist_test_accuracy, per_digit_accuracy, …')),
-                ('confusion_matrix', models.JSONField(blank=True, default=list, help_text='10x10 counts on the MNIST test set')),
-                ('training_command', models.TextField(blank=True)),
-                ('notes', models.TextField(blank=True, help_text='Why it was or was not activated.')),
-                ('trained_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('is_active', models.BooleanField(default=False)),
-                ('activated_at', models.DateTimeField(blank=True, null=True)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='recognizer.modelversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.SlugField(max_length=80, unique=True)),
+                ("keras_file", models.FileField(max_length=255, upload_to=recognizer.models.model_artifact_path)),
+                ("keras_sha256", models.CharField(max_length=64)),
+                ("tflite_file", models.FileField(max_length=255, upload_to=recognizer.models.model_artifact_path)),
+                ("tflite_sha256", models.CharField(max_length=64)),
+                (
+                    "metrics",
+                    models.JSONField(blank=True, default=dict, help_text="mnist_test_accuracy, per_digit_accuracy, …"),
+                ),
+                (
+                    "confusion_matrix",
+                    models.JSONField(blank=True, default=list, help_text="10x10 counts on the MNIST test set"),
+                ),
+                ("training_command", models.TextField(blank=True)),
+                ("notes", models.TextField(blank=True, help_text="Why it was or was not activated.")),
+                ("trained_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("is_active", models.BooleanField(default=False)),
+                ("activated_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="recognizer.modelversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Drawing',
+            name="Drawing",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(default=0, help_text='Index of this digit within its number.')),
-                ('image', models.ImageField(max_length=255, upload_to=recognizer.models.drawing_image_path)),
-                ('image_sha256', models.CharField(db_index=True, max_length=64)),
-                ('model_input', models.BinaryField(help_text='The 28x28 uint8 input the model saw, row by row (784 bytes).')),
-                ('predicted_digit', models.PositiveSmallIntegerField(db_index=True)),
-                ('confidence', models.FloatField()),
-                ('probabilities', models.JSONField()),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('session_key', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('corrected_label', models.PositiveSmallIntegerField(blank=True, db_index=True, null=True)),
-                ('corrected_at', models.DateTimeField(blank=True, null=True)),
-                ('correction_status', models.CharField(choices=[('none', 'No correction'), ('pending', 'Pending review'), ('accepted', 'Accepted'), ('rejected', 'Rejected')], db_index=True, default='none', max_length=10)),
-                ('reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('excluded_from_training', models.BooleanField(default=False)),
-                ('reviewed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('model_version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='drawings', to='recognizer.modelversion')),
-                ('submission', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='drawings', to='recognizer.submission')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "position",
+                    models.PositiveSmallIntegerField(default=0, help_text="Index of this digit within its number."),
+                ),
+                ("image", models.ImageField(max_length=255, upload_to=recognizer.models.drawing_image_path)),
+                ("image_sha256", models.CharField(db_index=True, max_length=64)),
+                (
+                    "model_input",
+                    models.BinaryField(help_text="The 28x28 uint8 input the model saw, row by row (784 bytes)."),
+                ),
+                ("predicted_digit", models.PositiveSmallIntegerField(db_index=True)),
+                ("confidence", models.FloatField()),
+                ("probabilities", models.JSONField()),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("session_key", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("corrected_label", models.PositiveSmallIntegerField(blank=True, db_index=True, null=True)),
+                ("corrected_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "correction_status",
+                    models.CharField(
+                        choices=[
+                            ("none", "No correction"),
+                            ("pending", "Pending review"),
+                            ("accepted", "Accepted"),
+                            ("rejected", "Rejected"),
+                        ],
+                        db_index=True,
+                        default="none",
+                        max_length=10,
+                    ),
+                ),
+                ("reviewed_at", models.DateTimeField(blank=True, null=True)),
+                ("excluded_from_training", models.BooleanField(default=False)),
+                (
+                    "reviewed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "model_version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="drawings",
+                        to="recognizer.modelversion",
+                    ),
+                ),
+                (
+                    "submission",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="drawings", to="recognizer.submission"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='TrainingRun',
+            name="TrainingRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('train', 'Train from scratch'), ('finetune', 'Fine-tune')], default='finetune', max_length=10)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('skipped', 'Skipped'), ('rejected', 'Rejected by the gate'), ('failed', 'Failed')], db_index=True, default='queued', max_length=10)),
-                ('progress', models.FloatField(default=0.0, help_text='Percent done while running.')),
-                ('stage', models.CharField(blank=True, max_length=120)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('parameters', models.JSONField(blank=True, default=dict)),
-                ('mnist_samples', models.PositiveIntegerField(default=0)),
-                ('correction_samples', models.PositiveIntegerField(default=0)),
-                ('heldout_samples', models.PositiveIntegerField(default=0)),
-                ('metrics_before', models.JSONField(blank=True, default=dict)),
-                ('metrics_after', models.JSONField(blank=True, default=dict)),
-                ('history', models.JSONField(blank=True, default=dict)),
-                ('curves_image', models.ImageField(blank=True, max_length=255, upload_to=recognizer.models.training_run_path)),
-                ('confusion_image', models.ImageField(blank=True, max_length=255, upload_to=recognizer.models.training_run_path)),
-                ('message', models.TextField(blank=True, help_text='Why it was skipped or rejected.')),
-                ('error', models.TextField(blank=True)),
-                ('worker', models.CharField(blank=True, max_length=200)),
-                ('base_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='recognizer.modelversion')),
-                ('result_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='training_runs', to='recognizer.modelversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("train", "Train from scratch"), ("finetune", "Fine-tune")],
+                        default="finetune",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("skipped", "Skipped"),
+                            ("rejected", "Rejected by the gate"),
+                            ("failed", "Failed"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("progress", models.FloatField(default=0.0, help_text="Percent done while running.")),
+                ("stage", models.CharField(blank=True, max_length=120)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("parameters", models.JSONField(blank=True, default=dict)),
+                ("mnist_samples", models.PositiveIntegerField(default=0)),
+                ("correction_samples", models.PositiveIntegerField(default=0)),
+                ("heldout_samples", models.PositiveIntegerField(default=0)),
+                ("metrics_before", models.JSONField(blank=True, default=dict)),
+                ("metrics_after", models.JSONField(blank=True, default=dict)),
+                ("history", models.JSONField(blank=True, default=dict)),
+                (
+                    "curves_image",
+                    models.ImageField(blank=True, max_length=255, upload_to=recognizer.models.training_run_path),
+                ),
+                (
+                    "confusion_image",
+                    models.ImageField(blank=True, max_length=255, upload_to=recognizer.models.training_run_path),
+                ),
+                ("message", models.TextField(blank=True, help_text="Why it was skipped or rejected.")),
+                ("error", models.TextField(blank=True)),
+                ("worker", models.CharField(blank=True, max_length=200)),
+                (
+                    "base_version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="recognizer.modelversion",
+                    ),
+                ),
+                (
+                    "result_version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="training_runs",
+                        to="recognizer.modelversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.AddConstraint(
-            model_name='modelversion',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_active', True)), fields=('is_active',), name='one_active_model'),
+            model_name="modelversion",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_active", True)), fields=("is_active",), name="one_active_model"
+            ),
         ),
         migrations.AddIndex(
-            model_name='drawing',
-            index=models.Index(fields=['correction_status', 'confidence'], name='recognizer__correct_46925b_idx'),
+            model_name="drawing",
+            index=models.Index(fields=["correction_status", "confidence"], name="recognizer__correct_46925b_idx"),
         ),
         migrations.AddConstraint(
-            model_name='drawing',
-            constraint=models.CheckConstraint(condition=models.Q(('predicted_digit__lte', 9)), name='predicted_digit_0_9'),
+            model_name="drawing",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("predicted_digit__lte", 9)), name="predicted_digit_0_9"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='drawing',
-            constraint=models.CheckConstraint(condition=models.Q(('corrected_label__isnull', True), ('corrected_label__lte', 9), _connector='OR'), name='corrected_label_0_9'),
+            model_name="drawing",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("corrected_label__isnull", True), ("corrected_label__lte", 9), _connector="OR"),
+                name="corrected_label_0_9",
+            ),
         ),
     ]

@@ -4,24 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recognizer', '0001_initial'),
+        ("recognizer", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='trainingrun',
-            name='heartbeat_at',
-            field=models.DateTimeField(blank=True, help_text='Last sign of life of the process running it; a stale one means it died.', null=True),
+            model_name="trainingrun",
+            name="heartbeat_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="Last sign of life of the process running it; a stale one means it died.",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='trainingrun',
-            name='timings',
-            field=models.JSONField(blank=True, default=dict, help_text='Seconds spent in each stage.'),
+            model_name="trainingrun",
+            name="timings",
+            field=models.JSONField(blank=True, default=dict, help_text="Seconds spent in each stage."),
         ),
         migrations.AddConstraint(
-            model_name='trainingrun',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'running')), fields=('kind',), name='one_running_run_per_kind'),
+            model_name="trainingrun",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "running")), fields=("kind",), name="one_running_run_per_kind"
+            ),
         ),
     ]
