@@ -57,7 +57,9 @@ def row(who: str, r: WrkResult) -> list[object]:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="gunicorn workers (default 2, as the Procfile: one per core here)"
+    )
     parser.add_argument("--seconds", type=int, default=10, help="seconds per concurrency level (default 10)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--no-baseline", action="store_true", help="skip the Keras baseline")

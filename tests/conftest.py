@@ -135,6 +135,18 @@ def mnist():
     return load_mnist(Path(settings.DIGITS_MNIST_DIR))
 
 
+def csp_violations(page) -> list[str]:
+    """A list that fills with every Content-Security-Policy violation ``page`` reports (Chromium logs each one as a
+    console error): a page that needs something the policy forbids is broken for real users, so tests assert it
+    stays empty."""
+    found: list[str] = []
+    page.on(
+        "console",
+        lambda message: found.append(message.text) if "Content Security Policy" in message.text else None,
+    )
+    return found
+
+
 @pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium driven by Playwright (python), one per test module.

@@ -16,6 +16,7 @@ from PIL import Image
 
 from recognizer.models import Drawing, ModelVersion, Submission, TrainingRun
 from recognizer.review import needs_review
+from tests.conftest import csp_violations
 from tests.review_data import register_copy, submit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -28,6 +29,7 @@ def page(browser, live_server, staff_user):
     """A page logged in as staff through the admin's own login form."""
     context = browser.new_context(viewport={"width": 1360, "height": 900})
     tab = context.new_page()
+    refused = csp_violations(tab)
     tab.goto(f"{live_server.url}/admin/login/?next=/admin/")
     tab.fill("#id_username", staff_user.username)
     tab.fill("#id_password", PASSWORD)
@@ -35,6 +37,7 @@ def page(browser, live_server, staff_user):
     tab.wait_for_url(f"{live_server.url}/admin/")
     yield tab
     context.close()
+    assert not refused, f"refused by the Content-Security-Policy: {refused}"
 
 
 def shoot(tab, name: str) -> None:
@@ -151,14 +154,14 @@ def test_staff_work_the_review_queue_with_a_bulk_action(product, page, live_serv
 
 
 def test_a_running_training_run_updates_itself(product, page, live_server) -> None:
+    from playwright.sync_api import expect
+
     running = product["runs"]["running"]
     page.goto(f"{live_server.url}/admin/recognizer/trainingrun/")
     bar = page.locator(f".digits-run[data-run='{running.pk}'] progress")
     assert bar.get_attribute("value") == "12.5"
     TrainingRun.objects.filter(pk=running.pk).update(progress=63.0, stage="epoch 2/3, batch 100/160")
-    page.wait_for_function(
-        f"document.querySelector(\".digits-run[data-run='{running.pk}'] progress\").value === 63", timeout=15_000
-    )
+    expect(bar).to_have_js_property("value", 63, timeout=15_000)
     assert "epoch 2/3" in page.inner_text(f".digits-run[data-run='{running.pk}']")
     shoot(page, "training-runs")
     page.goto(f"{live_server.url}/admin/recognizer/trainingrun/{product['runs']['succeeded'].pk}/change/")

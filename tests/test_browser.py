@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from recognizer.models import Drawing, Submission
-from tests.conftest import ROOT
+from tests.conftest import ROOT, csp_violations
 from tests.drawing import STROKES
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -38,12 +38,12 @@ WAIT_MS = 10_000
 
 @pytest.fixture
 def open_page(browser, live_server, active_model) -> Iterator[Callable]:
-    """Open the drawing page in a fresh browser context; on teardown, check it made no request off the site and
-    raised no JavaScript error."""
+    """Open the drawing page in a fresh browser context; on teardown, check it made no request off the site, raised
+    no JavaScript error and needed nothing its Content-Security-Policy refuses."""
     from playwright.sync_api import expect
 
     expect.set_options(timeout=WAIT_MS)
-    contexts, foreign, errors = [], [], []
+    contexts, foreign, errors, refused = [], [], [], []
 
     def _open(**options):
         context = browser.new_context(base_url=live_server.url, **options)
@@ -53,6 +53,7 @@ def open_page(browser, live_server, active_model) -> Iterator[Callable]:
         )
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
+        refused.append(csp_violations(page))
         page.goto("/")
         contexts.append(context)
         return page
@@ -62,6 +63,7 @@ def open_page(browser, live_server, active_model) -> Iterator[Callable]:
         context.close()
     assert not foreign, f"requests off the site: {foreign}"
     assert not errors, f"JavaScript errors: {errors}"
+    assert not any(refused), f"refused by the Content-Security-Policy: {refused}"
 
 
 class Pen:
@@ -355,3 +357,13 @@ def test_a_320_pixel_phone_shows_everything_without_sideways_scrolling(open_page
         box = page.locator(selector).bounding_box()
         assert box["x"] >= 0
         assert box["x"] + box["width"] <= 320, selector
+
+
+def test_the_api_docs_work_under_the_content_security_policy(open_page) -> None:
+    """Swagger UI is served with its script as a file (no inline script), so the policy needs no exception for it."""
+    from playwright.sync_api import expect
+
+    page = open_page(**DESKTOP)
+    page.goto("/api/docs/")
+    expect(page.locator(".opblock-summary-path").first).to_be_visible()
+    expect(page.locator(".opblock-summary-path", has_text="/api/predictions/{id}/correction/")).to_have_count(1)

@@ -86,6 +86,11 @@ def test_production_responses_carry_the_security_headers(tmp_path) -> None:
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["Referrer-Policy"] == "same-origin"
     assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    policy = dict(part.strip().split(" ", 1) for part in headers["Content-Security-Policy"].split(";"))
+    assert policy["default-src"] == "'self'"
+    assert policy["script-src"] == "'self'"  # no inline or foreign script can run
+    assert policy["frame-ancestors"] == "'none'"
+    assert policy["object-src"] == "'none'"
     assert seen["plain"] == [301, "https://testserver/api/schema/"]  # plain HTTP is sent to HTTPS
     assert seen["health"] != 301  # but a load balancer's plain-HTTP health check is answered
     assert seen["cookies"] == [True, True, True]
