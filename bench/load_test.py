@@ -53,7 +53,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2, as the Procfile)")
     parser.add_argument(
         "--postgres", default=os.environ.get("DIGITS_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
     )
