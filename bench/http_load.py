@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"gunicorn, {args.workers} sync workers (as the Procfile), `DEBUG=0`, PostgreSQL on 127.0.0.1, "
         f"{cache if site.redis_url else 'no Redis (rate limit off)'}, media on local disk; wrk (1 thread) with "
         f"`bench/wrk/predict.lua`, {args.seconds} s per level after a warm-up, each request a new client "
-        "(so each also creates its session). Latency is wrk's, from request sent to response read. "
+        "(so each is also given a new client cookie). Latency is wrk's, from request sent to response read. "
         "CPU columns: CPU time of the gunicorn processes and of the database's server processes (from /proc) per "
         "request handled; *CPU-bound req/s* = cores / (web + database + wrk CPU per request), what the machine "
         "would serve with nothing else running: unlike req/s, it hardly depends on other work on the machine."
