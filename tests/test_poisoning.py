@@ -113,6 +113,7 @@ def test_staff_spot_the_flooding_client_and_exclude_all_its_corrections_in_one_a
     html = changelist.content.decode()
     assert html.index(f"{flooder[:8]}… (40 corrections)") < html.index("(5 corrections)")
     assert f'href="?client={flooder}"' in html
+    assert html.count(f"{flooder[:8]}…</a>: 40") == 40  # its every row (all 50 drawings fit on the page)
     assert staff_client.get(CHANGELIST, {"client": flooder}).context["cl"].result_count == 40
 
     # One action, on one of its drawings, excludes every correction it made.
