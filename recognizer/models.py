@@ -167,6 +167,11 @@ class TrainingRun(models.Model):
     progress = models.FloatField(default=0.0, help_text="Percent done while running.")
     stage = models.CharField(max_length=120, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a queued fine-tune was handed to the broker; one without it waits for the broker to be back.",
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     base_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")

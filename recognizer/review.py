@@ -1,4 +1,5 @@
-"""Staff review of drawings: accept or reject corrections, relabel, exclude from training, confirm predictions.
+"""Staff review of drawings: accept or reject corrections, relabel, exclude from training, confirm predictions, and
+exclude at once every correction of clients that flood wrong ones.
 
 Each operation works on a queryset at once (the admin's bulk actions), stamps who reviewed and when on every drawing
 it changes, and returns the ids it changed. What the states mean for training is decided in
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Case, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from recognizer.models import Drawing
@@ -71,3 +72,20 @@ def set_excluded(queryset: QuerySet[Drawing], excluded: bool, reviewer) -> list[
 def confirm(queryset: QuerySet[Drawing], reviewer) -> list[int]:
     """Mark uncorrected predictions as looked at and right, which takes them out of the review queue."""
     return _update(queryset.filter(corrected_label__isnull=True), reviewer)
+
+
+def exclude_clients(queryset: QuerySet[Drawing], reviewer) -> list[int]:
+    """Exclude from training every correction made by the clients (``client_key``) of the drawings in ``queryset``.
+
+    One client flooding wrong corrections is spotted on one of its drawings; this takes all the others out with it.
+    Drawings without a client key are no client's, so they bring no others.
+    """
+    keys = queryset.exclude(client_key="").values("client_key")
+    return set_excluded(Drawing.objects.filter(client_key__in=keys, corrected_label__isnull=False), True, reviewer)
+
+
+def top_correcting_clients(limit: int = 10) -> list[tuple[str, int]]:
+    """The clients with the most corrections, most first, with their counts: a flood stands out at the top."""
+    corrections = Drawing.objects.exclude(client_key="").filter(corrected_label__isnull=False)
+    counted = corrections.values_list("client_key").annotate(count=Count("pk")).order_by("-count", "client_key")
+    return list(counted[:limit])

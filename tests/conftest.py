@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hypothesis
 import pytest
@@ -16,6 +19,9 @@ from rest_framework.test import APIClient
 from recognizer import registry, serving
 from recognizer.models import ModelVersion
 from recognizer.registry import activate, ensure_default_model, register_version
+
+if TYPE_CHECKING:
+    from tests.workers import Service
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Set by .ci/run: a service, browser or registry the tests need must be there; a skip would hide a failure.
@@ -192,3 +198,21 @@ def small_model(db, small_model_files):
     """:func:`small_model_files` registered as version ``small`` and active."""
     version = register_version("small", *small_model_files, metrics={"mnist_test_accuracy": None})
     return activate(version)
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Callable[..., Service]]:
+    """Starts processes (tests/workers.py); stops whatever is still running at the end, before the test database is
+    flushed."""
+    from tests.workers import Service
+
+    started: list[Service] = []
+
+    def start(name: str, args: list[str], env: dict[str, str]) -> Service:
+        service = Service(name, args, env, tmp_path)
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        service.kill(signal.SIGTERM)

@@ -7,7 +7,9 @@ import queue
 
 import pytest
 from celery import current_app
+from django.contrib import messages
 from django.contrib.messages import get_messages
+from django.contrib.messages.storage.base import Message
 from django.test import Client
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
@@ -15,6 +17,8 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from recognizer import stats
 from recognizer.admin.runs import FINE_TUNE_TASK
 from recognizer.models import Drawing, Submission, TrainingRun
+from recognizer.tasks import send_waiting_fine_tunes
+from tests.faults import closed_port
 from tests.review_data import make_staff, make_visitor, submit
 
 pytestmark = pytest.mark.django_db
@@ -103,45 +107,82 @@ def test_progress_endpoint_is_staff_only(django_user_model, runs) -> None:
     assert make_staff(django_user_model, "intern").get(url).status_code == 403
 
 
-def take_task_message(task_id: str) -> dict:
-    """Consume the broker's default queue until the message of ``task_id`` (acking what it reads)."""
+def take_task_message(run: TrainingRun) -> dict:
+    """Consume the broker's default queue until the fine-tune message for ``run`` (acking what it reads); its
+    headers."""
     with current_app.connection_for_read() as connection:
         inbox = connection.SimpleQueue(current_app.conf.task_default_queue)
         try:
             while True:
                 message = inbox.get(timeout=5)
                 message.ack()
-                if message.headers.get("id") == task_id:
+                if message.payload[0] == [run.pk]:
                     return message.headers
         except queue.Empty:
-            pytest.fail(f"task {task_id} is not in the broker queue")
+            pytest.fail(f"no message for run #{run.pk} in the broker queue")
         finally:
             inbox.close()
 
 
-def fine_tune_now(client: Client, data: dict | None = None) -> tuple[str, str]:
-    """Press "Fine-tune now"; returns where it leads and the id of the task it says it queued."""
+def fine_tune_now(client: Client, data: dict | None = None) -> tuple[str, Message, TrainingRun]:
+    """Press "Fine-tune now"; returns where it leads, what it said, and the run it queued."""
     response = client.post(FINE_TUNE, data or {})
     assert response.status_code == 302
-    note = str(list(get_messages(response.wsgi_request))[-1])
-    assert note.startswith("Fine-tune queued (task "), note
-    return response["Location"], note.split("(task ", 1)[1].split(")", 1)[0]
+    note = list(get_messages(response.wsgi_request))[-1]
+    run = TrainingRun.objects.latest("pk")
+    assert f"run #{run.pk}" in str(note)
+    return response["Location"], note, run
 
 
-def test_fine_tune_now_queues_the_task_on_the_broker(staff_client, runs) -> None:
+# "Fine-tune now" sends once the run's row is committed: these tests commit.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fine_tune_now_queues_a_run_and_sends_it_to_the_broker(staff_client, runs) -> None:
     assert "Fine-tune now" in staff_client.get(LIST).content.decode()
-    location, task_id = fine_tune_now(staff_client)
+    location, note, run = fine_tune_now(staff_client)
     assert location == LIST
-    assert take_task_message(task_id)["task"] == FINE_TUNE_TASK
+    assert str(note) == f"Fine-tune queued as training run #{run.pk}; a worker will start it."
+    assert (run.status, run.kind, run.message) == (TrainingRun.Status.QUEUED, TrainingRun.Kind.FINETUNE, "")
+    assert run.sent_at is not None
+    assert take_task_message(run)["task"] == FINE_TUNE_TASK
 
 
+@pytest.mark.django_db(transaction=True)
 def test_fine_tune_now_from_the_dashboard_comes_back_to_it(staff_client, runs) -> None:
-    location, task_id = fine_tune_now(staff_client, {"next": "/admin/dashboard/?days=7"})
+    location, _, run = fine_tune_now(staff_client, {"next": "/admin/dashboard/?days=7"})
     assert location == "/admin/dashboard/?days=7"
-    take_task_message(task_id)
-    location, task_id = fine_tune_now(staff_client, {"next": "https://elsewhere.example/"})
+    take_task_message(run)
+    location, _, run = fine_tune_now(staff_client, {"next": "https://elsewhere.example/"})
     assert location == LIST  # never redirects off the site
-    take_task_message(task_id)
+    take_task_message(run)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fine_tune_now_with_the_broker_down_keeps_the_run_waiting_until_it_is_back(staff_client, runs) -> None:
+    """Nothing listens at the broker's address: the run is kept, unsent, saying why; once the broker answers, the
+    dispatcher (run by reconnecting workers and every minute by beat) sends it, once."""
+    conf = current_app.conf
+    working = conf.broker_url
+    conf.broker_url = f"redis://127.0.0.1:{closed_port()}/0"
+    try:
+        location, note, run = fine_tune_now(staff_client)
+    finally:
+        conf.broker_url = working
+    assert location == LIST
+    assert note.level == messages.WARNING
+    assert str(note).startswith(f"Training run #{run.pk} is queued but not sent: Waiting for the broker: ")
+    assert "Connection refused" in str(note)
+    assert (run.status, run.sent_at, run.stage) == (TrainingRun.Status.QUEUED, None, "waiting for the broker")
+    assert run.message.endswith("The fine-tune is sent to a worker as soon as the broker is back.")
+    assert "waiting for the broker" in staff_client.get(LIST).content.decode()
+
+    assert send_waiting_fine_tunes() == [run.pk]
+    assert take_task_message(run)["task"] == FINE_TUNE_TASK
+    run.refresh_from_db()
+    assert (run.status, run.message, run.stage) == (TrainingRun.Status.QUEUED, "", "sent to a worker")
+    assert run.sent_at is not None
+    assert send_waiting_fine_tunes() == []  # sent once
 
 
 def test_fine_tune_now_needs_post_and_permission(django_user_model, staff_client, runs) -> None:

@@ -4,9 +4,7 @@ and an already-running gunicorn web server answering with the promoted model.
 
 Every test runs on the embedded filesystem broker, or on Redis when ``DIGITS_TEST_REDIS_URL`` is set: scripts/test.sh
 (and so CI) runs the suite on SQLite with the embedded broker, then on PostgreSQL with Redis, where an unreachable
-Redis fails the tests. Processes share the test
-database (a file on SQLite, see conftest) and this test's media folder. Fine-tunes are small (2,000 MNIST images
-replayed, one epoch, 2,000 test images: ``DIGITS_FINETUNE_EVAL_LIMIT`` is for tests only).
+Redis fails the tests. The processes and their settings are tests/workers.py's.
 """
 
 from __future__ import annotations
@@ -15,55 +13,34 @@ import base64
 import io
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 import pytest
-from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
 from PIL import Image
 
 from recognizer.models import ModelVersion, TrainingRun
 from recognizer.serving import Classifier
-from tests.conftest import ROOT, skip_or_fail
+from tests.conftest import skip_or_fail
 from tests.drawing import data_url
 from tests.handwriting import render
+from tests.workers import Service, process_env, queue_fine_tune, start_worker, wait_for_run
 
 pytestmark = [pytest.mark.celery, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 Status = TrainingRun.Status
 BROKERS = ["redis" if os.environ.get("DIGITS_TEST_REDIS_URL") else "filesystem"]
-#: Small fine-tunes for tests; the defaults (10,000 replayed images, two epochs, all 10,000 test images) are bench's.
-FAST = {
-    "DIGITS_FINETUNE_REPLAY": "2000",
-    "DIGITS_FINETUNE_EPOCHS": "1",
-    "DIGITS_FINETUNE_EVAL_LIMIT": "2000",
-    "DIGITS_FINETUNE_MIN_CORRECTIONS": "30",
-}
-FINISHED = {Status.SUCCEEDED, Status.SKIPPED, Status.REJECTED, Status.FAILED}
-
-
-def database_url() -> str:
-    """The test database, as a URL for the processes the tests start."""
-    db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{db['NAME']}"
-    auth = quote(db["USER"]) + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture(params=BROKERS)
@@ -89,78 +66,7 @@ def broker_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]
 @pytest.fixture
 def service_env(broker_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     """What the worker, web and command processes run with: this test's database, media and broker."""
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}}
-    env.update(
-        DATABASE_URL=database_url(),
-        DIGITS_VAR_DIR=str(tmp_path / "var"),
-        MEDIA_ROOT=str(settings.MEDIA_ROOT),
-        DIGITS_MNIST_DIR=str(settings.DIGITS_MNIST_DIR),
-        DIGITS_MODEL_REFRESH_SECONDS="1.0",
-        # One simulated user sends hundreds of drawings a minute: more than the public rate limits allow one client.
-        DIGITS_RATE_PREDICT="off",
-        DIGITS_RATE_CORRECT="off",
-        PYTHONPATH=str(ROOT),
-        TF_CPP_MIN_LOG_LEVEL="2",
-        **FAST,
-        **broker_env,
-    )
-    return env
-
-
-class Service:
-    """A process the test started (in its own process group, so the whole of it can be killed), logging to a file."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
-        self.name, self.log = name, log_dir / f"{name}.log"
-        with open(self.log, "wb") as out:
-            self.popen = subprocess.Popen(
-                args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_for(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not ready():
-            if self.popen.poll() is not None:
-                pytest.fail(f"{self.name} exited ({self.popen.returncode}) before {what}:\n{self.output()[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"{self.name}: no {what} within {timeout} s:\n{self.output()[-3000:]}")
-            time.sleep(0.2)
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.popen.poll() is None:
-            os.killpg(self.popen.pid, sig)
-        try:
-            self.popen.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(timeout=30)
-
-
-@pytest.fixture
-def services(tmp_path: Path) -> Iterator[Callable[..., Service]]:
-    """Starts services; stops whatever is still running at the end, before the test database is flushed."""
-    started: list[Service] = []
-
-    def start(name: str, args: list[str], env: dict[str, str]) -> Service:
-        service = Service(name, args, env, tmp_path)
-        started.append(service)
-        return service
-
-    yield start
-    for service in started:
-        service.kill(signal.SIGTERM)
-
-
-def start_worker(services: Callable[..., Service], env: dict[str, str], name: str = "worker") -> Service:
-    hostname = f"{name}-{uuid.uuid4().hex[:6]}@%h"
-    args = ["celery", "-A", "digits_site", "worker", "--loglevel", "INFO", "--concurrency", "1", "--hostname", hostname]
-    quiet = ["--without-gossip", "--without-mingle", "--without-heartbeat"]  # no chatter between test workers
-    worker = services(name, [sys.executable, "-m", *args, *quiet], env)
-    worker.wait_for(lambda: " ready." in worker.output(), 90, "ready message")
-    return worker
+    return process_env(tmp_path, broker_env)
 
 
 def free_port() -> int:
@@ -196,25 +102,6 @@ def post_json(url: str, payload: dict) -> tuple[int, dict]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, {"detail": exc.read().decode(errors="replace")}
-
-
-def queue_fine_tune(env: dict[str, str]) -> int:
-    """``manage.py finetune --queue`` in its own process: records a queued run and sends the task to the broker."""
-    command = [sys.executable, "manage.py", "finetune", "--queue"]
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return int(result.stdout.split("training run #")[1].split(".")[0])
-
-
-def wait_for_run(run_id: int, worker: Service, timeout: float = 300) -> TrainingRun:
-    deadline = time.monotonic() + timeout
-    while True:
-        run = TrainingRun.objects.get(pk=run_id)
-        if run.status in FINISHED:
-            return run
-        if worker.popen.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"run #{run_id} is {run.status} ({run.stage}); worker log:\n{worker.output()[-4000:]}")
-        time.sleep(0.3)
 
 
 def draw_and_correct(

@@ -1,4 +1,5 @@
-"""Drawings and submissions in the admin: the review list, its filters and queue, and the bulk review actions."""
+"""Drawings and submissions in the admin: the review list, its filters and queue, and the bulk review actions (one of
+them excludes every correction of a client that floods wrong ones)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import ValidationError
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from recognizer import review
-from recognizer.admin.filters import ConfidenceBandFilter, CorrectedDigitFilter, ReviewFilter
+from recognizer.admin.filters import ClientFilter, ConfidenceBandFilter, CorrectedDigitFilter, ReviewFilter, short_key
 from recognizer.admin.html import EMPTY, badge, model_input, percent
 from recognizer.datasets import build_data_set
 from recognizer.models import Drawing, Submission
@@ -66,6 +67,7 @@ class DrawingAdmin(admin.ModelAdmin):
         "predicted",
         "confidence_bar",
         "correction",
+        "client",
         "model_version",
         "created_at",
         "reviewed",
@@ -78,6 +80,7 @@ class DrawingAdmin(admin.ModelAdmin):
         "correction_status",
         ConfidenceBandFilter,
         "excluded_from_training",
+        ClientFilter,
         "model_version",
         "created_at",
         ("reviewed_by", admin.RelatedOnlyFieldListFilter),
@@ -93,6 +96,7 @@ class DrawingAdmin(admin.ModelAdmin):
         "relabel",
         "confirm_predictions",
         "exclude_from_training",
+        "exclude_clients",
         "include_in_training",
         "export_data_set",
     ]
@@ -133,6 +137,18 @@ class DrawingAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # drawings come from users, through the page or the API
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Drawing]:
+        """Each drawing with how many corrections its client made (the client column, which sorts by it)."""
+        by_client = (
+            Drawing.objects.filter(client_key=OuterRef("client_key"), corrected_label__isnull=False)
+            .exclude(client_key="")
+            .order_by()
+            .values("client_key")
+            .annotate(count=Count("pk"))
+            .values("count")
+        )
+        return super().get_queryset(request).annotate(client_corrections=Subquery(by_client))
 
     def save_model(self, request: HttpRequest, drawing: Drawing, form: forms.ModelForm, change: bool) -> None:
         """An edit of the review fields is a review: stamp who and when (and when the label changed)."""
@@ -201,6 +217,18 @@ class DrawingAdmin(admin.ModelAdmin):
             excluded,
         )
 
+    @admin.display(description="client: corrections", ordering="client_corrections")
+    def client(self, drawing: Drawing) -> SafeString:
+        if not drawing.client_key:
+            return format_html("{}", EMPTY)
+        return format_html(
+            '<a href="?{}={}" title="this client\'s drawings">{}</a>: {}',
+            ClientFilter.parameter_name,
+            drawing.client_key,
+            short_key(drawing.client_key),
+            drawing.client_corrections or 0,
+        )
+
     @admin.display(description="reviewed", ordering="reviewed_at")
     def reviewed(self, drawing: Drawing) -> str:
         if drawing.reviewed_at is None:
@@ -246,6 +274,12 @@ class DrawingAdmin(admin.ModelAdmin):
     def exclude_from_training(self, request: HttpRequest, queryset: QuerySet[Drawing]) -> None:
         ids = review.set_excluded(queryset, True, request.user)
         self._done(request, ids, queryset.count(), "Excluded from training", "already excluded")
+
+    @admin.action(description="Exclude every correction by the selected drawings' clients", permissions=["change"])
+    def exclude_clients(self, request: HttpRequest, queryset: QuerySet[Drawing]) -> None:
+        clients = queryset.exclude(client_key="").values("client_key").distinct().count()
+        ids = review.exclude_clients(queryset, request.user)
+        self._done(request, ids, len(ids), f"Excluded from training every correction by {clients} client(s)")
 
     @admin.action(description="Include in training again", permissions=["change"])
     def include_in_training(self, request: HttpRequest, queryset: QuerySet[Drawing]) -> None:

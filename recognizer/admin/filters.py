@@ -1,4 +1,5 @@
-"""List filters for drawings that Django's field filters cannot express: review queue, corrected digit, confidence."""
+"""List filters for drawings that Django's field filters cannot express: review queue, corrected digit, confidence,
+and the clients with the most corrections."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from recognizer.review import needs_review
+from recognizer.review import needs_review, top_correcting_clients
 
 
 class ReviewFilter(admin.SimpleListFilter):
@@ -64,3 +65,22 @@ class ConfidenceBandFilter(admin.SimpleListFilter):
                 queryset = queryset.filter(confidence__gte=low)
                 return queryset if high is None else queryset.filter(confidence__lt=high)
         return queryset
+
+
+def short_key(client_key: str) -> str:
+    """A client key as staff see it: its first 8 characters identify a client among the others well enough."""
+    return f"{client_key[:8]}…"
+
+
+class ClientFilter(admin.SimpleListFilter):
+    """One client's drawings (``?client=<key>``, as the drawing list's client column links); offered for the clients
+    with the most corrections, so that one flooding corrections is seen at once."""
+
+    title = "client (most corrections)"
+    parameter_name = "client"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(key, f"{short_key(key)} ({count} corrections)") for key, count in top_correcting_clients()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(client_key=self.value()) if self.value() else queryset

@@ -1,12 +1,12 @@
 """Training runs in the admin: live progress, figures, errors, the "fine-tune now" button and the schedule.
 
-The button only queues the Celery task ``recognizer.tasks.fine_tune`` by name (the worker owns the code and records
-the run); the schedule is django-celery-beat's periodic task for that same name, edited in its own admin.
+The button records a queued run and sends the Celery task ``recognizer.tasks.fine_tune`` for it (the worker owns the
+code); if the broker is unreachable the run waits for it and is sent when it is back (:mod:`recognizer.tasks`), and
+the button says so. The schedule is django-celery-beat's periodic task for that same name, edited in its own admin.
 """
 
 from __future__ import annotations
 
-from celery import current_app
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -19,11 +19,11 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
 from django_celery_beat.models import PeriodicTask
-from kombu.exceptions import OperationalError
 
 from recognizer import charts
 from recognizer.admin.html import EMPTY, percent, run_progress
 from recognizer.models import TrainingRun
+from recognizer.tasks import queue_fine_tune
 
 FINE_TUNE_TASK = "recognizer.tasks.fine_tune"
 FINAL = {
@@ -87,7 +87,18 @@ class TrainingRunAdmin(admin.ModelAdmin):
     fieldsets = [
         (
             None,
-            {"fields": ["kind", "live_status", "duration_text", "created_at", "started_at", "finished_at", "worker"]},
+            {
+                "fields": [
+                    "kind",
+                    "live_status",
+                    "duration_text",
+                    "created_at",
+                    "sent_at",
+                    "started_at",
+                    "finished_at",
+                    "worker",
+                ]
+            },
         ),
         ("Data", {"fields": ["mnist_samples", "correction_samples", "heldout_samples", "parameters"]}),
         ("Result", {"fields": ["base_version", "result_version", "metrics_table", "message", "error_text"]}),
@@ -198,18 +209,16 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     @method_decorator(require_POST)
     def fine_tune(self, request: HttpRequest) -> HttpResponse:
-        """Queue a fine-tune now; the worker creates and records the training run."""
+        """Queue a fine-tune now as a training run, and say whether it went to the broker or waits for it."""
         if not may_queue_fine_tune(request.user):
             raise PermissionDenied
-        try:
-            result = current_app.send_task(FINE_TUNE_TASK)
-        except OperationalError as exc:
-            self.message_user(
-                request, f"Could not queue the fine-tune, the broker is unreachable: {exc}", messages.ERROR
-            )
+        run = queue_fine_tune()
+        run.refresh_from_db()
+        if run.sent_at:
+            self.message_user(request, f"Fine-tune queued as training run #{run.pk}; a worker will start it.")
         else:
             self.message_user(
-                request, f"Fine-tune queued (task {result.id}); a worker will start it and it will show below."
+                request, f"Training run #{run.pk} is queued but not sent: {run.message}", messages.WARNING
             )
         back = request.POST.get("next", "")
         if not url_has_allowed_host_and_scheme(back, {request.get_host()}, require_https=request.is_secure()):

@@ -28,7 +28,13 @@ class Command(BaseCommand):
             from recognizer.tasks import queue_fine_tune
 
             run = queue_fine_tune(force=options["force"])
-            self.stdout.write(self.style.SUCCESS(f"Fine-tune queued as training run #{run.pk}."))
+            run.refresh_from_db()
+            if run.sent_at:
+                self.stdout.write(self.style.SUCCESS(f"Fine-tune queued as training run #{run.pk}."))
+            else:
+                self.stdout.write(
+                    self.style.WARNING(f"Fine-tune queued as training run #{run.pk}. Not sent: {run.message}")
+                )
             return
         # Imported here: TensorFlow is loaded only by commands that train, never by web processes.
         from tqdm import tqdm
