@@ -137,7 +137,9 @@ def test_limits_are_kept_in_redis(client_api, active_model, rates, settings) -> 
         assert [predict(client_api).status_code for _ in range(2)] == [201, 201]
         assert_throttled(predict(client_api))
         keys = redis.keys(f"{prefix}:*")
-        assert any(b"throttle_predict" in key for key in keys)
+        [counter] = [key for key in keys if b"throttle_predict" in key]
+        assert redis.get(counter) == b"3"  # one counter per client and window: the two admitted and the refused one
+        assert 0 < redis.ttl(counter) <= 61
         redis.delete(*keys)
         assert predict(client_api).status_code == 201  # the counter lived in Redis
     finally:
