@@ -103,6 +103,8 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's PostgreSQL backend, with the health check skipped for a connection used moments ago (see its module).
+    DATABASES["default"]["ENGINE"] = "digits_site.postgresql"
     # An unreachable database is reported (503) within seconds instead of hanging the web process.
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(
         os.environ.get("DATABASE_CONNECT_TIMEOUT", "5")
@@ -111,6 +113,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and scheduler share one SQLite file: wait for locks instead of failing, and use WAL.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+#: Seconds after a request used a kept PostgreSQL connection without error during which the next request skips the
+#: health check (digits_site/postgresql/base.py); 0 checks before every request.
+DATABASE_HEALTH_CHECK_WINDOW = float(os.environ.get("DATABASE_HEALTH_CHECK_WINDOW", "1"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

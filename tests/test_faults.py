@@ -108,8 +108,9 @@ def run_manage(env: dict[str, str], *args: str) -> None:
 
 
 @pytest.fixture
-def proxied_server(database: str, tmp_path: Path):
-    """The production server on a migrated database with the default model active, reached through a proxy."""
+def proxied_server(request: pytest.FixtureRequest, database: str, tmp_path: Path):
+    """The production server on a migrated database with the default model active, reached through a proxy (with
+    the extra environment variables an indirect parametrization gives)."""
     base = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL", "DATABASE_URL")}
     base |= {"DIGITS_VAR_DIR": str(tmp_path / "var"), "DJANGO_SETTINGS_MODULE": "digits_site.settings"}
     run_manage({**base, "DATABASE_URL": database}, "migrate", "--noinput", "-v0")
@@ -125,6 +126,7 @@ def proxied_server(database: str, tmp_path: Path):
         "DATABASE_URL": target._replace(netloc=f"{target.username}@127.0.0.1:{proxy.port}").geturl(),
         "DATABASE_CONNECT_TIMEOUT": "2",
         "DIGITS_RATE_PREDICT": "off",
+        **getattr(request, "param", {}),
     }
     server = Server({**base, **production}, tmp_path / "gunicorn.log")
     try:
@@ -174,3 +176,35 @@ def test_with_the_database_down_the_api_answers_503_json_and_recovers(proxied_se
         rows = connection.execute("SELECT id, corrected_label FROM recognizer_drawing ORDER BY id").fetchall()
     assert rows == [(first["id"], 7), (second["id"], None)]
     assert len(stored_drawings(media)) == 2
+
+
+def restart_the_database_under(server: Server, proxy: TcpProxy) -> dict:
+    """A prediction (so the web process keeps a connection), then every connection dropped as by a database restart
+    while the site is idle; returns the first prediction."""
+    status, _, first = server.call("POST", "/api/predictions/", {"image": data_url(draw_digit(3))})
+    assert status == 201, first
+    proxy.cut()
+    proxy.restore()
+    return first
+
+
+@pytest.mark.parametrize("proxied_server", [{"DATABASE_HEALTH_CHECK_WINDOW": "0.5"}], indirect=True)
+def test_a_database_restart_during_a_quiet_spell_fails_no_request(proxied_server) -> None:
+    """The kept connection died while idle for longer than the window: it is checked, found dead and replaced."""
+    server, proxy, _ = proxied_server
+    restart_the_database_under(server, proxy)
+    time.sleep(1.0)
+    status, _, answer = server.call("POST", "/api/predictions/", {"image": data_url(draw_digit(5))})
+    assert status == 201, answer
+
+
+@pytest.mark.parametrize("proxied_server", [{"DATABASE_HEALTH_CHECK_WINDOW": "60"}], indirect=True)
+def test_a_connection_used_within_the_window_is_not_checked_and_recovers_after_one_503(proxied_server) -> None:
+    """The documented price of skipping the check under load: a restart costs the next request on that connection
+    (a 503 the client may retry), and the one after is served on a new connection."""
+    server, proxy, _ = proxied_server
+    restart_the_database_under(server, proxy)
+    status, _, answer = server.call("POST", "/api/predictions/", {"image": data_url(draw_digit(5))})
+    assert (status, answer.get("code")) == (503, "database_unavailable")
+    status, _, answer = server.call("POST", "/api/predictions/", {"image": data_url(draw_digit(5))})
+    assert status == 201, answer
