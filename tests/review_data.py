@@ -19,11 +19,14 @@ from recognizer.models import Drawing, ModelVersion
 from recognizer.predictions import create_submission
 from tests.drawing import draw_digit, png_bytes
 
+#: Client keys as recognizer.clients makes them (32 letters and digits), for data that comes from a few visitors.
+CLIENTS = ("q7XbT2mLw9RkVz4NcP8sHd3JyF6aGe1U", "M4tWn8ZrB2vLx6QpK9cYh3DsJ7fE1gTa", "c3PkR9wX7nTz2LbV6mQy8JsH4dFa1GeU")
 
-def submit(digit: int, variant: int = 0, session: str = "session-a", **state) -> Drawing:
+
+def submit(digit: int, variant: int = 0, client: str = CLIENTS[0], **state) -> Drawing:
     """Draw ``digit`` (``variant`` changes the pen, so the image differs), predict it, and apply ``state``."""
     image = draw_digit(digit, width=0.05 + 0.01 * variant)
-    drawing = create_submission(png_bytes(image), session).ordered_drawings[0]
+    drawing = create_submission(png_bytes(image), client).ordered_drawings[0]
     if state:
         Drawing.objects.filter(pk=drawing.pk).update(**state)
         drawing.refresh_from_db()
@@ -34,7 +37,7 @@ def resubmit(drawing: Drawing, **state) -> Drawing:
     """Submit exactly the same image again (same PNG bytes, so the same ``image_sha256``)."""
     with drawing.image.open("rb") as fh:
         raw = fh.read()
-    copy = create_submission(raw, "session-b").ordered_drawings[0]
+    copy = create_submission(raw, CLIENTS[1]).ordered_drawings[0]
     assert copy.image_sha256 == drawing.image_sha256
     if state:
         Drawing.objects.filter(pk=copy.pk).update(**state)

@@ -17,7 +17,7 @@ from PIL import Image
 from recognizer.models import Drawing, ModelVersion, Submission, TrainingRun
 from recognizer.review import needs_review
 from tests.conftest import csp_violations
-from tests.review_data import register_copy, submit
+from tests.review_data import CLIENTS, register_copy, submit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 Status = Drawing.CorrectionStatus
@@ -78,7 +78,7 @@ def product(active_model, staff_user, tmp_path) -> dict:
             state = {"corrected_label": 1, "correction_status": Status.REJECTED, "corrected_at": now}
         elif i == 19:
             state = {"excluded_from_training": True, "reviewed_by": staff_user, "reviewed_at": now}
-        drawing = submit(digit, variant=i // 10, **state)
+        drawing = submit(digit, variant=i // 10, client=CLIENTS[i % len(CLIENTS)], **state)
         when = now - timezone.timedelta(days=13 - i * 13 // 23, hours=i % 5)
         version = newer if i >= 12 else active_model
         Drawing.objects.filter(pk=drawing.pk).update(created_at=when, model_version=version)
