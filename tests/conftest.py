@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 from collections.abc import Callable, Iterator
@@ -139,6 +140,12 @@ def mnist():
     from training.data import load_mnist
 
     return load_mnist(Path(settings.DIGITS_MNIST_DIR))
+
+
+def off_site_references(html: str) -> list[str]:
+    """The resources a page loads from elsewhere (``src``/``href`` to another host): a CDN, for one. Searched in
+    attributes rather than the whole text, where base64 images may spell anything."""
+    return re.findall(r'\b(?:src|href)=["\'](?:https?:)?//[^"\']*', html)
 
 
 def csp_violations(page) -> list[str]:

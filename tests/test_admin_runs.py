@@ -18,6 +18,7 @@ from recognizer import stats
 from recognizer.admin.runs import FINE_TUNE_TASK
 from recognizer.models import Drawing, Submission, TrainingRun
 from recognizer.tasks import send_waiting_fine_tunes
+from tests.conftest import off_site_references
 from tests.faults import closed_port
 from tests.review_data import make_staff, make_visitor, submit
 
@@ -261,7 +262,7 @@ def test_dashboard_renders_charts_active_version_runs_and_queue(staff_client, tr
     assert html.count('class="digits-run"') == 3
     assert "Fine-tune now" in html
     assert "<script" in html
-    assert "cdn" not in html.lower()
+    assert off_site_references(html) == []
     assert staff_client.get("/admin/dashboard/?days=bogus").context["days"] == 30
 
 
