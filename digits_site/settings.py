@@ -97,8 +97,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
-        # A kept connection is checked before each request reuses it, so a database restart costs one request at
-        # most (answered 503), not every request until the connection ages out.
+        # A kept connection is checked before a request reuses it (unless it served one less than
+        # DATABASE_HEALTH_CHECK_WINDOW seconds ago), so a database restart costs at most one request (a 503), not
+        # every request until the connection ages out.
         conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", True),
     )
 }

@@ -67,7 +67,7 @@ def create_submission(
     predictions = (classify or serving.predict_batch)(np.stack([d.model_input for d in digits]))
     now = timezone.now()
     stamp = f"{now:%H%M%S%f}"
-    submission = Submission(created_at=now, number="".join(str(p.digit) for p in predictions))
+    submission = Submission(created_at=now, client_key=client_key, number="".join(str(p.digit) for p in predictions))
     saved: list = []
     drawings = []
     try:
@@ -76,6 +76,8 @@ def create_submission(
         for position, (digit, prediction) in enumerate(zip(digits, predictions, strict=True)):
             sha = hashlib.sha256(digit.png).hexdigest()
             drawing = Drawing(
+                submission=submission,  # its id is taken when the drawings are written, after the submission
+                client_key=client_key,
                 position=position,
                 image_sha256=sha,
                 model_input=digit.model_input.tobytes(),
@@ -88,10 +90,7 @@ def create_submission(
             _store(drawing.image, f"{sha[:16]}-{stamp}-{position}.png", digit.png, saved)
             drawings.append(drawing)
         with transaction.atomic():
-            submission.client_key = client_key
             submission.save()
-            for drawing in drawings:
-                drawing.submission, drawing.client_key = submission, submission.client_key
             Drawing.objects.bulk_create(drawings)
     except BaseException:
         for fieldfile in saved:

@@ -84,8 +84,14 @@ def exclude_clients(queryset: QuerySet[Drawing], reviewer) -> list[int]:
     return set_excluded(Drawing.objects.filter(client_key__in=keys, corrected_label__isnull=False), True, reviewer)
 
 
+def corrections_per_client() -> QuerySet:
+    """Rows of ``client_key`` and ``count``: how many corrections each client made (drawings without a key are no
+    client's)."""
+    corrections = Drawing.objects.exclude(client_key="").filter(corrected_label__isnull=False)
+    return corrections.order_by().values("client_key").annotate(count=Count("pk"))
+
+
 def top_correcting_clients(limit: int = 10) -> list[tuple[str, int]]:
     """The clients with the most corrections, most first, with their counts: a flood stands out at the top."""
-    corrections = Drawing.objects.exclude(client_key="").filter(corrected_label__isnull=False)
-    counted = corrections.values_list("client_key").annotate(count=Count("pk")).order_by("-count", "client_key")
+    counted = corrections_per_client().order_by("-count", "client_key").values_list("client_key", "count")
     return list(counted[:limit])

@@ -140,15 +140,8 @@ class DrawingAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Drawing]:
         """Each drawing with how many corrections its client made (the client column, which sorts by it)."""
-        by_client = (
-            Drawing.objects.filter(client_key=OuterRef("client_key"), corrected_label__isnull=False)
-            .exclude(client_key="")
-            .order_by()
-            .values("client_key")
-            .annotate(count=Count("pk"))
-            .values("count")
-        )
-        return super().get_queryset(request).annotate(client_corrections=Subquery(by_client))
+        this_client = review.corrections_per_client().filter(client_key=OuterRef("client_key")).values("count")
+        return super().get_queryset(request).annotate(client_corrections=Subquery(this_client))
 
     def save_model(self, request: HttpRequest, drawing: Drawing, form: forms.ModelForm, change: bool) -> None:
         """An edit of the review fields is a review: stamp who and when (and when the label changed)."""
