@@ -76,7 +76,7 @@ class Scenario:
 def style_accuracy(model_content: bytes, inputs, labels) -> dict:
     """Overall and per-digit accuracy of a ``.tflite`` model on the fresh drawings."""
 
-    from recognizer.serving import Classifier
+    from recognizer.core.classifier import Classifier
 
     predicted = Classifier(model_content).predict_many(inputs).argmax(axis=1)
     per_digit = {str(d): float((predicted[labels == d] == d).mean()) for d in range(10)}
@@ -87,7 +87,7 @@ def fresh_drawings(per_digit: int, seed: int):
     """Drawings the fine-tune never saw: same style, another random stream."""
     import numpy as np
 
-    from recognizer.preprocessing import preprocess
+    from recognizer.core.preprocessing import preprocess
     from tests.handwriting import render
 
     rng = np.random.default_rng(seed + 10_000)
@@ -104,9 +104,9 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace, fresh) -> Scenari
 
     from recognizer import registry, serving
     from recognizer.models import ModelVersion, TrainingRun
-    from recognizer.tasks import fine_tune
     from tests.drawing import data_url
     from tests.handwriting import render
+    from training.tasks import fine_tune
 
     call_command("flush", "--noinput", verbosity=0)
     serving.reset()

@@ -38,9 +38,9 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from recognizer.images import array_to_png
 from recognizer.models import Drawing, ModelVersion, Submission
-from recognizer.preprocessing import preprocess
+from recognizer.core.preprocessing import preprocess
 from recognizer.registry import ensure_default_model
-from training.data import load_mnist
+from training.ml.mnist import load_mnist
 from django.conf import settings
 
 n = int(sys.argv[1])

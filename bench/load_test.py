@@ -175,7 +175,7 @@ class Gunicorn:
 def make_images(mnist_dir: str, count: int) -> tuple[list[bytes], list[int]]:
     """``count`` distinct drawings: MNIST test digits (then training digits) drawn as dark ink on a white canvas."""
     from tests.drawing import mnist_as_drawing, png_bytes
-    from training.data import load_mnist
+    from training.ml.mnist import load_mnist
 
     mnist = load_mnist(Path(mnist_dir))
     images = list(mnist.x_test) + list(mnist.x_train)
@@ -279,9 +279,9 @@ def verify(answers: list[Answer], pngs: list[bytes], names: tuple[str, str], swa
     import numpy as np
     from django.core.files.storage import default_storage
 
+    from recognizer.core.preprocessing import preprocess
     from recognizer.images import open_image
     from recognizer.models import Drawing, ModelVersion, Submission
-    from recognizer.preprocessing import preprocess
     from recognizer.serving import load_version
 
     problems: list[str] = []

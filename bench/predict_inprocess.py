@@ -27,8 +27,8 @@ def time_litert(pngs: list[bytes], iterations: int, warmup: int = 50) -> dict[st
     from django.core.management import call_command
 
     from recognizer import serving
+    from recognizer.core.preprocessing import preprocess
     from recognizer.images import open_image
-    from recognizer.preprocessing import preprocess
     from recognizer.registry import ensure_default_model
 
     call_command("migrate", verbosity=0)
@@ -114,8 +114,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     machine = Machine()
     setup_django()
+    from recognizer.core.preprocessing import preprocess
     from recognizer.images import open_image
-    from recognizer.preprocessing import preprocess
 
     pngs = drawn_pngs(args.size)
     stages = time_litert(pngs, args.iterations)

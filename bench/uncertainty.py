@@ -1,4 +1,4 @@
-"""How honest is ``uncertain``? Measures recognizer.uncertainty with the shipped model on MNIST and on scribbles.
+"""How honest is ``uncertain``? Measures recognizer.core.uncertainty with the shipped model on MNIST and on scribbles.
 
     DIGITS_MNIST_DIR=../shared/mnist .venv/bin/python bench/uncertainty.py [--thresholds 0.7 0.9]
 
@@ -24,7 +24,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "digits_site.settings")
 
 
 def scribbles(count_per_size: int = 100) -> np.ndarray:
-    from recognizer.preprocessing import preprocess
+    from recognizer.core.preprocessing import preprocess
 
     images = []
     for segments in (6, 10, 15, 20):
@@ -46,10 +46,10 @@ def main() -> None:
     django.setup()
     from django.conf import settings
 
+    from recognizer.core.classifier import Classifier
+    from recognizer.core.uncertainty import Reason, judge
     from recognizer.registry import DEFAULT_MODEL_DIR
-    from recognizer.serving import Classifier
-    from recognizer.uncertainty import Reason, judge
-    from training.data import load_mnist
+    from training.ml.mnist import load_mnist
 
     metadata = json.loads((DEFAULT_MODEL_DIR / "metadata.json").read_text())
     classifier = Classifier((DEFAULT_MODEL_DIR / metadata["tflite_file"]).read_bytes())

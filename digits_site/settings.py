@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "recognizer",
+    "training",
 ]
 
 MIDDLEWARE = [
@@ -70,7 +71,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "recognizer.clients.ClientCookieMiddleware",
+    "recognizer.api.authentication.ClientCookieMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
 ]
@@ -149,7 +150,7 @@ STORAGES = {
 }
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
-#: Seconds to wait for Redis before giving up on it (the rate limits then fail open, see recognizer/throttling.py).
+#: Seconds to wait for Redis before giving up on it (the rate limits then fail open, see recognizer/api/throttling.py).
 REDIS_TIMEOUT = float(os.environ.get("REDIS_TIMEOUT", "0.5"))
 if REDIS_URL:
     CACHES = {
@@ -173,12 +174,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
-        "recognizer.parsers.MultiPartParser",
+        "recognizer.api.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
-    "EXCEPTION_HANDLER": "recognizer.errors.exception_handler",
+    "EXCEPTION_HANDLER": "recognizer.api.exceptions.exception_handler",
     # Per-client limits on predicting and correcting (scopes set by the API views), kept in the cache.
-    "DEFAULT_THROTTLE_CLASSES": ["recognizer.throttling.FailOpenScopedRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["recognizer.api.throttling.FailOpenScopedRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "predict": env_rate("DIGITS_RATE_PREDICT", "120/min"),
         "correct": env_rate("DIGITS_RATE_CORRECT", "60/min"),
@@ -256,7 +257,7 @@ DIGITS_RUN_STALE_SECONDS = float(os.environ.get("DIGITS_RUN_STALE_SECONDS", "60"
 DIGITS_MAX_UPLOAD_BYTES = int(os.environ.get("DIGITS_MAX_UPLOAD_BYTES", str(4 * 1024 * 1024)))
 DIGITS_MAX_IMAGE_PIXELS = int(os.environ.get("DIGITS_MAX_IMAGE_PIXELS", str(4096 * 4096)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = DIGITS_MAX_UPLOAD_BYTES * 2
-#: Whether corrections still pending review may train (by default only accepted ones do; see recognizer.training_data).
+#: Whether corrections still pending review may train (by default only accepted ones do; see recognizer.corrections).
 DIGITS_TRAIN_ON_PENDING = env_bool("DIGITS_TRAIN_ON_PENDING", False)
 
 # Security. With DEBUG off the site is served over HTTPS only: secure cookies, HSTS and a redirect from HTTP
@@ -293,7 +294,7 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 SESSION_COOKIE_HTTPONLY = True
-#: The signed cookie that tells an anonymous client's drawings from others' (recognizer/clients.py): a year by default.
+#: The signed cookie that tells an anonymous client's drawings from others' (recognizer.api.authentication), a year.
 DIGITS_CLIENT_COOKIE_NAME = os.environ.get("DIGITS_CLIENT_COOKIE_NAME", "digits_client")
 DIGITS_CLIENT_COOKIE_AGE = int(os.environ.get("DIGITS_CLIENT_COOKIE_AGE", str(365 * 24 * 3600)))
 SESSION_COOKIE_SAMESITE = "Lax"

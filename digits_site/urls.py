@@ -5,17 +5,15 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
 
-from recognizer.admin.dashboard import dashboard
-
 urlpatterns = [
-    path("admin/dashboard/", admin.site.admin_view(dashboard), name="admin-dashboard"),
+    path("", include("training.urls")),
     path("admin/", admin.site.urls),
     path("", include("recognizer.urls")),
 ]
 
-handler400 = "recognizer.errors.bad_request"
-handler404 = "recognizer.errors.not_found"
-handler500 = "recognizer.errors.server_error"
+handler400 = "recognizer.api.exceptions.bad_request"
+handler404 = "recognizer.api.exceptions.not_found"
+handler500 = "recognizer.api.exceptions.server_error"
 
 if settings.DIGITS_SERVE_MEDIA:
     # The embedded set-up serves stored drawings itself; behind a web server, set DIGITS_SERVE_MEDIA=0 and serve

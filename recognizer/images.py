@@ -107,3 +107,8 @@ def array_to_png(array) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
+
+
+def png_data_url(png: bytes) -> str:
+    """PNG bytes as a ``data:`` URL, to show in an ``<img>`` or send as the API's ``image``."""
+    return "data:image/png;base64," + base64.b64encode(png).decode()

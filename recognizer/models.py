@@ -56,16 +56,23 @@ class ModelVersion(models.Model):
         return self.metrics.get("mnist_test_accuracy")
 
 
+def submission_image_path(instance: Submission, filename: str) -> str:
+    return f"submissions/{instance.created_at:%Y/%m/%d}/number-{instance.created_at:%H%M%S%f}.png"
+
+
 class Submission(models.Model):
     """One request from one client: a single digit, or a number written as several digits side by side."""
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     client_key = models.CharField(
-        max_length=64, blank=True, db_index=True, help_text="The anonymous client's key (recognizer/clients.py)."
+        max_length=64,
+        blank=True,
+        db_index=True,
+        help_text="The anonymous client's key (recognizer.api.authentication).",
     )
     number = models.CharField(max_length=64, blank=True, help_text="The predicted digits, left to right.")
     image = models.ImageField(
-        upload_to="submissions/%Y/%m/%d/",
+        upload_to=submission_image_path,
         blank=True,
         max_length=255,
         help_text="The whole submitted drawing of a number; a single digit's image is kept on its drawing.",
@@ -79,7 +86,9 @@ class Submission(models.Model):
 
 
 def drawing_image_path(instance: Drawing, filename: str) -> str:
-    return timezone.now().strftime("drawings/%Y/%m/%d/") + filename
+    """Where a drawing's image is stored: by day, named by its content, time and place in its number."""
+    created = instance.created_at
+    return f"drawings/{created:%Y/%m/%d}/{instance.image_sha256[:16]}-{created:%H%M%S%f}-{instance.position}.png"
 
 
 class Drawing(models.Model):
@@ -102,7 +111,10 @@ class Drawing(models.Model):
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="drawings")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     client_key = models.CharField(
-        max_length=64, blank=True, db_index=True, help_text="The anonymous client's key (recognizer/clients.py)."
+        max_length=64,
+        blank=True,
+        db_index=True,
+        help_text="The anonymous client's key (recognizer.api.authentication).",
     )
     corrected_label = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True)
     corrected_at = models.DateTimeField(null=True, blank=True)
@@ -154,7 +166,7 @@ class TrainingRun(models.Model):
         TRAIN = "train", "Train from scratch"
         FINETUNE = "finetune", "Fine-tune"
 
-    class Status(models.TextChoices):
+    class RunStatus(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
@@ -163,7 +175,7 @@ class TrainingRun(models.Model):
         FAILED = "failed", "Failed"
 
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.FINETUNE)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True)
     progress = models.FloatField(default=0.0, help_text="Percent done while running.")
     stage = models.CharField(max_length=120, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -10,22 +10,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
-from django.core import signing
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare
 from PIL import Image
 
 from recognizer import serving
+from recognizer.core.preprocessing import preprocess, split_digits
+from recognizer.files import removed_on_failure
 from recognizer.images import as_png, open_image
 from recognizer.models import Drawing, Submission
-from recognizer.preprocessing import preprocess, split_digits
-
-CORRECTION_SALT = "recognizer.correction"
 
 
 @dataclass(frozen=True)
@@ -41,8 +37,8 @@ def _digits_of(image: Image.Image, raw: bytes, as_number: bool) -> list[_Digit]:
     return [_Digit(as_png(digit), preprocess(digit)) for digit in split_digits(image)]
 
 
-def _store(fieldfile, name: str, content: bytes, saved: list) -> None:
-    fieldfile.save(name, ContentFile(content), save=False)
+def _store(fieldfile, content: bytes, saved: list) -> None:
+    fieldfile.save("upload.png", ContentFile(content), save=False)  # the model's upload_to names it
     saved.append(fieldfile)
 
 
@@ -54,32 +50,29 @@ def create_submission(
 ) -> Submission:
     """Predict the digit (or, with ``as_number``, each digit of a number) in an uploaded image and store it all.
 
-    ``client_key`` (see :mod:`recognizer.clients`) marks the drawings as the client's own. The submission and its
+    ``client_key`` (:mod:`recognizer.api.authentication`) marks the drawings as the client's own. The submission and its
     drawings are written in one transaction, the drawings with one INSERT. ``classify`` turns the 28x28 inputs into
     predictions:
     the active model served with LiteRT unless given (the benchmark's Keras baseline passes its own, so that the two
     differ in nothing else).
-    Raises :class:`~recognizer.images.InvalidImage`, :class:`~recognizer.preprocessing.EmptyDrawing` or
+    Raises :class:`~recognizer.images.InvalidImage`, :class:`~recognizer.core.preprocessing.EmptyDrawing` or
     :class:`~recognizer.serving.ModelUnavailable` before anything is stored.
     """
     image = open_image(raw)
     digits = _digits_of(image, raw, as_number)
     predictions = (classify or serving.predict_batch)(np.stack([d.model_input for d in digits]))
     now = timezone.now()
-    stamp = f"{now:%H%M%S%f}"
     submission = Submission(created_at=now, client_key=client_key, number="".join(str(p.digit) for p in predictions))
-    saved: list = []
     drawings = []
-    try:
+    with removed_on_failure() as saved:
         if as_number:
-            _store(submission.image, f"number-{stamp}.png", as_png(image, raw), saved)
+            _store(submission.image, as_png(image, raw), saved)
         for position, (digit, prediction) in enumerate(zip(digits, predictions, strict=True)):
-            sha = hashlib.sha256(digit.png).hexdigest()
             drawing = Drawing(
                 submission=submission,  # its id is taken when the drawings are written, after the submission
                 client_key=client_key,
                 position=position,
-                image_sha256=sha,
+                image_sha256=hashlib.sha256(digit.png).hexdigest(),
                 model_input=digit.model_input.tobytes(),
                 predicted_digit=prediction.digit,
                 confidence=prediction.confidence,
@@ -87,57 +80,17 @@ def create_submission(
                 model_version=prediction.version,
                 created_at=now,
             )
-            _store(drawing.image, f"{sha[:16]}-{stamp}-{position}.png", digit.png, saved)
+            _store(drawing.image, digit.png, saved)
             drawings.append(drawing)
         with transaction.atomic():
             submission.save()
             Drawing.objects.bulk_create(drawings)
-    except BaseException:
-        for fieldfile in saved:
-            fieldfile.storage.delete(fieldfile.name)
-        raise
     submission.ordered_drawings = drawings
     return submission
 
 
-def correction_token(drawing: Drawing) -> str:
-    """A signed token that lets the client that made ``drawing`` correct it without a session cookie."""
-    return signing.dumps(drawing.pk, salt=CORRECTION_SALT)
-
-
-def token_matches(drawing: Drawing, token: str | None) -> bool:
-    if not token:
-        return False
-    try:
-        return signing.loads(token, salt=CORRECTION_SALT) == drawing.pk
-    except signing.BadSignature:
-        return False
-
-
-class Grounds(StrEnum):
-    """Why a client may correct a drawing; the API asks for a CSRF token only when it is the client's cookie."""
-
-    STAFF = "staff"
-    TOKEN = "token"  # noqa: S105 (a name, not a secret)
-    COOKIE = "cookie"
-
-
 class CorrectionLocked(RuntimeError):
     """Staff have reviewed the drawing's correction: the public can no longer change it."""
-
-
-def correction_grounds(
-    drawing: Drawing, *, client_key: str | None, is_staff: bool, token: str | None = None
-) -> Grounds | None:
-    """Staff may correct anything; the public only what its own correction token or client cookie made (else
-    ``None``)."""
-    if is_staff:
-        return Grounds.STAFF
-    if token_matches(drawing, token):
-        return Grounds.TOKEN
-    if client_key and drawing.client_key and constant_time_compare(client_key, drawing.client_key):
-        return Grounds.COOKIE
-    return None
 
 
 def correct(drawing: Drawing, label: int, *, reviewer=None) -> Drawing:

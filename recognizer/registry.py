@@ -16,8 +16,10 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
+from recognizer.core.classifier import ModelUnavailable
+from recognizer.files import removed_on_failure
 from recognizer.models import ModelVersion
-from recognizer.serving import ModelUnavailable, load_version
+from recognizer.serving import load_version
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 
@@ -27,10 +29,7 @@ class ActivationRefused(RuntimeError):
 
 
 def sha256_of(fileobj) -> str:
-    digest = hashlib.sha256()
-    for chunk in iter(lambda: fileobj.read(1 << 20), b""):
-        digest.update(chunk)
-    return digest.hexdigest()
+    return hashlib.file_digest(fileobj, "sha256").hexdigest()
 
 
 def register_version(
@@ -53,8 +52,7 @@ def register_version(
         training_command=training_command,
         notes=notes,
     )
-    saved = []
-    try:
+    with removed_on_failure() as saved:
         for field, path, checksum in (
             ("keras_file", keras_path, "keras_sha256"),
             ("tflite_file", tflite_path, "tflite_sha256"),
@@ -65,10 +63,6 @@ def register_version(
                 getattr(version, field).save(Path(path).name, File(fh), save=False)
                 saved.append(getattr(version, field))
         version.save()
-    except BaseException:
-        for fieldfile in saved:
-            fieldfile.storage.delete(fieldfile.name)
-        raise
     return version
 
 

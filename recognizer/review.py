@@ -3,7 +3,7 @@ exclude at once every correction of clients that flood wrong ones.
 
 Each operation works on a queryset at once (the admin's bulk actions), stamps who reviewed and when on every drawing
 it changes, and returns the ids it changed. What the states mean for training is decided in
-:mod:`recognizer.training_data`; the admin also writes each change to its history (``LogEntry``).
+:mod:`recognizer.corrections`; the admin also writes each change to its history (``LogEntry``).
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from django.utils import timezone
 
 from recognizer.models import Drawing
 
-Status = Drawing.CorrectionStatus
+CorrectionStatus = Drawing.CorrectionStatus
 
 
 #: The review queue's order: pending corrections first, then the least confident, then the newest.
 REVIEW_ORDER = [
-    Case(When(correction_status=Status.PENDING, then=Value(0)), default=Value(1)).asc(),
+    Case(When(correction_status=CorrectionStatus.PENDING, then=Value(0)), default=Value(1)).asc(),
     "confidence",
     "-created_at",
 ]
@@ -34,9 +34,11 @@ def needs_review(queryset: QuerySet[Drawing]) -> QuerySet[Drawing]:
 
     Ordered by :data:`REVIEW_ORDER`.
     """
-    unsure = Q(correction_status=Status.NONE, confidence__lt=settings.DIGITS_LOW_CONFIDENCE, reviewed_at__isnull=True)
+    unsure = Q(
+        correction_status=CorrectionStatus.NONE, confidence__lt=settings.DIGITS_LOW_CONFIDENCE, reviewed_at__isnull=True
+    )
     waiting = queryset.filter(excluded_from_training=False)
-    return waiting.filter(Q(correction_status=Status.PENDING) | unsure).order_by(*REVIEW_ORDER)
+    return waiting.filter(Q(correction_status=CorrectionStatus.PENDING) | unsure).order_by(*REVIEW_ORDER)
 
 
 def _update(queryset: QuerySet[Drawing], reviewer, now: datetime | None = None, **changes) -> list[int]:
@@ -48,12 +50,16 @@ def _update(queryset: QuerySet[Drawing], reviewer, now: datetime | None = None, 
 
 def accept(queryset: QuerySet[Drawing], reviewer) -> list[int]:
     """Accept the corrections in ``queryset`` (drawings without one are left alone): they may now train."""
-    return _update(queryset.filter(corrected_label__isnull=False), reviewer, correction_status=Status.ACCEPTED)
+    return _update(
+        queryset.filter(corrected_label__isnull=False), reviewer, correction_status=CorrectionStatus.ACCEPTED
+    )
 
 
 def reject(queryset: QuerySet[Drawing], reviewer) -> list[int]:
     """Reject the corrections in ``queryset``: the label stays on record but never trains."""
-    return _update(queryset.filter(corrected_label__isnull=False), reviewer, correction_status=Status.REJECTED)
+    return _update(
+        queryset.filter(corrected_label__isnull=False), reviewer, correction_status=CorrectionStatus.REJECTED
+    )
 
 
 def relabel(queryset: QuerySet[Drawing], label: int, reviewer) -> list[int]:
@@ -61,7 +67,9 @@ def relabel(queryset: QuerySet[Drawing], label: int, reviewer) -> list[int]:
     if not 0 <= label <= 9:
         raise ValueError(f"a digit label is 0-9, not {label}")
     now = timezone.now()
-    return _update(queryset, reviewer, now, corrected_label=label, corrected_at=now, correction_status=Status.ACCEPTED)
+    return _update(
+        queryset, reviewer, now, corrected_label=label, corrected_at=now, correction_status=CorrectionStatus.ACCEPTED
+    )
 
 
 def set_excluded(queryset: QuerySet[Drawing], excluded: bool, reviewer) -> list[int]:

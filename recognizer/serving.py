@@ -11,53 +11,12 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
 from django.conf import settings
 
-if TYPE_CHECKING:
-    from recognizer.models import ModelVersion
-
-
-class ModelUnavailable(RuntimeError):
-    """No model version is active, or its artifact cannot be loaded."""
-
-
-class Classifier:
-    """A LiteRT interpreter over one ``.tflite`` model, safe to call from several threads.
-
-    Web processes use one thread per interpreter (they serve requests in parallel instead); evaluation, which scores
-    10,000 images in a worker, may use more.
-    """
-
-    def __init__(self, model_content: bytes, num_threads: int = 1) -> None:
-        try:
-            self._interpreter = Interpreter(model_content=model_content, num_threads=num_threads)
-            self._interpreter.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
-            raise ModelUnavailable(f"the model artifact cannot be loaded: {exc}") from exc
-        self._input = self._interpreter.get_input_details()[0]["index"]
-        self._output = self._interpreter.get_output_details()[0]["index"]
-        self._batch = 1
-        self._lock = threading.Lock()
-
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        """Probabilities (N, 10) for uint8 inputs (N, 28, 28) as made by :func:`recognizer.preprocessing.preprocess`."""
-        batch = images.reshape(-1, 28, 28, 1).astype(np.float32)
-        with self._lock:
-            if batch.shape[0] != self._batch:
-                self._interpreter.resize_tensor_input(self._input, list(batch.shape))
-                self._interpreter.allocate_tensors()
-                self._batch = batch.shape[0]
-            self._interpreter.set_tensor(self._input, batch)
-            self._interpreter.invoke()
-            return self._interpreter.get_tensor(self._output).copy()
-
-    def predict_many(self, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
-        """Probabilities for a large set of inputs, in fixed-size batches (evaluation on 10,000 images)."""
-        return np.concatenate([self.predict(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+from recognizer.core.classifier import Classifier, ModelUnavailable
+from recognizer.models import ModelVersion
 
 
 @dataclass(frozen=True)
@@ -85,8 +44,6 @@ _checked_at = 0.0
 
 
 def _active_version_id() -> int | None:
-    from recognizer.models import ModelVersion
-
     return ModelVersion.objects.filter(is_active=True).values_list("pk", flat=True).first()
 
 
@@ -114,8 +71,6 @@ def active_model() -> LoadedModel:
         if active_id is None:
             raise ModelUnavailable("no model version is active: run `python manage.py ensure_model`")
         if _loaded is None or _loaded.version_id != active_id:
-            from recognizer.models import ModelVersion
-
             try:
                 _loaded = load_version(ModelVersion.objects.get(pk=active_id))
             except ModelUnavailable:

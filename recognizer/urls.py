@@ -4,7 +4,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from recognizer import api, health, views
+from recognizer import health, views
+from recognizer.api import views as api
 
 router = DefaultRouter()
 router.register("predictions", api.PredictionViewSet, basename="prediction")

@@ -137,7 +137,7 @@ def staff_api(staff_user) -> APIClient:
 @pytest.fixture(scope="session")
 def mnist():
     """MNIST from the configured directory (CI points it at ../shared/mnist)."""
-    from training.data import load_mnist
+    from training.ml.mnist import load_mnist
 
     return load_mnist(Path(settings.DIGITS_MNIST_DIR))
 
@@ -191,9 +191,9 @@ def browser():
 def small_model_files(mnist, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A real CNN trained for two epochs on 3,000 MNIST images (``.keras``, ``.tflite``): a weak but sound model
     (about 90% on MNIST) that fine-tuning tests can improve on, whatever the shipped default model is."""
-    from training.export import export_artifacts
-    from training.model import build_model
-    from training.train import fit, prepare_images
+    from training.ml.export import export_artifacts
+    from training.ml.fit import fit, prepare_images
+    from training.ml.model import build_model
 
     model = build_model()
     fit(model, prepare_images(mnist.x_train[-3000:]), mnist.y_train[-3000:], epochs=2, batch_size=64, verbose=0)

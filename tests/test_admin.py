@@ -14,7 +14,7 @@ from recognizer.models import Drawing
 from tests.review_data import check_data_set, make_staff, make_visitor, submit
 
 pytestmark = pytest.mark.django_db
-Status = Drawing.CorrectionStatus
+CorrectionStatus = Drawing.CorrectionStatus
 LIST = "/admin/recognizer/drawing/"
 
 PAGES = [
@@ -33,9 +33,15 @@ def drawings(active_model) -> dict[str, Drawing]:
     """Drawings in every review state, with confidences spread over the bands."""
     now = timezone.now()
     return {
-        "pending": submit(1, confidence=0.95, corrected_label=4, correction_status=Status.PENDING, corrected_at=now),
-        "accepted": submit(7, confidence=0.995, corrected_label=7, correction_status=Status.ACCEPTED, corrected_at=now),
-        "rejected": submit(3, confidence=0.6, corrected_label=8, correction_status=Status.REJECTED, corrected_at=now),
+        "pending": submit(
+            1, confidence=0.95, corrected_label=4, correction_status=CorrectionStatus.PENDING, corrected_at=now
+        ),
+        "accepted": submit(
+            7, confidence=0.995, corrected_label=7, correction_status=CorrectionStatus.ACCEPTED, corrected_at=now
+        ),
+        "rejected": submit(
+            3, confidence=0.6, corrected_label=8, correction_status=CorrectionStatus.REJECTED, corrected_at=now
+        ),
         "unsure": submit(0, confidence=0.3),
         "unsure_too": submit(6, confidence=0.55),
         "sure": submit(9, confidence=0.92),
@@ -89,7 +95,7 @@ def test_view_only_staff_see_drawings_but_cannot_review_them(django_user_model, 
     pending = drawings["pending"]
     client.post(LIST, {"action": "accept_corrections", "_selected_action": [pending.pk]})
     pending.refresh_from_db()
-    assert pending.correction_status == Status.PENDING
+    assert pending.correction_status == CorrectionStatus.PENDING
     assert pending.reviewed_by is None
 
 
@@ -203,7 +209,7 @@ def test_accept_corrections(staff_client, staff_user, drawings) -> None:
     assert "Accepted: 1 drawing." in note
     assert "1 skipped (no correction)" in note
     assert_reviewed(drawings["pending"], staff_user, "Accepted")
-    assert drawings["pending"].correction_status == Status.ACCEPTED
+    assert drawings["pending"].correction_status == CorrectionStatus.ACCEPTED
     drawings["sure"].refresh_from_db()
     assert drawings["sure"].reviewed_by is None
 
@@ -211,7 +217,7 @@ def test_accept_corrections(staff_client, staff_user, drawings) -> None:
 def test_reject_corrections(staff_client, staff_user, drawings) -> None:
     act(staff_client, "reject_corrections", drawings["pending"])
     assert_reviewed(drawings["pending"], staff_user, "Rejected")
-    assert drawings["pending"].correction_status == Status.REJECTED
+    assert drawings["pending"].correction_status == CorrectionStatus.REJECTED
     assert drawings["pending"].corrected_label == 4  # kept on record
 
 
@@ -221,7 +227,7 @@ def test_relabel(staff_client, staff_user, drawings) -> None:
     for name in ("unsure", "rejected"):
         assert_reviewed(drawings[name], staff_user, "Relabelled as 5")
         assert drawings[name].corrected_label == 5
-        assert drawings[name].correction_status == Status.ACCEPTED
+        assert drawings[name].correction_status == CorrectionStatus.ACCEPTED
         assert drawings[name].corrected_at == drawings[name].reviewed_at
 
 
@@ -243,7 +249,7 @@ def test_exclude_and_include_again(staff_client, staff_user, drawings) -> None:
     act(staff_client, "exclude_from_training", drawings["accepted"])
     assert_reviewed(drawings["accepted"], staff_user, "Excluded from training")
     assert drawings["accepted"].excluded_from_training
-    assert drawings["accepted"].correction_status == Status.ACCEPTED
+    assert drawings["accepted"].correction_status == CorrectionStatus.ACCEPTED
     note = act(staff_client, "include_in_training", drawings["accepted"], drawings["sure"])
     assert "Included in training: 1 drawing." in note
     drawings["accepted"].refresh_from_db()
@@ -293,7 +299,7 @@ def test_editing_the_review_fields_records_the_reviewer(staff_client, staff_user
     response = staff_client.post(url, change_data(drawing, corrected_label="6", correction_status="accepted"))
     assert response.status_code == 302
     drawing.refresh_from_db()
-    assert (drawing.corrected_label, drawing.correction_status) == (6, Status.ACCEPTED)
+    assert (drawing.corrected_label, drawing.correction_status) == (6, CorrectionStatus.ACCEPTED)
     assert drawing.reviewed_by == staff_user
     assert drawing.corrected_at == drawing.reviewed_at
 
@@ -304,7 +310,7 @@ def test_a_status_without_a_digit_is_refused(staff_client, drawings) -> None:
     assert response.status_code == 200
     assert "A correction status needs a corrected digit." in response.content.decode()
     drawing.refresh_from_db()
-    assert drawing.correction_status == Status.NONE
+    assert drawing.correction_status == CorrectionStatus.NONE
 
 
 def test_submission_page_lists_its_drawings(staff_client, drawings) -> None:

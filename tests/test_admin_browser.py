@@ -20,7 +20,7 @@ from tests.conftest import csp_violations
 from tests.review_data import CLIENTS, register_copy, submit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-Status = Drawing.CorrectionStatus
+CorrectionStatus = Drawing.CorrectionStatus
 PASSWORD = "pw-staff-123"
 
 
@@ -71,11 +71,15 @@ def product(active_model, staff_user, tmp_path) -> dict:
         digit = i % 10
         state = {}
         if i % 4 == 1:
-            state = {"corrected_label": (digit + 3) % 10, "correction_status": Status.PENDING, "corrected_at": now}
+            state = {
+                "corrected_label": (digit + 3) % 10,
+                "correction_status": CorrectionStatus.PENDING,
+                "corrected_at": now,
+            }
         elif i % 6 == 2:
-            state = {"corrected_label": digit, "correction_status": Status.ACCEPTED, "corrected_at": now}
+            state = {"corrected_label": digit, "correction_status": CorrectionStatus.ACCEPTED, "corrected_at": now}
         elif i == 11:
-            state = {"corrected_label": 1, "correction_status": Status.REJECTED, "corrected_at": now}
+            state = {"corrected_label": 1, "correction_status": CorrectionStatus.REJECTED, "corrected_at": now}
         elif i == 19:
             state = {"excluded_from_training": True, "reviewed_by": staff_user, "reviewed_at": now}
         drawing = submit(digit, variant=i // 10, client=CLIENTS[i % len(CLIENTS)], **state)
@@ -92,7 +96,7 @@ def product(active_model, staff_user, tmp_path) -> dict:
     }
     runs = {
         "succeeded": TrainingRun.objects.create(
-            status=TrainingRun.Status.SUCCEEDED,
+            status=TrainingRun.RunStatus.SUCCEEDED,
             progress=100,
             stage="done",
             started_at=now - timezone.timedelta(days=6, minutes=4),
@@ -107,14 +111,14 @@ def product(active_model, staff_user, tmp_path) -> dict:
             metrics_after={"mnist_test_accuracy": 0.1876, "heldout_corrections_accuracy": 0.64},
         ),
         "failed": TrainingRun.objects.create(
-            status=TrainingRun.Status.FAILED,
+            status=TrainingRun.RunStatus.FAILED,
             started_at=now - timezone.timedelta(days=2, minutes=1),
             finished_at=now - timezone.timedelta(days=2),
             base_version=newer,
             error="MnistUnavailable: could not fetch MNIST into /srv/digits/var/mnist",
         ),
         "running": TrainingRun.objects.create(
-            status=TrainingRun.Status.RUNNING,
+            status=TrainingRun.RunStatus.RUNNING,
             progress=12.5,
             stage="epoch 1/3, batch 40/160",
             started_at=now - timezone.timedelta(seconds=75),
@@ -136,7 +140,7 @@ def test_staff_work_the_review_queue_with_a_bulk_action(product, page, live_serv
     page.wait_for_selector("#result_list")
     assert page.locator("#result_list img.digits-input").count() >= 6  # the pending ones, then the unsure ones
     shoot(page, "review-queue")
-    pending = Drawing.objects.filter(correction_status=Status.PENDING).order_by("pk")
+    pending = Drawing.objects.filter(correction_status=CorrectionStatus.PENDING).order_by("pk")
     first = pending[0]
     page.check(f"input[name=_selected_action][value='{first.pk}']")
     page.select_option("select[name=action]", "relabel")
@@ -145,7 +149,11 @@ def test_staff_work_the_review_queue_with_a_bulk_action(product, page, live_serv
     page.wait_for_selector(".messagelist")
     assert "Relabelled as 2: 1 drawing." in page.inner_text(".messagelist")
     first.refresh_from_db()
-    assert (first.corrected_label, first.correction_status, first.reviewed_by) == (2, Status.ACCEPTED, staff_user)
+    assert (first.corrected_label, first.correction_status, first.reviewed_by) == (
+        2,
+        CorrectionStatus.ACCEPTED,
+        staff_user,
+    )
     page.goto(f"{live_server.url}/admin/recognizer/drawing/")
     assert page.locator("#result_list tbody tr").count() == len(product["drawings"])
     shoot(page, "drawings")

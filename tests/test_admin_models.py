@@ -13,7 +13,7 @@ from recognizer.models import Drawing, ModelVersion
 from tests.review_data import make_staff, make_visitor, register_copy, submit
 
 pytestmark = pytest.mark.django_db
-Status = Drawing.CorrectionStatus
+CorrectionStatus = Drawing.CorrectionStatus
 LIST = "/admin/recognizer/modelversion/"
 
 
@@ -49,10 +49,16 @@ def messages_of(response) -> str:
 
 def test_version_list_shows_metrics_live_accuracy_and_state(staff_client, active_model, candidate) -> None:
     now = timezone.now()
-    submit(1, predicted_digit=1, corrected_label=1, correction_status=Status.PENDING, corrected_at=now)  # right
+    submit(
+        1, predicted_digit=1, corrected_label=1, correction_status=CorrectionStatus.PENDING, corrected_at=now
+    )  # right
     submit(2, predicted_digit=2)  # right: nobody corrected it
-    submit(3, predicted_digit=8, corrected_label=3, correction_status=Status.ACCEPTED, corrected_at=now)  # wrong
-    submit(4, predicted_digit=9, corrected_label=4, correction_status=Status.REJECTED, corrected_at=now)  # stands
+    submit(
+        3, predicted_digit=8, corrected_label=3, correction_status=CorrectionStatus.ACCEPTED, corrected_at=now
+    )  # wrong
+    submit(
+        4, predicted_digit=9, corrected_label=4, correction_status=CorrectionStatus.REJECTED, corrected_at=now
+    )  # stands
     response = staff_client.get(LIST)
     html = response.content.decode()
     assert f"{active_model.metrics['mnist_test_accuracy']:.2%}" in html  # the default model's MNIST accuracy

@@ -15,15 +15,15 @@ from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from recognizer import stats
-from recognizer.admin.runs import FINE_TUNE_TASK
 from recognizer.models import Drawing, Submission, TrainingRun
-from recognizer.tasks import send_waiting_fine_tunes
 from tests.conftest import off_site_references
 from tests.faults import closed_port
 from tests.review_data import make_staff, make_visitor, submit
+from training.admin.runs import FINE_TUNE_TASK
+from training.tasks import send_waiting_fine_tunes
 
 pytestmark = pytest.mark.django_db
-Status = Drawing.CorrectionStatus
+CorrectionStatus = Drawing.CorrectionStatus
 LIST = "/admin/recognizer/trainingrun/"
 PROGRESS = f"{LIST}progress/"
 FINE_TUNE = f"{LIST}fine-tune/"
@@ -40,7 +40,7 @@ def runs(active_model) -> dict[str, TrainingRun]:
     }
     return {
         "running": TrainingRun.objects.create(
-            status=TrainingRun.Status.RUNNING,
+            status=TrainingRun.RunStatus.RUNNING,
             progress=42.0,
             stage="epoch 2/3",
             started_at=now,
@@ -48,7 +48,7 @@ def runs(active_model) -> dict[str, TrainingRun]:
         ),
         "succeeded": TrainingRun.objects.create(
             kind=TrainingRun.Kind.TRAIN,
-            status=TrainingRun.Status.SUCCEEDED,
+            status=TrainingRun.RunStatus.SUCCEEDED,
             progress=100.0,
             stage="done",
             started_at=now - timezone.timedelta(minutes=5, seconds=3),
@@ -62,7 +62,7 @@ def runs(active_model) -> dict[str, TrainingRun]:
             metrics_after={"mnist_test_accuracy": 0.97, "heldout_corrections_accuracy": 0.8},
         ),
         "failed": TrainingRun.objects.create(
-            status=TrainingRun.Status.FAILED, started_at=now, finished_at=now, error="ValueError: <no corrections>"
+            status=TrainingRun.RunStatus.FAILED, started_at=now, finished_at=now, error="ValueError: <no corrections>"
         ),
     }
 
@@ -144,7 +144,7 @@ def test_fine_tune_now_queues_a_run_and_sends_it_to_the_broker(staff_client, run
     location, note, run = fine_tune_now(staff_client)
     assert location == LIST
     assert str(note) == f"Fine-tune queued as training run #{run.pk}; a worker will start it."
-    assert (run.status, run.kind, run.message) == (TrainingRun.Status.QUEUED, TrainingRun.Kind.FINETUNE, "")
+    assert (run.status, run.kind, run.message) == (TrainingRun.RunStatus.QUEUED, TrainingRun.Kind.FINETUNE, "")
     assert run.sent_at is not None
     assert take_task_message(run)["task"] == FINE_TUNE_TASK
 
@@ -174,14 +174,14 @@ def test_fine_tune_now_with_the_broker_down_keeps_the_run_waiting_until_it_is_ba
     assert note.level == messages.WARNING
     assert str(note).startswith(f"Training run #{run.pk} is queued but not sent: Waiting for the broker: ")
     assert "Connection refused" in str(note)
-    assert (run.status, run.sent_at, run.stage) == (TrainingRun.Status.QUEUED, None, "waiting for the broker")
+    assert (run.status, run.sent_at, run.stage) == (TrainingRun.RunStatus.QUEUED, None, "waiting for the broker")
     assert run.message.endswith("The fine-tune is sent to a worker as soon as the broker is back.")
     assert "waiting for the broker" in staff_client.get(LIST).content.decode()
 
     assert send_waiting_fine_tunes() == [run.pk]
     assert take_task_message(run)["task"] == FINE_TUNE_TASK
     run.refresh_from_db()
-    assert (run.status, run.message, run.stage) == (TrainingRun.Status.QUEUED, "", "sent to a worker")
+    assert (run.status, run.message, run.stage) == (TrainingRun.RunStatus.QUEUED, "", "sent to a worker")
     assert run.sent_at is not None
     assert send_waiting_fine_tunes() == []  # sent once
 
@@ -224,9 +224,9 @@ def traffic(active_model) -> list[Drawing]:
     made = [
         submit(1, predicted_digit=1, confidence=0.99),
         submit(2, predicted_digit=2, confidence=0.98),
-        submit(3, predicted_digit=5, corrected_label=3, correction_status=Status.PENDING, corrected_at=now),
-        submit(4, predicted_digit=4, corrected_label=4, correction_status=Status.ACCEPTED, corrected_at=now),
-        submit(7, predicted_digit=1, corrected_label=7, correction_status=Status.REJECTED, corrected_at=now),
+        submit(3, predicted_digit=5, corrected_label=3, correction_status=CorrectionStatus.PENDING, corrected_at=now),
+        submit(4, predicted_digit=4, corrected_label=4, correction_status=CorrectionStatus.ACCEPTED, corrected_at=now),
+        submit(7, predicted_digit=1, corrected_label=7, correction_status=CorrectionStatus.REJECTED, corrected_at=now),
         submit(9, predicted_digit=9, confidence=0.2),
     ]
     for drawing, days_ago in zip(made, [0, 0, 1, 1, 2, 2], strict=True):

@@ -22,9 +22,9 @@ from django.db import OperationalError
 from PIL import Image
 from rest_framework.test import APIClient
 
-from recognizer import errors
+from recognizer.api import exceptions as errors
+from recognizer.core.preprocessing import preprocess
 from recognizer.models import Drawing, Submission
-from recognizer.preprocessing import preprocess
 from tests.drawing import blank_canvas, data_url, draw_digit, png_bytes
 from tests.test_preprocessing import similarity
 

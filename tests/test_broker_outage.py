@@ -24,7 +24,7 @@ from tests.workers import Service, process_env, queue_fine_tune, start_worker, w
 
 pytestmark = [pytest.mark.celery, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-Status = TrainingRun.Status
+RunStatus = TrainingRun.RunStatus
 REDIS_URL = os.environ.get("DIGITS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SKIPPED = "Skipped: 0 new usable correction(s) so far; at least 30 are needed."
 
@@ -64,13 +64,13 @@ def test_a_fine_tune_asked_for_while_the_broker_is_down_runs_once_it_is_back(
     seen = wait_for_log(worker, "Connection to broker lost")
     first = queue_fine_tune(env)
     run = TrainingRun.objects.get(pk=first)
-    assert (run.status, run.sent_at, run.stage) == (Status.QUEUED, None, "waiting for the broker")
+    assert (run.status, run.sent_at, run.stage) == (RunStatus.QUEUED, None, "waiting for the broker")
     assert run.message.startswith("Waiting for the broker: it was unreachable at ")
 
     # Redis is back: the worker reconnects, sends the waiting run and runs it.
     proxy.restore()
     run = wait_for_run(first, worker)
-    assert (run.status, run.message) == (Status.SKIPPED, SKIPPED)
+    assert (run.status, run.message) == (RunStatus.SKIPPED, SKIPPED)
     assert run.sent_at is not None
     assert run.started_at >= run.sent_at
     assert run.worker
@@ -83,7 +83,7 @@ def test_a_fine_tune_asked_for_while_the_broker_is_down_runs_once_it_is_back(
     with current_app.connection_for_write(broker_url) as connection:
         current_app.send_task("recognizer.tasks.send_waiting_fine_tunes", queue=queue, connection=connection)
     run = wait_for_run(second, worker)
-    assert (run.status, run.message) == (Status.SKIPPED, SKIPPED)
+    assert (run.status, run.message) == (RunStatus.SKIPPED, SKIPPED)
     assert run.started_at >= run.sent_at
 
     # No run was sent twice: a second message for the first run would have come first (one worker, one process, a

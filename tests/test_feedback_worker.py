@@ -30,8 +30,8 @@ from django.core.management import call_command
 from django.utils import timezone
 from PIL import Image
 
+from recognizer.core.classifier import Classifier
 from recognizer.models import ModelVersion, TrainingRun
-from recognizer.serving import Classifier
 from tests.conftest import skip_or_fail
 from tests.drawing import data_url
 from tests.handwriting import render
@@ -39,7 +39,7 @@ from tests.workers import Service, process_env, queue_fine_tune, start_worker, w
 
 pytestmark = [pytest.mark.celery, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-Status = TrainingRun.Status
+RunStatus = TrainingRun.RunStatus
 BROKERS = ["redis" if os.environ.get("DIGITS_TEST_REDIS_URL") else "filesystem"]
 
 
@@ -203,7 +203,7 @@ def test_corrections_are_learnt_promoted_and_served_by_the_running_web_process(
     # Too few corrections: the run is recorded as skipped, with the reason.
     draw_and_correct(submit, correct, 5, seed=10)
     skipped = wait_for_run(queue_fine_tune(env), worker)
-    assert skipped.status == Status.SKIPPED
+    assert skipped.status == RunStatus.SKIPPED
     assert skipped.message == "Skipped: 5 new usable correction(s) so far; at least 30 are needed."
     assert ModelVersion.objects.count() == 1
 
@@ -214,7 +214,7 @@ def test_corrections_are_learnt_promoted_and_served_by_the_running_web_process(
 
     def fine_tune() -> float:
         finished.append(wait_for_run(queue_fine_tune(env), worker))
-        assert finished[0].status == Status.SUCCEEDED, f"{finished[0].message} {finished[0].error}"
+        assert finished[0].status == RunStatus.SUCCEEDED, f"{finished[0].message} {finished[0].error}"
         return ModelVersion.objects.get(pk=finished[0].result_version_id).activated_at.timestamp()
 
     answers, switched_at = traffic_during(url, fine_tune)
@@ -251,7 +251,7 @@ def test_a_candidate_that_fails_the_gate_is_kept_inactive_with_the_reason(
 
     run = wait_for_run(queue_fine_tune(service_env), worker)
 
-    assert run.status == Status.REJECTED, f"{run.message} {run.error}"
+    assert run.status == RunStatus.REJECTED, f"{run.message} {run.error}"
     assert run.message.startswith("Rejected by the gate: MNIST test accuracy changed")
     assert "the gate allows down to +100.00" in run.message
     candidate = run.result_version
@@ -278,20 +278,20 @@ def test_a_worker_killed_mid_fine_tune_leaves_the_model_and_the_next_run_works(
 
     def training() -> bool:
         run = TrainingRun.objects.get(pk=doomed_id)
-        return run.status == Status.RUNNING and run.stage.startswith("batch")
+        return run.status == RunStatus.RUNNING and run.stage.startswith("batch")
 
     worker.wait_for(training, 180, "training batches")
     worker.kill()  # SIGKILL to the worker and its pool process: no chance to clean up
 
     doomed = TrainingRun.objects.get(pk=doomed_id)
-    assert doomed.status == Status.RUNNING  # nothing marked it: its process just vanished
+    assert doomed.status == RunStatus.RUNNING  # nothing marked it: its process just vanished
     assert ModelVersion.objects.active() == small_model
     assert ModelVersion.objects.count() == 1
 
     # The next worker marks the run failed as it starts (its heartbeat is not stale yet: its process is gone) ...
     survivor = start_worker(services, service_env, "next-worker")
     survivor.wait_for(
-        lambda: TrainingRun.objects.get(pk=doomed_id).status == Status.FAILED, 20, "the dead worker's run reaped"
+        lambda: TrainingRun.objects.get(pk=doomed_id).status == RunStatus.FAILED, 20, "the dead worker's run reaped"
     )
     doomed.refresh_from_db()
     assert doomed.error == f"The worker running it ({doomed.worker}) died: its process is gone."
@@ -299,6 +299,6 @@ def test_a_worker_killed_mid_fine_tune_leaves_the_model_and_the_next_run_works(
 
     # ... and the next fine-tune works.
     run = wait_for_run(queue_fine_tune(service_env), survivor)
-    assert run.status == Status.SUCCEEDED, f"{run.message} {run.error}"
+    assert run.status == RunStatus.SUCCEEDED, f"{run.message} {run.error}"
     assert ModelVersion.objects.active() == run.result_version
     assert run.result_version.parent == small_model

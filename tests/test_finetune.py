@@ -15,15 +15,15 @@ from django.core.management import call_command
 from django.utils import timezone
 from PIL import Image
 
+from recognizer.corrections import is_heldout, new_corrections_since, select_corrections
 from recognizer.models import Drawing, ModelVersion, TrainingRun
 from recognizer.predictions import correct, create_submission
-from recognizer.training_data import is_heldout, new_corrections_since, select_corrections
 from tests.drawing import png_bytes
 from tests.handwriting import render
 from training import runs
 from training.finetune import FinetuneOptions, correction_repeats, fine_tune, gate
 
-Status = TrainingRun.Status
+RunStatus = TrainingRun.RunStatus
 
 
 def submit(digit: int, seed: int) -> Drawing:
@@ -128,7 +128,7 @@ def test_too_few_new_corrections_skip_the_run_with_the_reason(active_model, staf
 
     run = fine_tune(FinetuneOptions.from_settings())
 
-    assert run.status == Status.SKIPPED
+    assert run.status == RunStatus.SKIPPED
     assert run.message == "Skipped: 2 new usable correction(s) so far; at least 3 are needed."
     assert run.base_version == active_model
     assert run.finished_at is not None
@@ -141,14 +141,14 @@ def test_only_corrections_since_the_last_trained_run_count(active_model, staff_u
     corrected(1, 1, reviewer=staff_user)
     corrected(4, 2, reviewer=staff_user)
     earlier = timezone.now() - timedelta(hours=1)
-    TrainingRun.objects.create(status=Status.SKIPPED, started_at=timezone.now())  # skipped runs do not count
-    trained = TrainingRun.objects.create(status=Status.REJECTED, started_at=timezone.now())
+    TrainingRun.objects.create(status=RunStatus.SKIPPED, started_at=timezone.now())  # skipped runs do not count
+    trained = TrainingRun.objects.create(status=RunStatus.REJECTED, started_at=timezone.now())
     Drawing.objects.update(corrected_at=earlier, reviewed_at=earlier)
     corrected(9, 3, reviewer=staff_user)
 
     run = fine_tune(FinetuneOptions.from_settings())
 
-    assert run.status == Status.SKIPPED
+    assert run.status == RunStatus.SKIPPED
     assert f"1 new usable correction(s) since run #{trained.pk}" in run.message
 
 
@@ -157,20 +157,20 @@ def test_a_live_run_holds_the_lock_and_a_dead_one_is_reaped(active_model, settin
     settings.DIGITS_FINETUNE_MIN_CORRECTIONS = 1
     settings.DIGITS_RUN_STALE_SECONDS = 30
     live = TrainingRun.objects.create(
-        status=Status.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now(), worker="w1:1"
+        status=RunStatus.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now(), worker="w1:1"
     )
     busy = fine_tune(FinetuneOptions.from_settings())
-    assert busy.status == Status.SKIPPED
+    assert busy.status == RunStatus.SKIPPED
     assert busy.message == f"Skipped: run #{live.pk} on w1:1 is already running."
     live.refresh_from_db()
-    assert live.status == Status.RUNNING
+    assert live.status == RunStatus.RUNNING
 
     TrainingRun.objects.filter(pk=live.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=31))
     run = fine_tune(FinetuneOptions.from_settings())
     live.refresh_from_db()
-    assert live.status == Status.FAILED
+    assert live.status == RunStatus.FAILED
     assert live.error.startswith("The worker running it (w1:1) died: no heartbeat since")
-    assert run.status == Status.SKIPPED  # it got the lock, then found no corrections
+    assert run.status == RunStatus.SKIPPED  # it got the lock, then found no corrections
     assert "0 new usable correction(s)" in run.message
 
 
@@ -179,14 +179,14 @@ def test_a_run_whose_process_is_gone_is_reaped_at_once(active_model) -> None:
     finished = subprocess.Popen(["true"])  # a process of this machine that no longer exists
     finished.wait()
     dead = TrainingRun.objects.create(
-        status=Status.RUNNING,
+        status=RunStatus.RUNNING,
         started_at=timezone.now(),
         heartbeat_at=timezone.now(),
         worker=f"{socket.gethostname()}:{finished.pid}",
     )
     assert runs.reap_stale_runs() == [dead.pk]
     dead.refresh_from_db()
-    assert dead.status == Status.FAILED
+    assert dead.status == RunStatus.FAILED
     assert dead.error == f"The worker running it ({dead.worker}) died: its process is gone."
     assert not runs.process_gone(runs.worker_name())  # this very process
     assert not runs.process_gone("another-host:1")  # another machine: only the heartbeat can tell
@@ -198,7 +198,7 @@ def test_the_database_allows_one_running_fine_tune() -> None:
     with pytest.raises(runs.RunBusy):
         runs.claim(TrainingRun())
     runs.claim(TrainingRun(kind=TrainingRun.Kind.TRAIN))  # another kind has its own lock
-    assert TrainingRun.objects.filter(status=Status.RUNNING).count() == 2
+    assert TrainingRun.objects.filter(status=RunStatus.RUNNING).count() == 2
 
 
 @pytest.mark.slow
@@ -214,7 +214,7 @@ def test_finetune_command_trains_judges_registers_and_activates(small_model, sta
     call_command("finetune", replay=2000, epochs=1, seed=1)
 
     run = TrainingRun.objects.get(kind=TrainingRun.Kind.FINETUNE)
-    assert run.status == Status.SUCCEEDED, run.message
+    assert run.status == RunStatus.SUCCEEDED, run.message
     version = run.result_version
     assert ModelVersion.objects.active() == version
     assert version.parent == small_model

@@ -16,8 +16,8 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.messages import get_messages
 from rest_framework.test import APIClient
 
+from recognizer.corrections import select_corrections, training_corrections
 from recognizer.models import Drawing, ModelVersion, TrainingRun
-from recognizer.training_data import select_corrections, training_corrections
 from tests.drawing import data_url, mnist_as_drawing
 from training.finetune import FinetuneOptions, fine_tune
 
@@ -74,7 +74,7 @@ def test_a_flood_of_wrong_corrections_is_refused_by_the_mnist_gate(active_model,
     options = FinetuneOptions.from_settings(replay=2000, epochs=5, eval_limit=2000, min_corrections=30, seed=1)
     run = fine_tune(options)
 
-    assert run.status == TrainingRun.Status.REJECTED, run.message
+    assert run.status == TrainingRun.RunStatus.REJECTED, run.message
     assert run.correction_samples + run.heldout_samples == 120
     # The held-out check is judged on the flood's own (wrong) labels, so it cannot see the harm and does not object;
     # the MNIST test accuracy, on 2,000 images with their true labels, refuses the candidate: it lost more than the

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from recognizer.preprocessing import EmptyDrawing, preprocess, split_digits
+from recognizer.core.preprocessing import EmptyDrawing, preprocess, split_digits
 from tests.drawing import blank_canvas, draw_digit, draw_number
 
 

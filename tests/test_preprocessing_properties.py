@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
+from recognizer.core.preprocessing import BOX, SIZE, EmptyDrawing, preprocess, split_digits
 from recognizer.images import KEPT_MODES, InvalidImage, open_image
-from recognizer.preprocessing import BOX, SIZE, EmptyDrawing, preprocess, split_digits
 from tests.drawing import draw_digit, png_bytes
 from tests.test_preprocessing import center_of_mass, similarity
 

@@ -152,7 +152,7 @@ def test_with_redis_down_predictions_and_corrections_still_work_and_are_stored(
 ):
     settings.CACHES = redis_cache(f"redis://127.0.0.1:{closed_port()}/0")
     rates(predict="1/min", correct="1/min")
-    with caplog.at_level(logging.WARNING, logger="recognizer.throttling"):
+    with caplog.at_level(logging.WARNING, logger="recognizer.api.throttling"):
         bodies = [predict(client_api) for _ in range(3)]
         assert [b.status_code for b in bodies] == [201, 201, 201]  # the limit cannot be kept, so it is not applied
         url = bodies[0].json()["correction_url"]

@@ -2,7 +2,7 @@
 
 Counts of SQL statements, not timings (the figures come from bench/). A new client's prediction writes its
 submission and its drawing in one transaction and reads nothing: the model version it names comes with the loaded
-model, and the client's identity is a signed cookie (recognizer/clients.py), not a session row.
+model, and the client's identity is a signed cookie (recognizer/api/authentication.py), not a session row.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from recognizer import clients
+from recognizer.api import authentication as clients
 from recognizer.models import Drawing
 from tests.drawing import blank_canvas, data_url, draw_digit
 

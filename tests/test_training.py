@@ -12,11 +12,11 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
+from recognizer.core.classifier import Classifier
 from recognizer.models import ModelVersion, TrainingRun
 from recognizer.registry import sha256_of
-from recognizer.serving import Classifier
 from tests.conftest import skip_or_fail
-from training import data
+from training.ml import mnist as data
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,7 @@ def test_train_command_trains_evaluates_exports_registers_and_activates(active_m
         probabilities = Classifier(fh.read()).predict(np.zeros((2, 28, 28), dtype=np.uint8))
     assert probabilities.shape == (2, 10)
     run = TrainingRun.objects.get(result_version=version)
-    assert run.status == TrainingRun.Status.SUCCEEDED
+    assert run.status == TrainingRun.RunStatus.SUCCEEDED
     assert run.progress == 100.0
     assert len(run.history["loss"]) == 2
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from PIL import Image, ImageDraw
 
-from recognizer.preprocessing import preprocess
-from recognizer.uncertainty import Reason, judge, measure
+from recognizer.core.preprocessing import preprocess
+from recognizer.core.uncertainty import Reason, judge, measure
 from tests.drawing import data_url, draw_digit, draw_number
 
 INK = (0, 0, 0, 255)

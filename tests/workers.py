@@ -24,7 +24,7 @@ from django.db import connection
 from recognizer.models import TrainingRun
 from tests.conftest import ROOT
 
-Status = TrainingRun.Status
+RunStatus = TrainingRun.RunStatus
 #: Small fine-tunes for tests; the defaults (10,000 replayed images, two epochs, all 10,000 test images) are bench's.
 FAST = {
     "DIGITS_FINETUNE_REPLAY": "2000",
@@ -32,7 +32,7 @@ FAST = {
     "DIGITS_FINETUNE_EVAL_LIMIT": "2000",
     "DIGITS_FINETUNE_MIN_CORRECTIONS": "30",
 }
-FINISHED = {Status.SUCCEEDED, Status.SKIPPED, Status.REJECTED, Status.FAILED}
+FINISHED = {RunStatus.SUCCEEDED, RunStatus.SKIPPED, RunStatus.REJECTED, RunStatus.FAILED}
 
 
 def database_url() -> str:

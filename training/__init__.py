@@ -1,5 +1,7 @@
-"""Training side of Digits: MNIST data, the Keras CNN, training, evaluation and export.
+"""The training side of Digits, a Django app: training runs, the train and fine-tune pipelines, their Celery tasks,
+commands and admin pages.
 
-Only management commands and Celery workers import this package; it pulls in TensorFlow, which web processes never
-load (they serve the exported ``.tflite`` with LiteRT, see ``recognizer.serving``).
+It builds on :mod:`recognizer` (models, registry, preprocessing); :mod:`recognizer` never imports it. Its Keras code
+lives in :mod:`training.ml`, which only commands and workers load: web processes import this app's admin and tasks
+modules but never TensorFlow.
 """

@@ -6,7 +6,7 @@ One call of :func:`fine_tune` is one :class:`~recognizer.models.TrainingRun`, wh
    ``DIGITS_FINETUNE_MIN_CORRECTIONS`` usable corrections arrived since the last fine-tune that trained;
 2. start from the active model's ``.keras`` and train (``DIGITS_FINETUNE_EPOCHS``) on a random replay sample of
    MNIST plus the training share of the corrections (their stored 28x28 inputs, selected by
-   :mod:`recognizer.training_data`),
+   :mod:`recognizer.corrections`),
    repeated so that they make up ``DIGITS_FINETUNE_CORRECTION_SHARE`` of the examples, every repeat augmented
    differently: a few hundred corrections then weigh as much as thousands of MNIST images, while the replay keeps
    the model from forgetting MNIST; the candidate is then a weighted average of the fine-tuned and the active
@@ -35,17 +35,17 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from recognizer import registry
+from recognizer.core import figures
+from recognizer.corrections import CorrectionSet, new_corrections_since, select_corrections
 from recognizer.models import ModelVersion, TrainingRun
-from recognizer.training_data import CorrectionSet, new_corrections_since, select_corrections
-from training.data import load_mnist
-from training.evaluate import evaluate_tflite, mnist_test_metrics
-from training.export import export_artifacts
-from training.model import compile_model
-from training.plots import confusion_png, curves_png
+from training.ml.evaluate import evaluate_tflite, mnist_test_metrics
+from training.ml.export import export_artifacts
+from training.ml.fit import fit, prepare_images
+from training.ml.mnist import load_mnist
+from training.ml.model import compile_model
 from training.runs import ProgressFn, RunBusy, RunRecorder, claim
-from training.train import fit, prepare_images
 
-Status = TrainingRun.Status
+RunStatus = TrainingRun.RunStatus
 #: However few the corrections, none is repeated more than this many times per epoch (it would be learnt by heart).
 MAX_REPEATS = 40
 
@@ -182,7 +182,7 @@ def evaluate_version(
 def last_trained_run() -> TrainingRun | None:
     """The last fine-tune that got as far as training a candidate (skipped and failed runs do not count)."""
     return (
-        TrainingRun.objects.filter(kind=TrainingRun.Kind.FINETUNE, status__in=[Status.SUCCEEDED, Status.REJECTED])
+        TrainingRun.objects.filter(kind=TrainingRun.Kind.FINETUNE, status__in=[RunStatus.SUCCEEDED, RunStatus.REJECTED])
         .order_by("-started_at")
         .first()
     )
@@ -204,7 +204,7 @@ def fine_tune(
     try:
         claim(run)
     except RunBusy as busy:
-        run.status, run.message, run.finished_at = Status.SKIPPED, f"Skipped: {busy}.", timezone.now()
+        run.status, run.message, run.finished_at = RunStatus.SKIPPED, f"Skipped: {busy}.", timezone.now()
         run.save()
         return run
     with RunRecorder(run, echo=echo, progress=progress) as recorder:
@@ -218,14 +218,14 @@ def fine_tune(
 def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions) -> TrainingRun:
     base = ModelVersion.objects.active()
     if base is None:
-        return recorder.finish(Status.SKIPPED, "Skipped: no model version is active.")
+        return recorder.finish(RunStatus.SKIPPED, "Skipped: no model version is active.")
     run.base_version = base
     last = last_trained_run()
     new = new_corrections_since(last.started_at if last else None, include_pending=options.train_on_pending)
     if new < options.min_corrections and not options.force:
         since = f"since run #{last.pk} of {last.started_at:%Y-%m-%d %H:%M %Z}" if last else "so far"
         return recorder.finish(
-            Status.SKIPPED,
+            RunStatus.SKIPPED,
             f"Skipped: {new} new usable correction(s) {since}; at least {options.min_corrections} are needed.",
         )
 
@@ -234,7 +234,7 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
         corrections = select_corrections(options.heldout_share, include_pending=options.train_on_pending)
         if len(corrections.y_train) == 0:
             return recorder.finish(
-                Status.SKIPPED, f"Skipped: no correction to train on ({corrections.total} usable, all held out)."
+                RunStatus.SKIPPED, f"Skipped: no correction to train on ({corrections.total} usable, all held out)."
             )
         data = training_set(corrections, options)
         run.mnist_samples = data.replay
@@ -279,14 +279,16 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
         run.metrics_before, run.metrics_after, run.history = before, after, history.as_dict()
         with recorder.timed("figures"):
             recorder.stage(92, "drawing the curves and confusion matrices")
-            curves = curves_png(run.history, "held-out corrections")
+            curves = figures.png(figures.curves_figure(run.history, "held-out corrections"))
             run.curves_image.save("curves.png", ContentFile(curves), save=False)
             panels = [
                 (f"{base.name} (active) on held-out corrections", heldout_before),
                 ("candidate on held-out corrections", heldout_after),
                 ("candidate on MNIST test", mnist_matrix),
             ]
-            run.confusion_image.save("confusion.png", ContentFile(confusion_png(panels)), save=False)
+            run.confusion_image.save(
+                "confusion.png", ContentFile(figures.png(figures.confusion_figure(panels))), save=False
+            )
         with recorder.timed("register"):
             recorder.stage(95, f"registering {name}")
             version = registry.register_version(
@@ -341,17 +343,17 @@ def _activate_if_passed(
 ) -> tuple[str, str]:
     """Activate the candidate if the gate passed and nothing changed under the run; returns (status, message)."""
     if not verdict.passed:
-        return Status.REJECTED, verdict.reason
+        return RunStatus.REJECTED, verdict.reason
     if not options.activate:
-        return Status.SUCCEEDED, f"{verdict.reason} Not activated (asked not to)."
+        return RunStatus.SUCCEEDED, f"{verdict.reason} Not activated (asked not to)."
     reason = ""
     if ModelVersion.objects.active() != base:
         reason = "the active model changed while it trained"
-    elif not TrainingRun.objects.filter(pk=run.pk, status=Status.RUNNING).exists():
+    elif not TrainingRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).exists():
         reason = "this run lost its lock (its heartbeat went stale)"
     if reason:
         version.notes = f"{verdict.reason} Not activated: {reason}."
         version.save(update_fields=["notes"])
-        return Status.REJECTED, version.notes
+        return RunStatus.REJECTED, version.notes
     registry.activate(version)
-    return Status.SUCCEEDED, f"{verdict.reason} Activated {version.name}."
+    return RunStatus.SUCCEEDED, f"{verdict.reason} Activated {version.name}."

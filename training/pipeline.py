@@ -18,12 +18,12 @@ from django.utils import timezone
 
 from recognizer import registry
 from recognizer.models import ModelVersion, TrainingRun
-from training.data import load_mnist
-from training.evaluate import mnist_test_metrics
-from training.export import export_artifacts
-from training.model import build_model
+from training.ml.evaluate import mnist_test_metrics
+from training.ml.export import export_artifacts
+from training.ml.fit import fit, prepare_images
+from training.ml.mnist import load_mnist
+from training.ml.model import build_model
 from training.runs import ProgressFn, RunRecorder, claim
-from training.train import fit, prepare_images
 
 
 @dataclass
@@ -103,7 +103,7 @@ def train_from_scratch(
         except BaseException as exc:
             recorder.fail(exc)
             raise
-        return recorder.finish(TrainingRun.Status.SUCCEEDED)
+        return recorder.finish(TrainingRun.RunStatus.SUCCEEDED)
 
 
 def save_as_default(version: ModelVersion) -> Path:

@@ -4,7 +4,7 @@ The lock is the database itself: a partial unique constraint lets one run of eac
 process holding it writes a heartbeat every ``DIGITS_RUN_HEARTBEAT_SECONDS`` from a background thread, so a run whose
 heartbeat is older than ``DIGITS_RUN_STALE_SECONDS`` belongs to a worker that died (killed, out of memory, machine
 lost): the next claim marks it failed, which frees the lock. On the same machine, a run whose process no longer
-exists is known dead at once, and a worker that starts marks such runs failed (see :mod:`recognizer.tasks`). Nothing
+exists is known dead at once, and a worker that starts marks such runs failed (see :mod:`training.tasks`). Nothing
 lives in a process's memory or in the broker, so the lock survives crashes and works the same with Redis or the
 embedded broker and with any number of workers.
 
@@ -30,7 +30,7 @@ from django.utils import timezone
 from recognizer.models import TrainingRun
 
 log = logging.getLogger(__name__)
-Status = TrainingRun.Status
+RunStatus = TrainingRun.RunStatus
 ProgressFn = Callable[[float, str], None]
 
 
@@ -82,7 +82,7 @@ def reap_stale_runs() -> list[int]:
     """
     cutoff = timezone.now() - timedelta(seconds=settings.DIGITS_RUN_STALE_SECONDS)
     reaped = []
-    for run in TrainingRun.objects.filter(status=Status.RUNNING):
+    for run in TrainingRun.objects.filter(status=RunStatus.RUNNING):
         last = run.heartbeat_at or run.started_at
         if process_gone(run.worker):
             error = f"The worker running it ({run.worker}) died: its process is gone."
@@ -91,8 +91,8 @@ def reap_stale_runs() -> list[int]:
             error = f"The worker running it ({run.worker or 'unknown'}) died: no heartbeat since {since}."
         else:
             continue
-        updated = TrainingRun.objects.filter(pk=run.pk, status=Status.RUNNING, heartbeat_at=run.heartbeat_at).update(
-            status=Status.FAILED, finished_at=timezone.now(), error=error
+        updated = TrainingRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING, heartbeat_at=run.heartbeat_at).update(
+            status=RunStatus.FAILED, finished_at=timezone.now(), error=error
         )
         if updated:
             log.warning("Training run #%s marked failed: %s", run.pk, error)
@@ -105,13 +105,13 @@ def claim(run: TrainingRun) -> None:
     reap_stale_runs()
     now = timezone.now()
     previous = run.status
-    run.status, run.started_at, run.heartbeat_at, run.worker = Status.RUNNING, now, now, worker_name()
+    run.status, run.started_at, run.heartbeat_at, run.worker = RunStatus.RUNNING, now, now, worker_name()
     try:
         with transaction.atomic():
             run.save()
     except IntegrityError:
         run.status = previous
-        raise RunBusy(TrainingRun.objects.filter(kind=run.kind, status=Status.RUNNING).first()) from None
+        raise RunBusy(TrainingRun.objects.filter(kind=run.kind, status=RunStatus.RUNNING).first()) from None
 
 
 class RunRecorder:
@@ -148,7 +148,7 @@ class RunRecorder:
         try:
             while not self._stop.wait(settings.DIGITS_RUN_HEARTBEAT_SECONDS):
                 try:
-                    TrainingRun.objects.filter(pk=self.run.pk, status=Status.RUNNING).update(
+                    TrainingRun.objects.filter(pk=self.run.pk, status=RunStatus.RUNNING).update(
                         heartbeat_at=timezone.now()
                     )
                 except DatabaseError as exc:  # a busy database delays one beat; the next one retries
@@ -194,7 +194,7 @@ class RunRecorder:
         self.run.status, self.run.finished_at = status, timezone.now()
         if message:
             self.run.message = message
-        if status != Status.FAILED:
+        if status != RunStatus.FAILED:
             self.run.progress, self.run.stage = 100.0, "done"
         self.run.save()
         if self.progress:
@@ -203,4 +203,4 @@ class RunRecorder:
 
     def fail(self, exc: BaseException) -> TrainingRun:
         self.run.error = f"{type(exc).__name__}: {exc}"
-        return self.finish(Status.FAILED)
+        return self.finish(RunStatus.FAILED)

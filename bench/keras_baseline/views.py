@@ -19,10 +19,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from recognizer import predictions, serving
-from recognizer.api import _uploaded_image
-from recognizer.clients import ensure_client_key
+from recognizer.api.authentication import ensure_client_key
+from recognizer.api.serializers import DrawingSerializer
+from recognizer.api.views import _uploaded_image
 from recognizer.models import ModelVersion
-from recognizer.serializers import DrawingSerializer
 
 _lock = threading.Lock()
 

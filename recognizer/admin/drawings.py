@@ -17,11 +17,16 @@ from django.utils.safestring import SafeString
 from recognizer import review
 from recognizer.admin.filters import ClientFilter, ConfidenceBandFilter, CorrectedDigitFilter, ReviewFilter, short_key
 from recognizer.admin.html import EMPTY, badge, model_input, percent
-from recognizer.datasets import build_data_set
+from recognizer.export import build_data_set
 from recognizer.models import Drawing, Submission
 
-Status = Drawing.CorrectionStatus
-STATUS_TONES = {Status.NONE: "off", Status.PENDING: "warn", Status.ACCEPTED: "ok", Status.REJECTED: "bad"}
+CorrectionStatus = Drawing.CorrectionStatus
+STATUS_TONES = {
+    CorrectionStatus.NONE: "off",
+    CorrectionStatus.PENDING: "warn",
+    CorrectionStatus.ACCEPTED: "ok",
+    CorrectionStatus.REJECTED: "bad",
+}
 REVIEW_FIELDS = {"corrected_label", "correction_status", "excluded_from_training"}
 
 
@@ -49,9 +54,9 @@ class DrawingForm(forms.ModelForm):
     def clean(self) -> dict:
         data = super().clean()
         label, status = data.get("corrected_label"), data.get("correction_status")
-        if label is None and status not in (None, Status.NONE):
+        if label is None and status not in (None, CorrectionStatus.NONE):
             self.add_error("corrected_label", "A correction status needs a corrected digit.")
-        if label is not None and status == Status.NONE:
+        if label is not None and status == CorrectionStatus.NONE:
             self.add_error("correction_status", "A corrected digit needs a status (pending, accepted or rejected).")
         return data
 
@@ -281,7 +286,7 @@ class DrawingAdmin(admin.ModelAdmin):
 
     @admin.action(description="Export the training-ready corrections as a data set (zip)", permissions=["view"])
     def export_data_set(self, request: HttpRequest, queryset: QuerySet[Drawing]) -> HttpResponse | None:
-        """Download the selected drawings that training would use (see recognizer.training_data) as NPZ + IDX."""
+        """Download the selected drawings that training would use (see recognizer.corrections) as NPZ + IDX."""
         data_set = build_data_set(within=queryset)
         if not data_set.manifest["count"]:
             self.message_user(

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from recognizer.images import array_to_png
+from recognizer.images import array_to_png, png_data_url
 from recognizer.models import Drawing, TrainingRun
 
 EMPTY = "—"
@@ -16,7 +14,7 @@ EMPTY = "—"
 
 def model_input(drawing: Drawing, size: int) -> SafeString:
     """The 28x28 input the model saw, enlarged without smoothing so each pixel stays a visible square."""
-    url = "data:image/png;base64," + base64.b64encode(array_to_png(drawing.input_array)).decode()
+    url = png_data_url(array_to_png(drawing.input_array))
     return format_html(
         '<img class="digits-input" src="{}" width="{}" height="{}" alt="28x28 input of drawing {}">',
         url,
@@ -44,12 +42,12 @@ def signed_points(difference: float | None) -> SafeString:
 
 
 RUN_TONES = {
-    TrainingRun.Status.QUEUED: "info",
-    TrainingRun.Status.RUNNING: "info",
-    TrainingRun.Status.SUCCEEDED: "ok",
-    TrainingRun.Status.SKIPPED: "off",
-    TrainingRun.Status.REJECTED: "warn",
-    TrainingRun.Status.FAILED: "bad",
+    TrainingRun.RunStatus.QUEUED: "info",
+    TrainingRun.RunStatus.RUNNING: "info",
+    TrainingRun.RunStatus.SUCCEEDED: "ok",
+    TrainingRun.RunStatus.SKIPPED: "off",
+    TrainingRun.RunStatus.REJECTED: "warn",
+    TrainingRun.RunStatus.FAILED: "bad",
 }
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from recognizer.datasets import build_data_set
+from recognizer.export import build_data_set
 
 
 class Command(BaseCommand):

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from recognizer.core.idx import read_idx
+
 log = logging.getLogger(__name__)
 
 #: The four IDX files by the :class:`Mnist` field they fill.
@@ -50,22 +52,6 @@ def _find(directory: Path, stem: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """Read one IDX file (optionally gzipped) into a NumPy array, checking its magic number and shape."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
-        data = fh.read()
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise ValueError(f"{path} is not an unsigned-byte IDX file")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    array = np.frombuffer(data, dtype=np.uint8, offset=header)
-    if array.size != int(np.prod(shape)):
-        raise ValueError(f"{path} is truncated: expected {shape}, found {array.size} values")
-    return array.reshape(shape)
 
 
 def missing_files(directory: Path) -> list[str]:

@@ -17,8 +17,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from recognizer import charts
 from recognizer.admin.html import EMPTY, badge, percent, signed_points
+from recognizer.core import figures
 from recognizer.models import ModelVersion
 from recognizer.registry import ActivationRefused, activate, sha256_of
 from recognizer.stats import compare_versions, live_accuracy, with_live_counts
@@ -123,7 +123,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def confusion_image(self, version: ModelVersion) -> SafeString:
         if not version.confusion_matrix:
             return format_html("{}", EMPTY)
-        uri = charts.confusion_matrix(version.confusion_matrix)
+        uri = figures.confusion_matrix(version.confusion_matrix)
         return format_html('<img class="digits-chart" src="{}" alt="confusion matrix of {}">', uri, version.name)
 
     @admin.display(description="artifacts")

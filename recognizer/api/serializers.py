@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-
 from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from recognizer.images import array_to_png
+from recognizer.api.authentication import correction_token
+from recognizer.core.uncertainty import Judgement, Reason, judge
+from recognizer.images import array_to_png, png_data_url
 from recognizer.models import Drawing
-from recognizer.predictions import correction_token
-from recognizer.uncertainty import Judgement, Reason, judge
 
 
 class PredictionRequestSerializer(serializers.Serializer):
@@ -40,7 +38,7 @@ class CorrectionSerializer(serializers.Serializer):
 
 
 def judgement_of(drawing: Drawing) -> Judgement:
-    """The drawing's :func:`~recognizer.uncertainty.judge`, computed once per instance (several fields read it)."""
+    """The drawing's :func:`~recognizer.core.uncertainty.judge`, computed once per instance (several fields read it)."""
     if getattr(drawing, "_judgement", None) is None:
         drawing._judgement = judge(drawing.input_array, drawing.probabilities, settings.DIGITS_LOW_CONFIDENCE)
     return drawing._judgement
@@ -91,10 +89,10 @@ class DrawingSerializer(serializers.Serializer):
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_correction_token(self, drawing: Drawing) -> str | None:
         """Only the client that just made the drawing gets the token (see the create endpoint)."""
-        return correction_token(drawing) if self.context.get("include_token") else None
+        return correction_token(drawing.pk) if self.context.get("include_token") else None
 
     def get_input_image(self, drawing: Drawing) -> str:
-        return "data:image/png;base64," + base64.b64encode(array_to_png(drawing.input_array)).decode()
+        return png_data_url(array_to_png(drawing.input_array))
 
 
 class NumberSerializer(serializers.Serializer):

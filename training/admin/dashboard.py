@@ -1,7 +1,7 @@
 """The staff dashboard (``/admin/dashboard/``, linked from the admin index): traffic, corrections, live accuracy per
 model version, the live confusion matrix, the active version and the last training runs, on one page.
 
-Charts are drawn server-side by :mod:`recognizer.charts`; figures come from :mod:`recognizer.stats`.
+Charts are drawn server-side by :mod:`recognizer.core.figures`; figures come from :mod:`recognizer.stats`.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from recognizer import charts, stats
+from recognizer import stats
 from recognizer.admin.html import percent, run_progress
-from recognizer.admin.runs import elapsed, may_queue_fine_tune, schedule_links
+from recognizer.core import figures
 from recognizer.models import Drawing, ModelVersion, TrainingRun
 from recognizer.review import needs_review
+from training.admin.runs import elapsed, may_queue_fine_tune, schedule_links
 
 PERIODS = (7, 30, 90)
 LAST_RUNS = 8
@@ -61,16 +62,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "to_review": needs_review(Drawing.objects.all()).count(),
         "review_url": reverse("admin:recognizer_drawing_changelist") + "?review=needed",
         "charts": {
-            "submissions": charts.daily_bars(
+            "submissions": figures.daily_bars(
                 day_list, submissions, f"Submissions per day, last {days} days", "submissions"
             ),
-            "correction_rate": charts.daily_lines(
+            "correction_rate": figures.daily_lines(
                 rates.correction_rate, day_list, "Correction rate per model version", "corrected"
             ),
-            "live_accuracy": charts.daily_lines(
+            "live_accuracy": figures.daily_lines(
                 rates.live_accuracy, day_list, "Live accuracy per model version (from corrections)", "accuracy"
             ),
-            "confusion": charts.confusion_matrix(stats.live_confusion(window), f"Live traffic, last {days} days"),
+            "confusion": figures.confusion_matrix(stats.live_confusion(window), f"Live traffic, last {days} days"),
         },
         "active": _active_summary(),
         "runs": [

@@ -1,6 +1,6 @@
 """Export the reviewed corrections as a data set: NPZ, MNIST-style IDX files and a JSON manifest.
 
-The samples are exactly the ones training would use (:func:`recognizer.training_data.training_corrections`): the
+The samples are exactly the ones training would use (:func:`recognizer.corrections.training_corrections`): the
 28x28 inputs the model saw, labelled with their corrections. Anyone can load them with ``numpy.load`` or any MNIST
 reader; the manifest says how the set was selected, what each sample is, and the checksum of every file.
 """
@@ -20,21 +20,15 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from recognizer.core.idx import idx_bytes
+from recognizer.corrections import training_corrections, usable_statuses
 from recognizer.models import Drawing
-from recognizer.training_data import training_corrections, usable_statuses
 
 FORMAT = "digits-corrections/1"
 NPZ = "corrections.npz"
 IDX_IMAGES = "corrections-images-idx3-ubyte"
 IDX_LABELS = "corrections-labels-idx1-ubyte"
 MANIFEST = "manifest.json"
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    """Encode a uint8 array in the IDX format of the original MNIST files (big-endian sizes after a magic number)."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
-    return header + array.tobytes()
 
 
 @dataclass(frozen=True)

@@ -25,21 +25,21 @@ from django.db.models.functions import RowNumber
 
 from recognizer.models import Drawing
 
-Status = Drawing.CorrectionStatus
+CorrectionStatus = Drawing.CorrectionStatus
 
 
 def usable_statuses(include_pending: bool | None = None) -> list[str]:
     """The correction statuses that may train: accepted, plus pending when allowed."""
     if include_pending is None:
         include_pending = settings.DIGITS_TRAIN_ON_PENDING
-    return [Status.ACCEPTED, Status.PENDING] if include_pending else [Status.ACCEPTED]
+    return [CorrectionStatus.ACCEPTED, CorrectionStatus.PENDING] if include_pending else [CorrectionStatus.ACCEPTED]
 
 
 def _preferred_first() -> list[OrderBy]:
     """The order in which copies of one image compete: accepted before pending, then the latest correction."""
     return [
         Case(
-            When(correction_status=Status.ACCEPTED, then=Value(0)),
+            When(correction_status=CorrectionStatus.ACCEPTED, then=Value(0)),
             default=Value(1),
             output_field=IntegerField(),
         ).asc(),

@@ -24,7 +24,7 @@ from kombu.exceptions import OperationalError
 from recognizer.models import TrainingRun
 
 log = logging.getLogger(__name__)
-Status = TrainingRun.Status
+RunStatus = TrainingRun.RunStatus
 WAITING = "Waiting for the broker"
 
 
@@ -38,7 +38,7 @@ def fine_tune(run_id: int | None = None, force: bool = False) -> dict:
     from training.finetune import FinetuneOptions
     from training.finetune import fine_tune as run_pipeline
 
-    run = TrainingRun.objects.filter(pk=run_id, status=Status.QUEUED).first() if run_id else None
+    run = TrainingRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).first() if run_id else None
     options = FinetuneOptions.from_settings(force=force, command="Celery task recognizer.tasks.fine_tune")
     run = run_pipeline(options, run=run)
     return {
@@ -56,7 +56,7 @@ def queue_fine_tune(force: bool = False) -> TrainingRun:
     for a fine-tune never fails for that. The run's ``sent_at`` (in the database) says whether it was sent.
     """
     run = TrainingRun.objects.create(
-        kind=TrainingRun.Kind.FINETUNE, status=Status.QUEUED, parameters={"force": force}, stage="not sent yet"
+        kind=TrainingRun.Kind.FINETUNE, status=RunStatus.QUEUED, parameters={"force": force}, stage="not sent yet"
     )
     transaction.on_commit(lambda: send_fine_tune(run))
     return run
@@ -70,7 +70,7 @@ def send_fine_tune(run: TrainingRun) -> bool:
     saying why. Each send opens its own connection: after an outage, a pooled one may be a dead socket.
     """
     now = timezone.now()
-    claimed = TrainingRun.objects.filter(pk=run.pk, status=Status.QUEUED, sent_at__isnull=True).update(
+    claimed = TrainingRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED, sent_at__isnull=True).update(
         sent_at=now, message="", stage="sent to a worker"
     )
     if not claimed:
@@ -93,7 +93,7 @@ def send_fine_tune(run: TrainingRun) -> bool:
 def send_waiting_fine_tunes() -> list[int]:
     """Send the fine-tunes that wait for the broker, oldest first; returns the ids of the runs sent."""
     waiting = TrainingRun.objects.filter(
-        kind=TrainingRun.Kind.FINETUNE, status=Status.QUEUED, sent_at__isnull=True
+        kind=TrainingRun.Kind.FINETUNE, status=RunStatus.QUEUED, sent_at__isnull=True
     ).order_by("created_at", "pk")
     sent = [run.pk for run in waiting if send_fine_tune(run)]
     if sent:

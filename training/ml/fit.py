@@ -10,8 +10,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from recognizer.preprocessing import preprocess
-from training.augment import augment_batch, make_augmenter
+from recognizer.core.preprocessing import preprocess
+from training.ml.augment import augment_batch, make_augmenter
 
 ProgressFn = Callable[[float, str], None]
 

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from recognizer.serving import Classifier
+from recognizer.core.classifier import Classifier
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:

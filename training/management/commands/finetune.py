@@ -25,7 +25,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         if options["queue"]:
-            from recognizer.tasks import queue_fine_tune
+            from training.tasks import queue_fine_tune
 
             run = queue_fine_tune(force=options["force"])
             run.refresh_from_db()
@@ -62,7 +62,7 @@ class Command(BaseCommand):
                 bar.refresh()
 
             run = fine_tune(fine_tune_options, progress=progress)
-        style = self.style.SUCCESS if run.status == TrainingRun.Status.SUCCEEDED else self.style.WARNING
+        style = self.style.SUCCESS if run.status == TrainingRun.RunStatus.SUCCEEDED else self.style.WARNING
         self.stdout.write(style(f"Training run #{run.pk} {run.get_status_display().lower()}: {run.message}"))
         if run.result_version:
             self.stdout.write(f"Candidate {run.result_version.name} ({run.duration} in all).")

@@ -22,10 +22,10 @@ from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from recognizer.core.classifier import ModelUnavailable
+from recognizer.core.preprocessing import EmptyDrawing
 from recognizer.images import ImageTooLarge, InvalidImage
 from recognizer.predictions import CorrectionLocked
-from recognizer.preprocessing import EmptyDrawing
-from recognizer.serving import ModelUnavailable
 
 log = logging.getLogger(__name__)
 

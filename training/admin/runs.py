@@ -1,7 +1,7 @@
 """Training runs in the admin: live progress, figures, errors, the "fine-tune now" button and the schedule.
 
 The button records a queued run and sends the Celery task ``recognizer.tasks.fine_tune`` for it (the worker owns the
-code); if the broker is unreachable the run waits for it and is sent when it is back (:mod:`recognizer.tasks`), and
+code); if the broker is unreachable the run waits for it and is sent when it is back (:mod:`training.tasks`), and
 the button says so. The schedule is django-celery-beat's periodic task for that same name, edited in its own admin.
 """
 
@@ -20,17 +20,17 @@ from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
 from django_celery_beat.models import PeriodicTask
 
-from recognizer import charts
 from recognizer.admin.html import EMPTY, percent, run_progress
+from recognizer.core import figures
 from recognizer.models import TrainingRun
-from recognizer.tasks import queue_fine_tune
+from training.tasks import queue_fine_tune
 
 FINE_TUNE_TASK = "recognizer.tasks.fine_tune"
 FINAL = {
-    TrainingRun.Status.SUCCEEDED,
-    TrainingRun.Status.SKIPPED,
-    TrainingRun.Status.REJECTED,
-    TrainingRun.Status.FAILED,
+    TrainingRun.RunStatus.SUCCEEDED,
+    TrainingRun.RunStatus.SKIPPED,
+    TrainingRun.RunStatus.REJECTED,
+    TrainingRun.RunStatus.FAILED,
 }
 
 
@@ -165,7 +165,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
         if run.curves_image:
             uri = run.curves_image.url
         elif any(run.history.get(k) for k in ("loss", "accuracy")):
-            uri = charts.training_curves(run.history)
+            uri = figures.training_curves(run.history)
         else:
             return format_html("{}", EMPTY)
         return format_html('<img class="digits-chart" src="{}" alt="training curves of run {}">', uri, run.pk)
@@ -175,7 +175,9 @@ class TrainingRunAdmin(admin.ModelAdmin):
         if run.confusion_image:
             uri = run.confusion_image.url
         elif run.result_version and run.result_version.confusion_matrix:
-            uri = charts.confusion_matrix(run.result_version.confusion_matrix, f"{run.result_version.name}, MNIST test")
+            uri = figures.confusion_matrix(
+                run.result_version.confusion_matrix, f"{run.result_version.name}, MNIST test"
+            )
         else:
             return format_html("{}", EMPTY)
         return format_html('<img class="digits-chart" src="{}" alt="confusion matrix of run {}">', uri, run.pk)

@@ -78,7 +78,7 @@ class Shape:
 
 
 def measure(model_input: np.ndarray) -> Shape:
-    """The shape of the ink in a 28x28 uint8 input as made by :func:`recognizer.preprocessing.preprocess`."""
+    """The shape of the ink in a 28x28 uint8 input as made by :func:`recognizer.core.preprocessing.preprocess`."""
     ink = (model_input >= INK).astype(np.uint8)
     if not ink.any():
         return Shape(cover=0.0, density=0.0, width=0, pieces=0, holes=0, aspect=1.0)

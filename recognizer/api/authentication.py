@@ -1,4 +1,5 @@
-"""Who an anonymous client is: a random key in a signed cookie, so that it may see and correct its own drawings.
+"""Who an anonymous client is: a random key in a signed cookie, so that it may see and correct its own drawings; and
+the signed correction token that proves the same for a client without the cookie.
 
 Why not Django's session: a session is a database row, written by a new client's first prediction (an INSERT in a
 savepoint, a sixth of a prediction's time in ``bench/profile_request.py``) and kept until ``clearsessions``. The
@@ -12,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.utils.crypto import get_random_string
 
 SALT = "recognizer.client"
+CORRECTION_SALT = "recognizer.correction"
 KEY_LENGTH = 32
 #: Attributes on the request: the key its cookie proved (or a new one), and whether the response must send it.
 _KEY, _NEW = "_digits_client_key", "_digits_client_new"
@@ -67,3 +70,17 @@ class ClientCookieMiddleware:
                 samesite="Lax",
             )
         return response
+
+
+def correction_token(drawing_id: int) -> str:
+    """A signed token that lets the client that made a drawing correct it without the client cookie."""
+    return signing.dumps(drawing_id, salt=CORRECTION_SALT)
+
+
+def token_matches(drawing_id: int, token: str | None) -> bool:
+    if not token:
+        return False
+    try:
+        return signing.loads(token, salt=CORRECTION_SALT) == drawing_id
+    except signing.BadSignature:
+        return False

@@ -5,7 +5,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from training.data import MnistUnavailable, ensure_mnist, missing_files
+from training.ml.mnist import MnistUnavailable, ensure_mnist, missing_files
 
 
 class Command(BaseCommand):

@@ -1,27 +1,29 @@
 """The REST API: predict (a digit or a number), read a prediction back, correct it. Thin: the work is in
-:mod:`recognizer.predictions`; this module maps HTTP to it, and :mod:`recognizer.errors` turns errors into JSON."""
+:mod:`recognizer.predictions`; this module maps HTTP to it, and :mod:`recognizer.api.exceptions` turns errors
+into JSON."""
 
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, status, viewsets
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from recognizer import clients, predictions
-from recognizer.images import decode_data_url
-from recognizer.models import Drawing
-from recognizer.serializers import (
+from recognizer import predictions
+from recognizer.api import authentication as clients
+from recognizer.api.permissions import MayCorrect
+from recognizer.api.serializers import (
     CorrectionRequestSerializer,
     DrawingSerializer,
     ErrorSerializer,
     NumberSerializer,
     PredictionRequestSerializer,
 )
+from recognizer.images import decode_data_url
+from recognizer.models import Drawing
 
 
 def _uploaded_image(request: Request) -> bytes:
@@ -39,15 +41,6 @@ def _uploaded_image(request: Request) -> bytes:
 
 #: How many drawings the "recent" endpoint returns: the page's strip of this client's drawings.
 RECENT_COUNT = 12
-
-
-def _enforce_csrf(request: Request) -> None:
-    """Refuse a request whose only credential is the client cookie unless it carries the CSRF token.
-
-    DRF checks CSRF only for logged-in users; an anonymous client's cookie is a credential too (it may correct the
-    drawings it made), and a cross-site form could send it along.
-    """
-    SessionAuthentication().enforce_csrf(request)
 
 
 #: A real 32x32 drawing of a 7, so "Try it out" in the API docs (and schemathesis) gets a real prediction.
@@ -99,7 +92,14 @@ class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelM
     def get_permissions(self) -> list[permissions.BasePermission]:
         if self.action == "list":
             return [permissions.IsAdminUser()]
+        if self.action == "correction":
+            return [MayCorrect()]
         return [permissions.AllowAny()]
+
+    def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> None:
+        if self.action == "correction":  # an anonymous client proves itself by cookie or token, never by logging in
+            raise PermissionDenied(message, code)
+        super().permission_denied(request, message, code)
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -151,16 +151,7 @@ class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelM
         drawing = get_object_or_404(Drawing.objects.select_related("model_version"), pk=pk)
         serializer = CorrectionRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        grounds = predictions.correction_grounds(
-            drawing,
-            client_key=clients.client_key(request),
-            is_staff=request.user.is_staff,
-            token=serializer.validated_data.get("token"),
-        )
-        if grounds is None:
-            raise PermissionDenied("You can only correct your own drawings.")
-        if grounds is predictions.Grounds.COOKIE:
-            _enforce_csrf(request)
+        self.check_object_permissions(request, drawing)
         reviewer = request.user if request.user.is_staff else None
         predictions.correct(drawing, serializer.validated_data["label"], reviewer=reviewer)
         return Response(self.get_serializer(drawing).data)

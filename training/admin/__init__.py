@@ -1,0 +1,6 @@
+"""Training in the admin: runs (progress, figures, "fine-tune now"), model versions (activation and roll-back) and
+the staff dashboard. Importing the modules registers them."""
+
+from training.admin import runs, versions
+
+__all__ = ["runs", "versions"]
