@@ -142,7 +142,7 @@ def fit_line(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
 
 def drawn_pngs(size: int = 400) -> list[bytes]:
     """Ten real drawings, one per digit, as the page's canvas exports them (black strokes, transparent PNG)."""
-    from tests.drawing import draw_digit, png_bytes
+    from bench.drawing import draw_digit, png_bytes
 
     return [png_bytes(draw_digit(d, size=(size, size))) for d in range(10)]
 

@@ -1,7 +1,7 @@
 """Benchmark of the feedback loop: does fine-tuning on one user's corrections teach the model that user's handwriting
 without costing MNIST accuracy, and how long does a fine-tune cycle take?
 
-A simulated user (``tests/handwriting.py``: ordinary 0, 2, 3, 5, 6, 8; 1 as a serif I, 4 as a pennant, 7 and 9
+A simulated user (``bench/handwriting.py``: ordinary 0, 2, 3, 5, 6, 8; 1 as a serif I, 4 as a pennant, 7 and 9
 mirror-written) draws digits through the API and corrects every wrong answer; staff accept the corrections through
 the API; then the fine-tune runs, the very Celery task the schedule runs (executed in this process). Two scenarios,
 each on a fresh database from the same base model:
@@ -87,8 +87,8 @@ def fresh_drawings(per_digit: int, seed: int):
     """Drawings the fine-tune never saw: same style, another random stream."""
     import numpy as np
 
+    from bench.handwriting import render
     from recognizer.core.preprocessing import preprocess
-    from tests.handwriting import render
 
     rng = np.random.default_rng(seed + 10_000)
     labels = np.repeat(np.arange(10), per_digit)
@@ -102,10 +102,10 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace, fresh) -> Scenari
     from django.core.management import call_command
     from rest_framework.test import APIClient
 
+    from bench.drawing import data_url
+    from bench.handwriting import render
     from recognizer import registry, serving
     from recognizer.models import ModelVersion, TrainingRun
-    from tests.drawing import data_url
-    from tests.handwriting import render
     from training.tasks import fine_tune
 
     call_command("flush", "--noinput", verbosity=0)

@@ -174,7 +174,7 @@ class Gunicorn:
 
 def make_images(mnist_dir: str, count: int) -> tuple[list[bytes], list[int]]:
     """``count`` distinct drawings: MNIST test digits (then training digits) drawn as dark ink on a white canvas."""
-    from tests.drawing import mnist_as_drawing, png_bytes
+    from bench.drawing import mnist_as_drawing, png_bytes
     from training.ml.mnist import load_mnist
 
     mnist = load_mnist(Path(mnist_dir))

@@ -7,46 +7,33 @@ works on a fresh machine. Production sets ``DATABASE_URL`` (PostgreSQL), ``REDIS
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import dj_database_url
+import environ
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env_bool(name: str, default: bool) -> bool:
-    """Read a boolean environment variable: 1/true/yes/on (any case) mean true."""
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: str) -> list[str]:
-    """Read a comma-separated environment variable into a list, dropping blanks."""
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+env = environ.Env()
 
 
 def env_rate(name: str, default: str) -> str | None:
     """Read a DRF rate such as ``120/min``; ``off`` (or ``none``, ``0``) means no limit."""
-    value = os.environ.get(name, default).strip()
+    value = env.str(name, default).strip()
     return None if value.lower() in {"", "off", "none", "0"} else value
 
 
-DEBUG = env_bool("DEBUG", True)
-VAR_DIR = Path(os.environ.get("DIGITS_VAR_DIR", BASE_DIR / "var"))
+DEBUG = env.bool("DEBUG", True)
+VAR_DIR = Path(env.str("DIGITS_VAR_DIR", str(BASE_DIR / "var")))
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+SECRET_KEY = env.str("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "django-insecure-development-only-key-change-me"  # noqa: S105 (DEBUG only)
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -94,23 +81,17 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
-        # A kept connection is checked before a request reuses it (unless it served one less than
-        # DATABASE_HEALTH_CHECK_WINDOW seconds ago), so a database restart costs at most one request (a 503), not
-        # every request until the connection ages out.
-        conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", True),
-    )
-}
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 60)
+# A kept connection is checked before a request reuses it (unless it served one less than
+# DATABASE_HEALTH_CHECK_WINDOW seconds ago), so a database restart costs at most one request (a 503), not every
+# request until the connection ages out.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's PostgreSQL backend, with the health check skipped for a connection used moments ago (see its module).
     DATABASES["default"]["ENGINE"] = "digits_site.postgresql"
     # An unreachable database is reported (503) within seconds instead of hanging the web process.
-    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(
-        os.environ.get("DATABASE_CONNECT_TIMEOUT", "5")
-    )
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and scheduler share one SQLite file: wait for locks instead of failing, and use WAL.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
@@ -118,7 +99,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 #: Seconds after a request used a kept PostgreSQL connection without error during which the next request skips the
 #: health check (digits_site/postgresql/base.py); 0 checks before every request.
-DATABASE_HEALTH_CHECK_WINDOW = float(os.environ.get("DATABASE_HEALTH_CHECK_WINDOW", "1"))
+DATABASE_HEALTH_CHECK_WINDOW = env.float("DATABASE_HEALTH_CHECK_WINDOW", 1)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -130,16 +111,16 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+TIME_ZONE = env.str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
+STATIC_ROOT = Path(env.str("STATIC_ROOT", str(VAR_DIR / "static")))
 MEDIA_URL = "media/"
-MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
-DIGITS_SERVE_MEDIA = env_bool("DIGITS_SERVE_MEDIA", True)
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", str(VAR_DIR / "media")))
+DIGITS_SERVE_MEDIA = env.bool("DIGITS_SERVE_MEDIA", True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -149,9 +130,9 @@ STORAGES = {
     },
 }
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = env.str("REDIS_URL", "")
 #: Seconds to wait for Redis before giving up on it (the rate limits then fail open, see recognizer/api/throttling.py).
-REDIS_TIMEOUT = float(os.environ.get("REDIS_TIMEOUT", "0.5"))
+REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", 0.5)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -186,7 +167,7 @@ REST_FRAMEWORK = {
     },
     # A client is its IP address. Behind N reverse proxies, set DIGITS_NUM_PROXIES=N so the address comes from
     # X-Forwarded-For; with 0 that header is ignored, since any client can write it.
-    "NUM_PROXIES": int(os.environ.get("DIGITS_NUM_PROXIES", "0")),
+    "NUM_PROXIES": env.int("DIGITS_NUM_PROXIES", 0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Digits API",
@@ -200,7 +181,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Celery: Redis when configured, else kombu's filesystem transport under var/ (no server needed).
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
 _BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
@@ -213,64 +194,64 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     else {}
 )
 #: The queue the site's tasks go to and its worker reads: lets several sites (or test runs) share one Redis.
-CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A fine-tune loads TensorFlow and a model (about 1 GB): a fresh pool process per task gives that memory back between
 # fine-tunes, which run hours apart.
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 1
-CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
 # Digits' own settings.
-DIGITS_MNIST_DIR = Path(os.environ.get("DIGITS_MNIST_DIR", VAR_DIR / "mnist"))
+DIGITS_MNIST_DIR = Path(env.str("DIGITS_MNIST_DIR", str(VAR_DIR / "mnist")))
 #: How often (seconds) a web process checks which model version is active, bounding the hot-swap delay.
-DIGITS_MODEL_REFRESH_SECONDS = float(os.environ.get("DIGITS_MODEL_REFRESH_SECONDS", "1.0"))
+DIGITS_MODEL_REFRESH_SECONDS = env.float("DIGITS_MODEL_REFRESH_SECONDS", 1.0)
 #: Predictions below this confidence are presented as uncertain.
-DIGITS_LOW_CONFIDENCE = float(os.environ.get("DIGITS_LOW_CONFIDENCE", "0.7"))
+DIGITS_LOW_CONFIDENCE = env.float("DIGITS_LOW_CONFIDENCE", 0.7)
 
 # The feedback loop (training.finetune, run by the Celery task recognizer.tasks.fine_tune and manage.py finetune).
 #: A fine-tune is skipped unless at least this many usable corrections arrived since the last one that trained.
-DIGITS_FINETUNE_MIN_CORRECTIONS = int(os.environ.get("DIGITS_FINETUNE_MIN_CORRECTIONS", "50"))
-DIGITS_FINETUNE_EPOCHS = int(os.environ.get("DIGITS_FINETUNE_EPOCHS", "1"))
+DIGITS_FINETUNE_MIN_CORRECTIONS = env.int("DIGITS_FINETUNE_MIN_CORRECTIONS", 50)
+DIGITS_FINETUNE_EPOCHS = env.int("DIGITS_FINETUNE_EPOCHS", 1)
 #: How many MNIST training images are replayed next to the corrections, so the model does not forget MNIST.
-DIGITS_FINETUNE_REPLAY = int(os.environ.get("DIGITS_FINETUNE_REPLAY", "20000"))
+DIGITS_FINETUNE_REPLAY = env.int("DIGITS_FINETUNE_REPLAY", 20000)
 #: The share of training examples that are (differently augmented repeats of) corrections.
-DIGITS_FINETUNE_CORRECTION_SHARE = float(os.environ.get("DIGITS_FINETUNE_CORRECTION_SHARE", "0.15"))
+DIGITS_FINETUNE_CORRECTION_SHARE = env.float("DIGITS_FINETUNE_CORRECTION_SHARE", 0.15)
 #: The share of corrections held out (chosen by a hash of their input, so for good) to judge models on.
-DIGITS_FINETUNE_HELDOUT_SHARE = float(os.environ.get("DIGITS_FINETUNE_HELDOUT_SHARE", "0.2"))
+DIGITS_FINETUNE_HELDOUT_SHARE = env.float("DIGITS_FINETUNE_HELDOUT_SHARE", 0.2)
 #: The candidate's weights are this share of the fine-tuned ones plus the rest of the active model's (1: no mixing).
-DIGITS_FINETUNE_INTERPOLATION = float(os.environ.get("DIGITS_FINETUNE_INTERPOLATION", "0.7"))
-DIGITS_FINETUNE_LEARNING_RATE = float(os.environ.get("DIGITS_FINETUNE_LEARNING_RATE", "5e-4"))
-DIGITS_FINETUNE_BATCH_SIZE = int(os.environ.get("DIGITS_FINETUNE_BATCH_SIZE", "128"))
+DIGITS_FINETUNE_INTERPOLATION = env.float("DIGITS_FINETUNE_INTERPOLATION", 0.7)
+DIGITS_FINETUNE_LEARNING_RATE = env.float("DIGITS_FINETUNE_LEARNING_RATE", 5e-4)
+DIGITS_FINETUNE_BATCH_SIZE = env.int("DIGITS_FINETUNE_BATCH_SIZE", 128)
 #: Evaluate on only the first N MNIST test images. 0 (the default) means all 10,000; only tests lower it.
-DIGITS_FINETUNE_EVAL_LIMIT = int(os.environ.get("DIGITS_FINETUNE_EVAL_LIMIT", "0"))
+DIGITS_FINETUNE_EVAL_LIMIT = env.int("DIGITS_FINETUNE_EVAL_LIMIT", 0)
 #: The gate: the candidate may lose at most this much MNIST test accuracy (0.001 = 0.1 point) …
-DIGITS_GATE_MAX_MNIST_DROP = float(os.environ.get("DIGITS_GATE_MAX_MNIST_DROP", "0.001"))
+DIGITS_GATE_MAX_MNIST_DROP = env.float("DIGITS_GATE_MAX_MNIST_DROP", 0.001)
 #: … and at most this much accuracy on the held-out corrections (0: at least the active model's).
-DIGITS_GATE_MAX_HELDOUT_DROP = float(os.environ.get("DIGITS_GATE_MAX_HELDOUT_DROP", "0.0"))
+DIGITS_GATE_MAX_HELDOUT_DROP = env.float("DIGITS_GATE_MAX_HELDOUT_DROP", 0.0)
 #: A running training run writes a heartbeat this often; one silent for DIGITS_RUN_STALE_SECONDS died with its worker.
-DIGITS_RUN_HEARTBEAT_SECONDS = float(os.environ.get("DIGITS_RUN_HEARTBEAT_SECONDS", "5"))
-DIGITS_RUN_STALE_SECONDS = float(os.environ.get("DIGITS_RUN_STALE_SECONDS", "60"))
-DIGITS_MAX_UPLOAD_BYTES = int(os.environ.get("DIGITS_MAX_UPLOAD_BYTES", str(4 * 1024 * 1024)))
-DIGITS_MAX_IMAGE_PIXELS = int(os.environ.get("DIGITS_MAX_IMAGE_PIXELS", str(4096 * 4096)))
+DIGITS_RUN_HEARTBEAT_SECONDS = env.float("DIGITS_RUN_HEARTBEAT_SECONDS", 5)
+DIGITS_RUN_STALE_SECONDS = env.float("DIGITS_RUN_STALE_SECONDS", 60)
+DIGITS_MAX_UPLOAD_BYTES = env.int("DIGITS_MAX_UPLOAD_BYTES", 4 * 1024 * 1024)
+DIGITS_MAX_IMAGE_PIXELS = env.int("DIGITS_MAX_IMAGE_PIXELS", 4096 * 4096)
 DATA_UPLOAD_MAX_MEMORY_SIZE = DIGITS_MAX_UPLOAD_BYTES * 2
 #: Whether corrections still pending review may train (by default only accepted ones do; see recognizer.corrections).
-DIGITS_TRAIN_ON_PENDING = env_bool("DIGITS_TRAIN_ON_PENDING", False)
+DIGITS_TRAIN_ON_PENDING = env.bool("DIGITS_TRAIN_ON_PENDING", False)
 
 # Security. With DEBUG off the site is served over HTTPS only: secure cookies, HSTS and a redirect from HTTP
 # (`manage.py check --deploy` is clean). Each can be changed by its environment variable.
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
-CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", not DEBUG)
 # Load balancers probe the health check over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else str(365 * 24 * 3600)))
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
-if env_bool("DIGITS_BEHIND_TLS_PROXY", False):
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", not DEBUG)
+if env.bool("DIGITS_BEHIND_TLS_PROXY", False):
     # Only behind a proxy that sets this header itself (and strips it from clients) may it be trusted.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -295,8 +276,8 @@ CONTENT_SECURITY_POLICY = {
 }
 SESSION_COOKIE_HTTPONLY = True
 #: The signed cookie that tells an anonymous client's drawings from others' (recognizer.api.authentication), a year.
-DIGITS_CLIENT_COOKIE_NAME = os.environ.get("DIGITS_CLIENT_COOKIE_NAME", "digits_client")
-DIGITS_CLIENT_COOKIE_AGE = int(os.environ.get("DIGITS_CLIENT_COOKIE_AGE", str(365 * 24 * 3600)))
+DIGITS_CLIENT_COOKIE_NAME = env.str("DIGITS_CLIENT_COOKIE_NAME", "digits_client")
+DIGITS_CLIENT_COOKIE_AGE = env.int("DIGITS_CLIENT_COOKIE_AGE", 365 * 24 * 3600)
 SESSION_COOKIE_SAMESITE = "Lax"
 # The page's script reads the CSRF cookie to send it back as X-CSRFToken, so that cookie cannot be HttpOnly.
 CSRF_COOKIE_HTTPONLY = False
@@ -305,5 +286,5 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
 }

@@ -15,6 +15,8 @@ if [ -z "${DIGITS_MNIST_DIR:-}" ] && [ -d ../shared/mnist ]; then
 fi
 export DIGITS_VAR_DIR=${DIGITS_VAR_DIR:-$(mktemp -d)}
 .venv/bin/ruff check .
+.venv/bin/ruff format --check . >/dev/null
+.venv/bin/lint-imports
 .venv/bin/python manage.py makemigrations --check --dry-run >/dev/null
 
 echo "==> Test suite on SQLite (embedded defaults)"

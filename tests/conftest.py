@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 from collections.abc import Callable, Iterator
@@ -20,36 +19,16 @@ from rest_framework.test import APIClient
 from recognizer import registry, serving
 from recognizer.models import ModelVersion
 from recognizer.registry import activate, ensure_default_model, register_version
+from tests.support.env import CHROMIUM, CHROMIUM_ARGS, skip_or_fail
 
 if TYPE_CHECKING:
-    from tests.workers import Service
-
-ROOT = Path(__file__).resolve().parent.parent
-#: Set by .ci/run: a service, browser or registry the tests need must be there; a skip would hide a failure.
-REQUIRE_SERVICES = os.environ.get("DIGITS_REQUIRE_SERVICES") == "1"
-#: Debian's Chromium (Playwright's own browser download does not work here), and how it is started.
-CHROMIUM = Path(os.environ.get("DIGITS_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+    from tests.support.workers import Service
 
 # Property-based tests (hypothesis, schemathesis) explore new examples on every developer run; in CI they replay the
 # same ones, so a submission's result does not depend on the luck of the draw.
 hypothesis.settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI"):
     hypothesis.settings.load_profile("ci")
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip with ``reason`` on a developer machine that lacks a service; fail in CI, where it must be there."""
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{reason} (DIGITS_REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -142,24 +121,6 @@ def mnist():
     return load_mnist(Path(settings.DIGITS_MNIST_DIR))
 
 
-def off_site_references(html: str) -> list[str]:
-    """The resources a page loads from elsewhere (``src``/``href`` to another host): a CDN, for one. Searched in
-    attributes rather than the whole text, where base64 images may spell anything."""
-    return re.findall(r'\b(?:src|href)=["\'](?:https?:)?//[^"\']*', html)
-
-
-def csp_violations(page) -> list[str]:
-    """A list that fills with every Content-Security-Policy violation ``page`` reports (Chromium logs each one as a
-    console error): a page that needs something the policy forbids is broken for real users, so tests assert it
-    stays empty."""
-    found: list[str] = []
-    page.on(
-        "console",
-        lambda message: found.append(message.text) if "Content Security Policy" in message.text else None,
-    )
-    return found
-
-
 @pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium driven by Playwright (python), one per test module.
@@ -211,7 +172,7 @@ def small_model(db, small_model_files):
 def services(tmp_path: Path) -> Iterator[Callable[..., Service]]:
     """Starts processes (tests/workers.py); stops whatever is still running at the end, before the test database is
     flushed."""
-    from tests.workers import Service
+    from tests.support.workers import Service
 
     started: list[Service] = []
 

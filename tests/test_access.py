@@ -12,8 +12,8 @@ import pytest
 from django.contrib.staticfiles import finders
 from rest_framework.test import APIClient
 
+from bench.drawing import data_url, draw_digit
 from recognizer.models import Drawing
-from tests.drawing import data_url, draw_digit
 
 pytestmark = pytest.mark.django_db
 

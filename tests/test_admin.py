@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from recognizer.models import Drawing
-from tests.review_data import check_data_set, make_staff, make_visitor, submit
+from tests.support.review_data import check_data_set, make_staff, make_visitor, submit
 
 pytestmark = pytest.mark.django_db
 CorrectionStatus = Drawing.CorrectionStatus

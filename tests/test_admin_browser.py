@@ -16,8 +16,8 @@ from PIL import Image
 
 from recognizer.models import Drawing, ModelVersion, Submission, TrainingRun
 from recognizer.review import needs_review
-from tests.conftest import csp_violations
-from tests.review_data import CLIENTS, register_copy, submit
+from tests.support.env import csp_violations
+from tests.support.review_data import CLIENTS, register_copy, submit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 CorrectionStatus = Drawing.CorrectionStatus

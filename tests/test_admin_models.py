@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from recognizer import registry
 from recognizer.models import Drawing, ModelVersion
-from tests.review_data import make_staff, make_visitor, register_copy, submit
+from tests.support.review_data import make_staff, make_visitor, register_copy, submit
 
 pytestmark = pytest.mark.django_db
 CorrectionStatus = Drawing.CorrectionStatus

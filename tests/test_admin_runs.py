@@ -16,9 +16,9 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from recognizer import stats
 from recognizer.models import Drawing, Submission, TrainingRun
-from tests.conftest import off_site_references
-from tests.faults import closed_port
-from tests.review_data import make_staff, make_visitor, submit
+from tests.support.env import off_site_references
+from tests.support.faults import closed_port
+from tests.support.review_data import make_staff, make_visitor, submit
 from training.admin.runs import FINE_TUNE_TASK
 from training.tasks import send_waiting_fine_tunes
 

@@ -10,10 +10,10 @@ from django.core.files.storage import default_storage
 from PIL import Image
 from rest_framework.test import APIClient
 
+from bench.drawing import data_url, draw_digit, draw_number, mnist_as_drawing, png_bytes
 from recognizer.core.preprocessing import preprocess
 from recognizer.models import Drawing, Submission
-from tests.conftest import off_site_references
-from tests.drawing import data_url, draw_digit, draw_number, mnist_as_drawing, png_bytes
+from tests.support.env import off_site_references
 
 pytestmark = pytest.mark.django_db
 

@@ -22,11 +22,11 @@ from django.db import OperationalError
 from PIL import Image
 from rest_framework.test import APIClient
 
+from bench.drawing import blank_canvas, data_url, draw_digit, png_bytes
 from recognizer.api import exceptions as errors
 from recognizer.core.preprocessing import preprocess
 from recognizer.models import Drawing, Submission
-from tests.drawing import blank_canvas, data_url, draw_digit, png_bytes
-from tests.test_preprocessing import similarity
+from tests.support.measures import similarity
 
 pytestmark = pytest.mark.django_db
 

@@ -18,9 +18,9 @@ import redis
 from celery import current_app
 
 from recognizer.models import TrainingRun
-from tests.conftest import skip_or_fail
-from tests.faults import TcpProxy, closed_port
-from tests.workers import Service, process_env, queue_fine_tune, start_worker, wait_for_run
+from tests.support.env import skip_or_fail
+from tests.support.faults import TcpProxy, closed_port
+from tests.support.workers import Service, process_env, queue_fine_tune, start_worker, wait_for_run
 
 pytestmark = [pytest.mark.celery, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

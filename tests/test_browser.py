@@ -1,6 +1,6 @@
 """The drawing page end to end in Debian's Chromium, driven by Playwright against a live server and the real database.
 
-Digits are drawn along the same strokes as :data:`tests.drawing.STROKES`, with the mouse on a desktop viewport and with
+Digits are drawn along the same strokes as :data:`bench.drawing.STROKES`, with the mouse on a desktop viewport and with
 touch events on a phone viewport; what the page shows is checked against the rows the server stored. The tests save
 the screenshots of the README in ``docs/screenshots``.
 """
@@ -19,16 +19,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench.drawing import STROKES
 from recognizer.models import Drawing, Submission
-from tests.conftest import ROOT, csp_violations
-from tests.drawing import STROKES
+from tests.support.env import ROOT, csp_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOTS = Path(os.environ.get("DIGITS_SCREENSHOT_DIR", ROOT / "docs" / "screenshots"))
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 PHONE = {"viewport": {"width": 360, "height": 740}, "has_touch": True, "is_mobile": True, "device_scale_factor": 3}
-#: Where a digit is drawn, in fractions of its slot (left, top, right, bottom): as tests.drawing.draw_digit does.
+#: Where a digit is drawn, in fractions of its slot (left, top, right, bottom): as bench.drawing.draw_digit does.
 DIGIT_BOX = (0.2, 0.1, 0.8, 0.9)
 #: A scribble back and forth over the whole canvas: ink everywhere, no digit.
 SCRIBBLE = [[(0.1 + 0.8 * (i % 2), 0.1 + 0.05 * i) for i in range(17)]]

@@ -21,9 +21,9 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from tests.conftest import skip_or_fail
-from tests.drawing import data_url, draw_digit
-from tests.faults import TcpProxy, closed_port
+from bench.drawing import data_url, draw_digit
+from tests.support.env import skip_or_fail
+from tests.support.faults import TcpProxy, closed_port
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("DIGITS_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")

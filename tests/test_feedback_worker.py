@@ -30,12 +30,12 @@ from django.core.management import call_command
 from django.utils import timezone
 from PIL import Image
 
+from bench.drawing import data_url
+from bench.handwriting import render
 from recognizer.core.classifier import Classifier
 from recognizer.models import ModelVersion, TrainingRun
-from tests.conftest import skip_or_fail
-from tests.drawing import data_url
-from tests.handwriting import render
-from tests.workers import Service, process_env, queue_fine_tune, start_worker, wait_for_run
+from tests.support.env import skip_or_fail
+from tests.support.workers import Service, process_env, queue_fine_tune, start_worker, wait_for_run
 
 pytestmark = [pytest.mark.celery, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

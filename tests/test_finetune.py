@@ -15,11 +15,11 @@ from django.core.management import call_command
 from django.utils import timezone
 from PIL import Image
 
+from bench.drawing import png_bytes
+from bench.handwriting import render
 from recognizer.corrections import is_heldout, new_corrections_since, select_corrections
 from recognizer.models import Drawing, ModelVersion, TrainingRun
 from recognizer.predictions import correct, create_submission
-from tests.drawing import png_bytes
-from tests.handwriting import render
 from training import runs
 from training.finetune import FinetuneOptions, correction_repeats, fine_tune, gate
 

@@ -11,8 +11,8 @@ from redis.exceptions import RedisError
 
 from recognizer import serving
 from recognizer.models import ModelVersion
-from tests.conftest import skip_or_fail
-from tests.faults import closed_port
+from tests.support.env import skip_or_fail
+from tests.support.faults import closed_port
 
 pytestmark = pytest.mark.django_db
 

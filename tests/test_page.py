@@ -8,7 +8,7 @@ import pytest
 from django.contrib.staticfiles import finders
 from rest_framework.test import APIClient
 
-from tests.drawing import data_url, draw_digit, draw_number
+from bench.drawing import data_url, draw_digit, draw_number
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from recognizer.models import Drawing
 from recognizer.registry import ensure_default_model
-from tests.conftest import skip_or_fail
+from tests.support.env import skip_or_fail
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]

@@ -16,9 +16,9 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.messages import get_messages
 from rest_framework.test import APIClient
 
+from bench.drawing import data_url, mnist_as_drawing
 from recognizer.corrections import select_corrections, training_corrections
 from recognizer.models import Drawing, ModelVersion, TrainingRun
-from tests.drawing import data_url, mnist_as_drawing
 from training.finetune import FinetuneOptions, fine_tune
 
 CHANGELIST = "/admin/recognizer/drawing/"

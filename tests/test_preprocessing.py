@@ -6,20 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench.drawing import blank_canvas, draw_digit, draw_number
 from recognizer.core.preprocessing import EmptyDrawing, preprocess, split_digits
-from tests.drawing import blank_canvas, draw_digit, draw_number
-
-
-def similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Cosine similarity of two inputs (1.0 = identical up to brightness)."""
-    a, b = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
-    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
-
-
-def center_of_mass(image: np.ndarray) -> tuple[float, float]:
-    ys, xs = np.indices(image.shape)
-    total = image.sum()
-    return float((ys * image).sum() / total), float((xs * image).sum() / total)
+from tests.support.measures import center_of_mass, similarity
 
 
 def test_output_is_28x28_uint8_with_ink_scaled_to_full_range() -> None:

@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
+from bench.drawing import draw_digit, png_bytes
 from recognizer.core.preprocessing import BOX, SIZE, EmptyDrawing, preprocess, split_digits
 from recognizer.images import KEPT_MODES, InvalidImage, open_image
-from tests.drawing import draw_digit, png_bytes
-from tests.test_preprocessing import center_of_mass, similarity
+from tests.support.measures import center_of_mass, similarity
 
 #: Few examples each: the suite runs on two shared cores. In CI the examples are derandomized (see conftest.py);
 #: elsewhere each run explores new ones, and a failure prints how to reproduce it.

@@ -15,11 +15,11 @@ from django.core.cache import cache
 from redis.exceptions import RedisError
 from rest_framework.test import APIClient
 
+from bench.drawing import data_url, draw_digit, draw_number
 from digits_site.settings import env_rate
 from recognizer.models import Drawing
-from tests.conftest import skip_or_fail
-from tests.drawing import data_url, draw_digit, draw_number
-from tests.faults import closed_port
+from tests.support.env import skip_or_fail
+from tests.support.faults import closed_port
 
 pytestmark = pytest.mark.django_db
 

@@ -6,10 +6,10 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 
+from bench.drawing import draw_digit, png_bytes
 from recognizer import registry, serving
 from recognizer.models import ModelVersion
 from recognizer.predictions import create_submission
-from tests.drawing import draw_digit, png_bytes
 
 pytestmark = pytest.mark.django_db
 

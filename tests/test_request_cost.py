@@ -15,9 +15,9 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from bench.drawing import blank_canvas, data_url, draw_digit
 from recognizer.api import authentication as clients
 from recognizer.models import Drawing
-from tests.drawing import blank_canvas, data_url, draw_digit
 
 pytestmark = pytest.mark.django_db
 

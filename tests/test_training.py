@@ -15,7 +15,7 @@ from django.core.management import call_command
 from recognizer.core.classifier import Classifier
 from recognizer.models import ModelVersion, TrainingRun
 from recognizer.registry import sha256_of
-from tests.conftest import skip_or_fail
+from tests.support.env import skip_or_fail
 from training.ml import mnist as data
 
 pytestmark = pytest.mark.django_db

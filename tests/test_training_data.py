@@ -14,7 +14,7 @@ from recognizer.core.idx import read_idx
 from recognizer.corrections import training_corrections
 from recognizer.export import IDX_IMAGES, IDX_LABELS, MANIFEST, NPZ, build_data_set
 from recognizer.models import Drawing
-from tests.review_data import check_data_set, resubmit, submit
+from tests.support.review_data import check_data_set, resubmit, submit
 
 pytestmark = pytest.mark.django_db
 CorrectionStatus = Drawing.CorrectionStatus

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from PIL import Image, ImageDraw
 
+from bench.drawing import data_url, draw_digit, draw_number
 from recognizer.core.preprocessing import preprocess
 from recognizer.core.uncertainty import Reason, judge, measure
-from tests.drawing import data_url, draw_digit, draw_number
 
 INK = (0, 0, 0, 255)
 PEN = 20  # the page's brush on a 280 px canvas

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from recognizer import predictions, serving
 from recognizer.api.authentication import ensure_client_key
 from recognizer.api.serializers import DrawingSerializer
-from recognizer.api.views import _uploaded_image
+from recognizer.api.views import request_image
 from recognizer.models import ModelVersion
 
 _lock = threading.Lock()
@@ -47,7 +47,7 @@ class KerasPredictionView(APIView):
 
     def post(self, request: Request) -> Response:
         submission = predictions.create_submission(
-            _uploaded_image(request), ensure_client_key(request), classify=keras_classify
+            request_image(request), ensure_client_key(request), classify=keras_classify
         )
         context = {"request": request, "include_token": True}
         data = DrawingSerializer(submission.ordered_drawings[0], context=context).data

@@ -26,7 +26,7 @@ from recognizer.images import decode_data_url
 from recognizer.models import Drawing
 
 
-def _uploaded_image(request: Request) -> bytes:
+def request_image(request: Request) -> bytes:
     """The raw image bytes of a request: a multipart ``image`` file or a JSON ``image`` data URL."""
     upload = request.FILES.get("image")
     if upload is not None:
@@ -114,7 +114,7 @@ class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelM
     )
     def create(self, request: Request) -> Response:
         """Predict the digit in an image and store it; the answer says how to correct it."""
-        submission = predictions.create_submission(_uploaded_image(request), clients.ensure_client_key(request))
+        submission = predictions.create_submission(request_image(request), clients.ensure_client_key(request))
         drawing = submission.ordered_drawings[0]
         context = {**self.get_serializer_context(), "include_token": True}
         return Response(DrawingSerializer(drawing, context=context).data, status=status.HTTP_201_CREATED)
@@ -170,7 +170,7 @@ class NumberViewSet(_Throttled, viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         """Read a whole number: each digit is predicted, stored and returned with its own correction URL."""
         submission = predictions.create_submission(
-            _uploaded_image(request), clients.ensure_client_key(request), as_number=True
+            request_image(request), clients.ensure_client_key(request), as_number=True
         )
         context = {**self.get_serializer_context(), "include_token": True}
         return Response(NumberSerializer(submission, context=context).data, status=status.HTTP_201_CREATED)

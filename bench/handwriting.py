@@ -1,5 +1,5 @@
 """A simulated user's handwriting, for the feedback-loop tests and ``bench/feedback_loop.py``: ordinary 0, 2, 3, 5,
-6 and 8 (the strokes of :mod:`tests.drawing`), but 1, 4, 7 and 9 drawn in a fixed, unusual way that a model trained
+6 and 8 (the strokes of :mod:`bench.drawing`), but 1, 4, 7 and 9 drawn in a fixed, unusual way that a model trained
 on MNIST gets wrong.
 
 - 1: a serif capital I, with wide bars at the top and the foot;
@@ -18,7 +18,7 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw
 
-from tests.drawing import STROKES
+from bench.drawing import STROKES
 
 Stroke = list[tuple[float, float]]
 

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import connection
 
 from recognizer.models import TrainingRun
-from tests.conftest import ROOT
+from tests.support.env import ROOT
 
 RunStatus = TrainingRun.RunStatus
 #: Small fine-tunes for tests; the defaults (10,000 replayed images, two epochs, all 10,000 test images) are bench's.

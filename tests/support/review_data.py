@@ -13,11 +13,11 @@ import numpy as np
 from django.contrib.auth.models import Permission
 from django.test import Client
 
+from bench.drawing import draw_digit, png_bytes
 from recognizer import registry
 from recognizer.export import MANIFEST, NPZ
 from recognizer.models import Drawing, ModelVersion
 from recognizer.predictions import create_submission
-from tests.drawing import draw_digit, png_bytes
 
 #: Client keys as recognizer.api.authentication makes them (32 letters and digits): data from a few visitors.
 CLIENTS = ("q7XbT2mLw9RkVz4NcP8sHd3JyF6aGe1U", "M4tWn8ZrB2vLx6QpK9cYh3DsJ7fE1gTa", "c3PkR9wX7nTz2LbV6mQy8JsH4dFa1GeU")

@@ -1,0 +1,1 @@
+"""Helpers the tests share: surroundings, real processes, faults, review data and image measures."""
