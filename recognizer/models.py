@@ -145,15 +145,6 @@ class Drawing(models.Model):
         """The stored model input as a (28, 28) uint8 array."""
         return np.frombuffer(bytes(self.model_input), dtype=np.uint8).reshape(28, 28)
 
-    @property
-    def is_corrected(self) -> bool:
-        return self.corrected_label is not None
-
-    @property
-    def label(self) -> int:
-        """The best known truth: the correction if any, else the prediction."""
-        return self.predicted_digit if self.corrected_label is None else self.corrected_label
-
 
 def training_run_path(instance: TrainingRun, filename: str) -> str:
     return f"training_runs/{instance.pk or 'new'}/{filename}"

@@ -1,10 +1,10 @@
 """Rate limits on predicting and correcting, kept in the cache (Redis in production), failing open.
 
-Limits protect the service and the training data from one client's flood; they are not what keeps data safe. So
+Limits protect the service and the training data from one address's flood; they are not what keeps data safe. So
 when the cache cannot be reached (Redis down), requests are let through and a warning is logged: predictions and
 corrections keep working and being stored, unthrottled, until the cache is back.
 
-DRF's own throttle keeps the time of each of a client's recent requests in one cached list, read and written back
+DRF's own throttle keeps the time of each of an address's recent requests in one cached list, read and written back
 whole on every request: its cost grows with the limit (at 120/min, up to 120 entries unpickled and pickled per
 request; many times that for a classroom behind one address with a raised limit). Here a client has one counter per
 fixed window of the rate's period, and a request costs one round trip to Redis whatever the limit. The price is the
@@ -52,8 +52,8 @@ def count_request(key: str, ttl: int) -> int:
 
 
 class FailOpenScopedRateThrottle(ScopedRateThrottle):
-    """A per-client limit for the view's ``throttle_scope``, counted in fixed windows, that lets requests through
-    when the cache is down. A scope whose rate is ``None`` (``DIGITS_RATE_*=off``) is not limited."""
+    """A per-address limit (per user for staff) for the view's ``throttle_scope``, counted in fixed windows, that
+    lets requests through when the cache is down. A scope whose rate is ``None`` (``DIGITS_RATE_*=off``) is not limited."""
 
     window_end: float = 0.0
 
@@ -80,5 +80,5 @@ class FailOpenScopedRateThrottle(ScopedRateThrottle):
         return count <= self.num_requests
 
     def wait(self) -> float:
-        """Seconds until the client's window ends and its count starts again (DRF sends it as ``Retry-After``)."""
+        """Seconds until the address's window ends and its count starts again (DRF sends it as ``Retry-After``)."""
         return max(self.window_end - self.now, 1.0)

@@ -70,7 +70,7 @@ _THROTTLE_SCOPES = {"create": "predict", "correction": "correct"}
 
 
 class _Throttled:
-    """Viewsets whose ``create`` and ``correction`` actions are rate limited per client."""
+    """Viewsets whose ``create`` and ``correction`` actions are rate limited per address."""
 
     @property
     def throttle_scope(self) -> str | None:

@@ -69,18 +69,6 @@ class _StepLog(keras.callbacks.Callback):
             self.history.step_accuracy.append(float(logs["accuracy"]))
 
 
-class _CosinePerStep(keras.callbacks.Callback):
-    """Sets the learning rate before every step: a cosine from ``base`` down to zero over ``total`` steps."""
-
-    def __init__(self, base: float, total: int) -> None:
-        super().__init__()
-        self.base, self.total, self.step = base, max(1, total), 0
-
-    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        self.model.optimizer.learning_rate = self.base * 0.5 * (1 + np.cos(np.pi * self.step / self.total))
-        self.step += 1
-
-
 def make_dataset(
     x: np.ndarray,
     y: np.ndarray,
@@ -127,8 +115,8 @@ def fit(
     if progress is not None:
         callbacks.append(_Progress(steps * epochs, progress))
     base = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-    if decay == "step":
-        callbacks.append(_CosinePerStep(base, steps * epochs))
+    if decay == "step":  # the optimiser is fresh (compiled for this run), so its step count starts at zero
+        model.optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(base, decay_steps=steps * epochs)
     elif epochs > 1:
         callbacks.append(
             keras.callbacks.LearningRateScheduler(
