@@ -53,7 +53,8 @@ def count_request(key: str, ttl: int) -> int:
 
 class FailOpenScopedRateThrottle(ScopedRateThrottle):
     """A per-address limit (per user for staff) for the view's ``throttle_scope``, counted in fixed windows, that
-    lets requests through when the cache is down. A scope whose rate is ``None`` (``DIGITS_RATE_*=off``) is not limited."""
+    lets requests through when the cache is down.
+    A scope whose rate is ``None`` (``DIGITS_RATE_*=off``) is not limited."""
 
     window_end: float = 0.0
 
