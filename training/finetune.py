@@ -252,7 +252,8 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
             )
             model = _load_keras(base, Path(tmp))
             base_weights = model.get_weights()
-            compile_model(model, options.learning_rate)
+            steps = int(np.ceil(len(data.y) / options.batch_size)) * options.epochs
+            compile_model(model, keras.optimizers.schedules.CosineDecay(options.learning_rate, decay_steps=steps))
             validation = (corrections.x_heldout, corrections.y_heldout) if len(corrections.y_heldout) else None
             history = fit(
                 model,
@@ -263,7 +264,7 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
                 validation=validation,
                 progress=recorder.within(8, 80),
                 verbose=options.verbose,
-                decay="step",
+                decay="optimizer",
             )
             interpolate(model, base_weights, options.interpolation)
         name = f"ft{run.pk}-{timezone.now():%Y%m%d-%H%M%S}"

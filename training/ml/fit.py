@@ -100,13 +100,14 @@ def fit(
     augment: bool = True,
     progress: ProgressFn | None = None,
     verbose: int = 1,
-    decay: Literal["epoch", "step"] = "epoch",
+    decay: Literal["epoch", "optimizer"] = "epoch",
 ) -> History:
     """Train ``model`` in place; returns its per-epoch history.
 
-    The learning rate decays on a cosine over the run: per epoch, down to 1%, when training from scratch; per step,
-    down to zero, for a fine-tune of an epoch or two, so it ends annealed rather than stopping at half its rate (a
-    trained model left "hot" loses MNIST accuracy it had).
+    With ``decay="epoch"`` (training from scratch) the learning rate decays on a cosine per epoch, down to 1%. With
+    ``"optimizer"`` the compiled optimiser carries its own schedule: a fine-tune of an epoch or two compiles a Keras
+    ``CosineDecay`` over its steps, so it ends annealed rather than stopping at half its rate (a trained model left
+    "hot" loses MNIST accuracy it had).
     """
     train = make_dataset(x, y, batch_size, augment, sample_weight)
     steps = int(np.ceil(len(x) / batch_size))
@@ -114,10 +115,8 @@ def fit(
     callbacks: list[keras.callbacks.Callback] = [_StepLog(history, steps)]
     if progress is not None:
         callbacks.append(_Progress(steps * epochs, progress))
-    base = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-    if decay == "step":  # the optimiser is fresh (compiled for this run), so its step count starts at zero
-        model.optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(base, decay_steps=steps * epochs)
-    elif epochs > 1:
+    if decay == "epoch" and epochs > 1:
+        base = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
         callbacks.append(
             keras.callbacks.LearningRateScheduler(
                 lambda epoch: base * 0.5 * (1 + np.cos(np.pi * epoch / epochs)) + base * 0.01

@@ -40,7 +40,7 @@ def build_model(learning_rate: float = 2e-3) -> keras.Model:
     return model
 
 
-def compile_model(model: keras.Model, learning_rate: float) -> None:
+def compile_model(model: keras.Model, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule) -> None:
     """(Re)compile with the optimiser and loss used for both training from scratch and fine-tuning."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
