@@ -2,7 +2,8 @@
 
 "Live accuracy" is measured from corrections: a prediction counts as wrong when it carries a standing correction to
 another digit, and as right otherwise. A correction stands once staff accepted it and while it is not excluded:
-pending ones are anyone's claim (a flood of them must not move the figure) and excluded ones were judged untrustworthy. It is an upper bound, since people do
+pending ones are anyone's claim (a flood of them must not move the figure) and excluded ones were judged
+untrustworthy. It is an upper bound, since people do
 not correct every mistake, but it is comparable across versions and over time, which is what staff need.
 """
 

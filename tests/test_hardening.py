@@ -13,7 +13,7 @@ from django.db import connection
 from PIL import Image, ImageDraw
 from rest_framework.test import APIClient
 
-from bench.drawing import data_url, draw_digit, draw_number, png_bytes
+from bench.drawing import data_url, draw_digit, draw_number
 from recognizer import review
 from recognizer.models import Drawing
 
