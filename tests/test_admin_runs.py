@@ -256,9 +256,9 @@ def test_dashboard_renders_charts_active_version_runs_and_queue(staff_client, tr
     response = staff_client.get("/admin/dashboard/?days=7")
     html = response.content.decode()
     assert html.count('src="data:image/svg+xml;base64,') == 4
-    assert response.context["totals"] == {"drawings": 6, "corrected": 3, "wrong": 1}
+    assert response.context["totals"] == {"drawings": 6, "corrected": 3, "wrong": 0}  # the pending 5→3 is a claim
     assert response.context["correction_rate"] == "50.0%"
-    assert response.context["live_accuracy"] == "83.3%"
+    assert response.context["live_accuracy"] == "100.0%"  # no accepted correction names another digit
     assert response.context["to_review"] == 2  # the pending correction, the unsure 9
     assert active_model.name in html
     assert html.count('class="digits-run"') == 3
