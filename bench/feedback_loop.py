@@ -54,7 +54,8 @@ def setup_django(var_dir: Path) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "digits_site.settings")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # The simulated user sends far more drawings a minute than the public rate limits allow one client.
-    os.environ["DIGITS_RATE_PREDICT"] = os.environ["DIGITS_RATE_CORRECT"] = "off"
+    for scope in ("PREDICT", "CORRECT", "PREDICT_ADDRESS", "CORRECT_ADDRESS"):
+        os.environ[f"DIGITS_RATE_{scope}"] = "off"
     sys.path.insert(0, str(ROOT))
     import django
 

@@ -123,6 +123,7 @@ def server_env(args: argparse.Namespace, database_url: str, var_dir: Path) -> di
         # All requests come from one address here, so the per-client limit is raised out of the way (it is still
         # counted in Redis on every request, as in production).
         "DIGITS_RATE_PREDICT": "1000000/min",
+        "DIGITS_RATE_PREDICT_ADDRESS": "1000000/min",
         "DIGITS_MODEL_REFRESH_SECONDS": "1",
     }
 

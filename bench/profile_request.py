@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> dict:
         DJANGO_SETTINGS_MODULE="digits_site.settings",
         # The limit is still checked on every request, but set too high to refuse any (all come from one client).
         DIGITS_RATE_PREDICT="1000000/s",
+        DIGITS_RATE_PREDICT_ADDRESS="1000000/s",
     )
     os.environ.pop("MEDIA_ROOT", None)
     if args.sqlite:

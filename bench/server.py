@@ -303,9 +303,11 @@ class BenchSite:
         # comes from 127.0.0.1: the limit is checked on each one, as in production, but set too high to refuse any.
         self.redis_url = _reachable_redis()
         if self.redis_url:
-            self.env.update(REDIS_URL=self.redis_url, DIGITS_RATE_PREDICT="1000000/s")
+            self.env.update(
+                REDIS_URL=self.redis_url, DIGITS_RATE_PREDICT="1000000/s", DIGITS_RATE_PREDICT_ADDRESS="1000000/s"
+            )
         else:
-            self.env["DIGITS_RATE_PREDICT"] = "off"
+            self.env["DIGITS_RATE_PREDICT"] = self.env["DIGITS_RATE_PREDICT_ADDRESS"] = "off"
         for command in (["migrate", "--noinput", "-v0"], ["ensure_model"]):
             subprocess.run(
                 [PYTHON, "manage.py", *command], cwd=ROOT, env=self.env, check=True, stdout=subprocess.DEVNULL

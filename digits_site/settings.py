@@ -1,8 +1,9 @@
 """Settings for Digits, read from environment variables with safe embedded defaults.
 
-With nothing set, the site runs on SQLite and file storage under ``var/`` with no Redis: the README's run command
-works on a fresh machine. Production sets ``DATABASE_URL`` (PostgreSQL), ``REDIS_URL``, ``SECRET_KEY`` and
-``DEBUG=0``.
+With nothing set, the site runs on SQLite and file storage under ``var/`` with no Redis, with DEBUG off and a random
+signing key kept in ``var/secret_key``: the README's run command works on a fresh machine and is safe to open to a
+school network. ``DEBUG=1`` is the development switch. Production sets ``DATABASE_URL`` (PostgreSQL), ``REDIS_URL``,
+``SECRET_KEY``, ``ALLOWED_HOSTS`` and ``DIGITS_HTTPS=1``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF, UNSAFE_INLINE
-from django.core.exceptions import ImproperlyConfigured
+
+from digits_site.secret_key import kept_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -23,14 +25,13 @@ def env_rate(name: str, default: str) -> str | None:
     return None if value.lower() in {"", "off", "none", "0"} else value
 
 
-DEBUG = env.bool("DEBUG", True)
+#: Development only: Django's debug pages (settings, paths, source) on any error. Never on a network.
+DEBUG = env.bool("DEBUG", False)
 VAR_DIR = Path(env.str("DIGITS_VAR_DIR", str(BASE_DIR / "var")))
 
-SECRET_KEY = env.str("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = "django-insecure-development-only-key-change-me"  # noqa: S105 (DEBUG only)
+# Without SECRET_KEY, a random key made once and kept in var/secret_key (mode 0600), shared by every process of this
+# site: never a key written in the public source, which would let anyone forge client cookies and correction tokens.
+SECRET_KEY = env.str("SECRET_KEY", "") or kept_secret_key(VAR_DIR)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "recognizer",
     "training",
 ]
@@ -54,13 +56,21 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "digits_site.middleware.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "recognizer.api.authentication.ClientCookieMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login attempt.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # First, as django-axes asks: refuses a login (even a right password) while its username and address are locked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "digits_site.urls"
@@ -120,7 +130,6 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", str(VAR_DIR / "static")))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", str(VAR_DIR / "media")))
-DIGITS_SERVE_MEDIA = env.bool("DIGITS_SERVE_MEDIA", True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -154,20 +163,25 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "recognizer.api.parsers.JSONParser",
         "recognizer.api.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
     "EXCEPTION_HANDLER": "recognizer.api.exceptions.exception_handler",
-    # Per-client limits on predicting and correcting (scopes set by the API views), kept in the cache.
-    "DEFAULT_THROTTLE_CLASSES": ["recognizer.api.throttling.FailOpenScopedRateThrottle"],
+    # Limits on predicting and correcting (scopes set by the API views), kept in the cache: per client (its signed
+    # cookie; clients without one share their address's) and, generous enough for a class of 30 behind one router,
+    # per address. See recognizer/api/throttling.py and docs/reliability.md.
+    "DEFAULT_THROTTLE_CLASSES": ["recognizer.api.throttling.ClientAndAddressThrottle"],
     "DEFAULT_THROTTLE_RATES": {
-        "predict": env_rate("DIGITS_RATE_PREDICT", "120/min"),
+        "predict": env_rate("DIGITS_RATE_PREDICT", "120/min"),  # digits: a number costs one per digit
         "correct": env_rate("DIGITS_RATE_CORRECT", "60/min"),
+        "predict_address": env_rate("DIGITS_RATE_PREDICT_ADDRESS", "1800/min"),
+        "correct_address": env_rate("DIGITS_RATE_CORRECT_ADDRESS", "600/min"),
     },
-    # A client is its IP address. Behind N reverse proxies, set DIGITS_NUM_PROXIES=N so the address comes from
+    # The address is the connection's. Behind N reverse proxies, set DIGITS_NUM_PROXIES=N so it comes from
     # X-Forwarded-For; with 0 that header is ignored, since any client can write it.
     "NUM_PROXIES": env.int("DIGITS_NUM_PROXIES", 0),
+    "DEFAULT_PAGINATION_CLASS": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Digits API",
@@ -238,19 +252,33 @@ DIGITS_RUN_STALE_SECONDS = env.float("DIGITS_RUN_STALE_SECONDS", 60)
 DIGITS_MAX_UPLOAD_BYTES = env.int("DIGITS_MAX_UPLOAD_BYTES", 4 * 1024 * 1024)
 DIGITS_MAX_IMAGE_PIXELS = env.int("DIGITS_MAX_IMAGE_PIXELS", 4096 * 4096)
 DATA_UPLOAD_MAX_MEMORY_SIZE = DIGITS_MAX_UPLOAD_BYTES * 2
+#: Bounded work per request: a number has at most this many digits, on a canvas of at most this many pixels (both
+#: checked before any digit is recognized; more is a 400).
+DIGITS_MAX_NUMBER_DIGITS = env.int("DIGITS_MAX_NUMBER_DIGITS", 12)
+DIGITS_MAX_NUMBER_PIXELS = env.int("DIGITS_MAX_NUMBER_PIXELS", 4_000_000)
+#: How long a correction token stays valid (seconds): a day by default.
+DIGITS_CORRECTION_TOKEN_AGE = env.int("DIGITS_CORRECTION_TOKEN_AGE", 24 * 3600)
+#: Secret salt of the anonymous network key stored with each submission (a hash of its /24 or /64 prefix); by
+#: default derived from SECRET_KEY.
+DIGITS_NETWORK_SALT = env.str("DIGITS_NETWORK_SALT", "")
+#: The staff listing GET /api/predictions/: drawings per page, and the most a page may ask for.
+DIGITS_LIST_PAGE_SIZE = env.int("DIGITS_LIST_PAGE_SIZE", 100)
 #: Whether corrections still pending review may train (by default only accepted ones do; see recognizer.corrections).
 DIGITS_TRAIN_ON_PENDING = env.bool("DIGITS_TRAIN_ON_PENDING", False)
 
-# Security. With DEBUG off the site is served over HTTPS only: secure cookies, HSTS and a redirect from HTTP
-# (`manage.py check --deploy` is clean). Each can be changed by its environment variable.
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", not DEBUG)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", not DEBUG)
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Security. A site served over HTTPS (DIGITS_HTTPS=1, production) is served over HTTPS only: secure cookies, HSTS and
+# a redirect from HTTP (`manage.py check --deploy` is clean). The run command serves plain HTTP on a laptop (a
+# classroom's network), so without DIGITS_HTTPS none of these is on; `check --deploy` says so. Each can be changed
+# by its environment variable.
+HTTPS = env.bool("DIGITS_HTTPS", False) and not DEBUG
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", HTTPS)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", HTTPS)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", HTTPS)
 # Load balancers probe the health check over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", HTTPS)
 if env.bool("DIGITS_BEHIND_TLS_PROXY", False):
     # Only behind a proxy that sets this header itself (and strips it from clients) may it be trusted.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -281,6 +309,19 @@ DIGITS_CLIENT_COOKIE_AGE = env.int("DIGITS_CLIENT_COOKIE_AGE", 365 * 24 * 3600)
 SESSION_COOKIE_SAMESITE = "Lax"
 # The page's script reads the CSRF cookie to send it back as X-CSRFToken, so that cookie cannot be HttpOnly.
 CSRF_COOKIE_HTTPONLY = False
+
+# Admin login guessing (django-axes): each failure from an address for a username is counted; after
+# AXES_FAILURE_LIMIT of them that username is locked out from that address for AXES_COOLOFF_TIME hours (a 429 page),
+# even for the right password. Failures are slowed as they come (recognizer.admin_login), before the lock-out.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_TIME", 1.0)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The same client address as the rate limits (DIGITS_NUM_PROXIES decides whether X-Forwarded-For is trusted).
+AXES_CLIENT_IP_CALLABLE = "recognizer.network.client_address"
+AXES_VERBOSE = False
+#: Seconds each failed admin login waits before it is answered (slowing guessing before the lock-out).
+DIGITS_LOGIN_FAILURE_DELAY = env.float("DIGITS_LOGIN_FAILURE_DELAY", 1.0)
 
 LOGGING = {
     "version": 1,

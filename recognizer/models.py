@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import numpy as np
 from django.conf import settings
 from django.db import models
@@ -56,8 +58,13 @@ class ModelVersion(models.Model):
         return self.metrics.get("mnist_test_accuracy")
 
 
+def _unguessable() -> str:
+    """A random part for stored file names (128 bits): a name cannot be guessed from a time or a content."""
+    return secrets.token_urlsafe(16)
+
+
 def submission_image_path(instance: Submission, filename: str) -> str:
-    return f"submissions/{instance.created_at:%Y/%m/%d}/number-{instance.created_at:%H%M%S%f}.png"
+    return f"submissions/{instance.created_at:%Y/%m/%d}/number-{_unguessable()}.png"
 
 
 class Submission(models.Model):
@@ -69,6 +76,12 @@ class Submission(models.Model):
         blank=True,
         db_index=True,
         help_text="The anonymous client's key (recognizer.api.authentication).",
+    )
+    network_key = models.CharField(
+        max_length=16,
+        blank=True,
+        db_index=True,
+        help_text="An anonymous key of the network it came from: a salted hash of its /24 or /64 (recognizer.network).",
     )
     number = models.CharField(max_length=64, blank=True, help_text="The predicted digits, left to right.")
     image = models.ImageField(
@@ -86,9 +99,8 @@ class Submission(models.Model):
 
 
 def drawing_image_path(instance: Drawing, filename: str) -> str:
-    """Where a drawing's image is stored: by day, named by its content, time and place in its number."""
-    created = instance.created_at
-    return f"drawings/{created:%Y/%m/%d}/{instance.image_sha256[:16]}-{created:%H%M%S%f}-{instance.position}.png"
+    """Where a drawing's image is stored: by day, under a random name (and its place in its number)."""
+    return f"drawings/{instance.created_at:%Y/%m/%d}/{_unguessable()}-{instance.position}.png"
 
 
 class Drawing(models.Model):

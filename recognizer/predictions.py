@@ -12,16 +12,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
 from recognizer import serving
-from recognizer.core.preprocessing import preprocess, split_digits
+from recognizer.core.preprocessing import TooManyDigits, preprocess, split_digits
 from recognizer.files import removed_on_failure
 from recognizer.images import as_png, open_image
 from recognizer.models import Drawing, Submission
+
+__all__ = ["CorrectionLocked", "TooManyDigits", "correct", "create_submission"]
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,13 @@ def _digits_of(image: Image.Image, raw: bytes, as_number: bool) -> list[_Digit]:
     """One digit: the upload itself. A number: each digit's own image, stored and preprocessed like a single digit."""
     if not as_number:
         return [_Digit(as_png(image, raw), preprocess(image))]
-    return [_Digit(as_png(digit), preprocess(digit)) for digit in split_digits(image)]
+    limit = settings.DIGITS_MAX_NUMBER_PIXELS
+    if image.width * image.height > limit:
+        raise TooManyDigits(
+            f"The canvas is {image.width}x{image.height} pixels; a number's may have at most {limit:,} pixels."
+        )
+    pieces = split_digits(image, max_digits=settings.DIGITS_MAX_NUMBER_DIGITS)
+    return [_Digit(as_png(digit), preprocess(digit)) for digit in pieces]
 
 
 def _store(fieldfile, content: bytes, saved: list) -> None:
@@ -47,6 +56,8 @@ def create_submission(
     client_key: str,
     as_number: bool = False,
     classify: Callable[[np.ndarray], list[serving.Prediction]] | None = None,
+    network_key: str = "",
+    before_classify: Callable[[int], None] | None = None,
 ) -> Submission:
     """Predict the digit (or, with ``as_number``, each digit of a number) in an uploaded image and store it all.
 
@@ -55,14 +66,24 @@ def create_submission(
     predictions:
     the active model served with LiteRT unless given (the benchmark's Keras baseline passes its own, so that the two
     differ in nothing else).
-    Raises :class:`~recognizer.images.InvalidImage`, :class:`~recognizer.core.preprocessing.EmptyDrawing` or
-    :class:`~recognizer.serving.ModelUnavailable` before anything is stored.
+    ``network_key`` (:mod:`recognizer.network`) is stored with the submission. ``before_classify`` is called with the
+    number of digits once they are known and before any is recognized (the API charges the rate limit there).
+    Raises :class:`~recognizer.images.InvalidImage`, :class:`~recognizer.core.preprocessing.EmptyDrawing`,
+    :class:`~recognizer.core.preprocessing.TooManyDigits` or :class:`~recognizer.serving.ModelUnavailable` before
+    anything is stored.
     """
     image = open_image(raw)
     digits = _digits_of(image, raw, as_number)
+    if before_classify is not None:
+        before_classify(len(digits))
     predictions = (classify or serving.predict_batch)(np.stack([d.model_input for d in digits]))
     now = timezone.now()
-    submission = Submission(created_at=now, client_key=client_key, number="".join(str(p.digit) for p in predictions))
+    submission = Submission(
+        created_at=now,
+        client_key=client_key,
+        network_key=network_key,
+        number="".join(str(p.digit) for p in predictions),
+    )
     drawings = []
     with removed_on_failure() as saved:
         if as_number:
@@ -97,20 +118,28 @@ def correct(drawing: Drawing, label: int, *, reviewer=None) -> Drawing:
     """Store a correction. A later correction replaces an earlier one; staff corrections count as reviewed.
 
     Corrections from the public wait as *pending* until staff accept them; one made by staff is accepted at once.
-    Once staff have accepted or rejected a correction, only staff can change it (:class:`CorrectionLocked`), so a
-    client cannot undo a review by correcting again.
+    Once staff have reviewed the drawing (accepted or rejected its correction, confirmed its prediction, excluded it:
+    anything that stamps *reviewed at*), only staff can change it (:class:`CorrectionLocked`), so a client cannot undo
+    a review by correcting again. The check and the write are one conditional UPDATE, so a review that lands between
+    a client's request and its write still wins: there is no moment in which both see the drawing unreviewed.
     """
-    reviewed = (Drawing.CorrectionStatus.ACCEPTED, Drawing.CorrectionStatus.REJECTED)
-    if reviewer is None and drawing.correction_status in reviewed:
-        raise CorrectionLocked("This drawing's correction has been reviewed by staff and can no longer be changed.")
     now = timezone.now()
-    drawing.corrected_label = label
-    drawing.corrected_at = now
+    rows = Drawing.objects.filter(pk=drawing.pk)
     if reviewer is not None:
-        drawing.correction_status = Drawing.CorrectionStatus.ACCEPTED
-        drawing.reviewed_by, drawing.reviewed_at = reviewer, now
+        changes = {
+            "correction_status": Drawing.CorrectionStatus.ACCEPTED,
+            "reviewed_by": reviewer,
+            "reviewed_at": now,
+        }
     else:
-        drawing.correction_status = Drawing.CorrectionStatus.PENDING
-        drawing.reviewed_by, drawing.reviewed_at = None, None
-    drawing.save(update_fields=["corrected_label", "corrected_at", "correction_status", "reviewed_by", "reviewed_at"])
+        rows = rows.filter(
+            reviewed_at__isnull=True,
+            correction_status__in=[Drawing.CorrectionStatus.NONE, Drawing.CorrectionStatus.PENDING],
+        )
+        changes = {"correction_status": Drawing.CorrectionStatus.PENDING, "reviewed_by": None, "reviewed_at": None}
+    if not rows.update(corrected_label=label, corrected_at=now, **changes):
+        raise CorrectionLocked("This drawing's correction has been reviewed by staff and can no longer be changed.")
+    drawing.corrected_label, drawing.corrected_at = label, now
+    for name, value in changes.items():
+        setattr(drawing, name, value)
     return drawing

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Case, Count, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from recognizer.models import Drawing
@@ -103,3 +103,25 @@ def top_correcting_clients(limit: int = 10) -> list[tuple[str, int]]:
     """The clients with the most corrections, most first, with their counts: a flood stands out at the top."""
     counted = corrections_per_client().order_by("-count", "client_key").values_list("client_key", "count")
     return list(counted[:limit])
+
+
+def corrections_per_network() -> QuerySet:
+    """Rows of ``network`` (the submissions' anonymous network key, :mod:`recognizer.network`) and ``count``: how many
+    corrections came from each network. A client that clears its cookie between corrections is many clients but one
+    network."""
+    corrections = Drawing.objects.exclude(submission__network_key="").filter(corrected_label__isnull=False)
+    return corrections.order_by().values(network=F("submission__network_key")).annotate(count=Count("pk"))
+
+
+def top_correcting_networks(limit: int = 10) -> list[tuple[str, int]]:
+    """The networks with the most corrections, most first, with their counts."""
+    counted = corrections_per_network().order_by("-count", "network").values_list("network", "count")
+    return list(counted[:limit])
+
+
+def exclude_networks(queryset: QuerySet[Drawing], reviewer) -> list[int]:
+    """Exclude from training every correction that came from the networks of the drawings in ``queryset``: a flood
+    from one network (whatever cookies it used) is taken out from one of its drawings."""
+    keys = queryset.exclude(submission__network_key="").values("submission__network_key")
+    flood = Drawing.objects.filter(submission__network_key__in=keys, corrected_label__isnull=False)
+    return set_excluded(flood, True, reviewer)

@@ -1,7 +1,9 @@
 """Figures about live traffic and model versions, computed in the database, for the dashboard and the admin.
 
-"Live accuracy" is measured from corrections: a prediction counts as wrong when it carries a standing correction
-(pending or accepted, not rejected) to another digit, and as right otherwise. It is an upper bound, since people do
+"Live accuracy" is measured from corrections: a prediction counts as wrong when it carries a standing correction to
+another digit, and as right otherwise. A correction stands once staff accepted it and while it is not excluded:
+pending ones are anyone's claim (a flood of them must not move the figure) and excluded ones were judged
+untrustworthy. It is an upper bound, since people do
 not correct every mistake, but it is comparable across versions and over time, which is what staff need.
 """
 
@@ -20,10 +22,12 @@ CorrectionStatus = Drawing.CorrectionStatus
 
 
 def shown_wrong(prefix: str = "") -> Q:
-    """Drawings (reached through ``prefix``, e.g. ``"drawings__"``) whose standing correction names another digit."""
+    """Drawings (reached through ``prefix``, e.g. ``"drawings__"``) whose standing correction (accepted, not
+    excluded) names another digit."""
     return (
         Q(**{f"{prefix}corrected_label__isnull": False})
-        & ~Q(**{f"{prefix}correction_status": CorrectionStatus.REJECTED})
+        & Q(**{f"{prefix}correction_status": CorrectionStatus.ACCEPTED})
+        & Q(**{f"{prefix}excluded_from_training": False})
         & ~Q(**{f"{prefix}corrected_label": F(f"{prefix}predicted_digit")})
     )
 
@@ -98,10 +102,16 @@ def live_confusion(drawings: QuerySet[Drawing] | None = None) -> list[list[int]]
     prediction."""
     drawings = Drawing.objects.all() if drawings is None else drawings
     matrix = [[0] * 10 for _ in range(10)]
-    grouped = drawings.values("predicted_digit", "corrected_label", "correction_status").annotate(n=Count("id"))
+    grouped = drawings.values(
+        "predicted_digit", "corrected_label", "correction_status", "excluded_from_training"
+    ).annotate(n=Count("id"))
     for row in grouped.order_by():
         predicted, corrected = row["predicted_digit"], row["corrected_label"]
-        stands = corrected is not None and row["correction_status"] != CorrectionStatus.REJECTED
+        stands = (
+            corrected is not None
+            and row["correction_status"] == CorrectionStatus.ACCEPTED
+            and not row["excluded_from_training"]
+        )
         matrix[corrected if stands else predicted][predicted] += row["n"]
     return matrix
 

@@ -53,6 +53,16 @@ def _media_root(settings, tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _static_without_collectstatic(settings) -> None:
+    """In-process tests render pages from the source's static files: the production storage (WhiteNoise's manifest,
+    written by ``collectstatic``, which the run command runs) is for served sites."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
 def _own_cache(settings, request: pytest.FixtureRequest) -> None:
     """Each test has a cache of its own (rate-limit counters start at zero), in memory: a test never clears or fills
     the configured cache, which may be a Redis that others use. Tests of the Redis cache configure it themselves."""

@@ -318,3 +318,36 @@ def test_submission_page_lists_its_drawings(staff_client, drawings) -> None:
     html = staff_client.get(f"/admin/recognizer/submission/{submission.pk}/change/").content.decode()
     assert 'class="digits-input"' in html
     assert staff_client.get("/admin/recognizer/submission/").status_code == 200
+
+
+def test_a_flood_from_one_network_is_found_and_excluded_in_one_action(staff_client, staff_user, active_model) -> None:
+    """A client that clears its cookie before each correction is many clients, but one network: the network filter
+    shows it at the top, and one action on one of its drawings excludes them all."""
+    from recognizer.network import network_key
+
+    school = network_key("198.51.100.7")
+    assert school == network_key("198.51.100.200")  # the same /24
+    elsewhere = network_key("203.0.113.5")
+    now = timezone.now()
+    pending = {"correction_status": CorrectionStatus.PENDING, "corrected_at": now}
+    flood = [
+        submit(7, variant=i % 5, client=f"{i:032d}", network=school, corrected_label=1, **pending) for i in range(6)
+    ]
+    honest = submit(3, client="h" * 32, network=elsewhere, corrected_label=8, **pending)
+    response = staff_client.get(LIST)
+    offered = [
+        choice["display"]
+        for spec in response.context["cl"].filter_specs
+        for choice in spec.choices(response.context["cl"])
+        if spec.title == "network (most corrections)"
+    ]
+    assert offered[1] == f"{school[:8]} (6 corrections)"  # after "All", the flood first
+    assert staff_client.get(LIST, {"network": school}).context["cl"].result_count == 6
+    note = act(staff_client, "exclude_networks", flood[0])
+    assert "Excluded from training every correction from 1 network(s): 6 drawings." in note
+    assert set(Drawing.objects.filter(excluded_from_training=True).values_list("pk", flat=True)) == {
+        d.pk for d in flood
+    }
+    honest.refresh_from_db()
+    assert not honest.excluded_from_training
+    assert_reviewed(flood[-1], staff_user, "every correction from 1 network(s)")

@@ -8,7 +8,7 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.utils import timezone
 
-from recognizer import registry
+from recognizer import registry, stats
 from recognizer.models import Drawing, ModelVersion
 from tests.support.review_data import make_staff, make_visitor, register_copy, submit
 
@@ -69,6 +69,18 @@ def test_version_list_shows_metrics_live_accuracy_and_state(staff_client, active
     rows = {v.name: v for v in response.context["cl"].result_list}
     assert (rows[active_model.name].served, rows[active_model.name].wrong) == (4, 1)
     assert "75.0%" in html  # live accuracy of the default model: 3 of 4 stand as right
+
+
+def test_live_accuracy_ignores_pending_and_excluded_corrections(active_model) -> None:
+    now = timezone.now()
+    submit(1, predicted_digit=1, corrected_label=7, correction_status=CorrectionStatus.PENDING, corrected_at=now)
+    excluded = submit(
+        2, predicted_digit=2, corrected_label=3, correction_status=CorrectionStatus.ACCEPTED, corrected_at=now
+    )
+    Drawing.objects.filter(pk=excluded.pk).update(excluded_from_training=True)
+    submit(3, predicted_digit=8, corrected_label=3, correction_status=CorrectionStatus.ACCEPTED, corrected_at=now)
+    counted = stats.with_live_counts(ModelVersion.objects.filter(pk=active_model.pk)).get()
+    assert (counted.served, counted.wrong) == (3, 1)  # only the accepted, included 8→3 is wrong
 
 
 def test_version_page_shows_confusion_matrix_metrics_and_verified_artifacts(staff_client, candidate) -> None:

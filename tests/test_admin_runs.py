@@ -243,9 +243,11 @@ def test_dashboard_figures(traffic, active_model) -> None:
     assert sum(counts) == 6
     rates = stats.daily_rates(7)
     assert [v for _, v in rates.correction_rate[active_model.name]] == [0.5, 1.0, 0.0]  # oldest day first
-    assert [v for _, v in rates.live_accuracy[active_model.name]] == [1.0, 0.5, 1.0]  # the rejected one stands
+    # Only accepted corrections count: the pending 5→3 does not (yet), the rejected one never.
+    assert [v for _, v in rates.live_accuracy[active_model.name]] == [1.0, 1.0, 1.0]
     matrix = stats.live_confusion()
-    assert matrix[3][5] == 1  # a 3 taken for a 5
+    assert matrix[3][5] == 0  # the pending 3-for-a-5 is only a claim
+    assert matrix[5][5] == 1
     assert matrix[1][1] == 2  # the right 1, and the 7 whose correction was rejected
     assert sum(map(sum, matrix)) == 6
 
@@ -254,9 +256,9 @@ def test_dashboard_renders_charts_active_version_runs_and_queue(staff_client, tr
     response = staff_client.get("/admin/dashboard/?days=7")
     html = response.content.decode()
     assert html.count('src="data:image/svg+xml;base64,') == 4
-    assert response.context["totals"] == {"drawings": 6, "corrected": 3, "wrong": 1}
+    assert response.context["totals"] == {"drawings": 6, "corrected": 3, "wrong": 0}  # the pending 5→3 is a claim
     assert response.context["correction_rate"] == "50.0%"
-    assert response.context["live_accuracy"] == "83.3%"
+    assert response.context["live_accuracy"] == "100.0%"  # no accepted correction names another digit
     assert response.context["to_review"] == 2  # the pending correction, the unsure 9
     assert active_model.name in html
     assert html.count('class="digits-run"') == 3

@@ -162,7 +162,19 @@ def test_the_full_listing_is_for_staff_only(client_api, staff_api, active_model)
     assert client_api.get(PREDICT).status_code == 403
     response = staff_api.get(PREDICT)
     assert response.status_code == 200
-    assert len(response.json()) == 1
+    assert response.json()["count"] == 1
+    assert len(response.json()["results"]) == 1
+
+
+def test_the_staff_listing_is_paginated_newest_first(client_api, staff_api, active_model, settings) -> None:
+    settings.DIGITS_LIST_PAGE_SIZE = 2
+    ids = [predict(client_api, draw_digit(d))["id"] for d in (1, 2, 3)]
+    first = staff_api.get(PREDICT).json()
+    assert first["count"] == 3
+    assert [d["id"] for d in first["results"]] == ids[::-1][:2]
+    second = staff_api.get(first["next"]).json()
+    assert [d["id"] for d in second["results"]] == ids[:1]
+    assert len(staff_api.get(PREDICT, {"page_size": 100000}).json()["results"]) == 3  # capped at 500, not refused
 
 
 def test_openapi_schema_and_docs(client_api) -> None:

@@ -126,6 +126,7 @@ def proxied_server(request: pytest.FixtureRequest, database: str, tmp_path: Path
         "DATABASE_URL": target._replace(netloc=f"{target.username}@127.0.0.1:{proxy.port}").geturl(),
         "DATABASE_CONNECT_TIMEOUT": "2",
         "DIGITS_RATE_PREDICT": "off",
+        "DIGITS_RATE_PREDICT_ADDRESS": "off",
         **getattr(request, "param", {}),
     }
     server = Server({**base, **production}, tmp_path / "gunicorn.log")

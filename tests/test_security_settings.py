@@ -1,4 +1,5 @@
-"""Production settings (DEBUG off): a SECRET_KEY is required, `check --deploy` is clean, and responses carry the
+"""Safe defaults and production settings. With nothing set (the run command), DEBUG is off and the signing key is a
+random one kept under var/; production (`DIGITS_HTTPS=1`) makes `check --deploy` clean, and responses carry the
 security headers, secure cookies and the redirect to HTTPS. Each runs Django in a subprocess with that environment,
 since settings are read once, from the environment, at start-up."""
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Variables that change what is checked here; the tests set the ones they need.
-CLEARED = ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
+CLEARED = ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DIGITS_HTTPS")
 
 
 def django_env(tmp_path: Path, **values: str) -> dict[str, str]:
@@ -25,7 +26,8 @@ def django_env(tmp_path: Path, **values: str) -> dict[str, str]:
 
 def production_env(tmp_path: Path, **values: str) -> dict[str, str]:
     key = secrets.token_urlsafe(50)
-    return django_env(tmp_path, DEBUG="0", SECRET_KEY=key, ALLOWED_HOSTS="digits.example.com,testserver", **values)
+    hosts = "digits.example.com,testserver"
+    return django_env(tmp_path, DEBUG="0", DIGITS_HTTPS="1", SECRET_KEY=key, ALLOWED_HOSTS=hosts, **values)
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -46,11 +48,54 @@ def test_check_deploy_flags_a_weakened_setting(tmp_path) -> None:
     assert "security.W004" in result.stderr + result.stdout
 
 
-def test_without_debug_a_secret_key_is_required(tmp_path) -> None:
-    env = django_env(tmp_path, DEBUG="0", ALLOWED_HOSTS="digits.example.com")
-    result = run(env, "manage.py", "check")
+SETTINGS = "import django; django.setup(); from django.conf import settings as s; print({})"
+
+
+def test_with_nothing_set_debug_is_off_and_the_key_is_random_kept_in_var(tmp_path) -> None:
+    """The run command sets neither: no debug pages, and no key from the public source (which would let anyone
+    forge client cookies and correction tokens); the key is made once, private, and the same for every process."""
+    env = django_env(tmp_path)
+    code = SETTINGS.format("[s.DEBUG, s.SECRET_KEY]")
+    first = run(env, "-c", code)
+    assert first.returncode == 0, first.stderr
+    debug, key = eval(first.stdout.strip().splitlines()[-1])  # noqa: S307 (our own print of two literals)
+    kept = tmp_path / "secret_key"
+    assert debug is False
+    assert key == kept.read_text().strip()
+    assert len(key) >= 50
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert eval(run(env, "-c", code).stdout.strip().splitlines()[-1])[1] == key  # noqa: S307 (kept, not remade)
+    other = tmp_path / "other"
+    other.mkdir()
+    assert eval(run(django_env(other), "-c", code).stdout.strip().splitlines()[-1])[1] != key  # noqa: S307
+
+
+def test_processes_starting_at_once_share_one_key(tmp_path) -> None:
+    env = django_env(tmp_path)
+    code = SETTINGS.format("s.SECRET_KEY")
+    starts = [
+        subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    keys = {process.communicate(timeout=120)[0].strip().splitlines()[-1] for process in starts}
+    assert keys == {(tmp_path / "secret_key").read_text().strip()}
+
+
+def test_a_set_secret_key_is_used_and_nothing_is_written(tmp_path) -> None:
+    env = django_env(tmp_path, SECRET_KEY="k" * 60)
+    assert run(env, "-c", SETTINGS.format("s.SECRET_KEY")).stdout.strip().splitlines()[-1] == "k" * 60
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_without_https_the_plain_http_run_works_and_check_deploy_says_what_is_missing(tmp_path) -> None:
+    """The laptop run serves plain HTTP: no redirect, no secure-only cookies; `check --deploy` names them."""
+    env = django_env(tmp_path, ALLOWED_HOSTS="testserver")
+    seen = probe(env)
+    assert seen["plain"][0] == 200
+    assert seen["cookies"][:2] == [False, False]
+    result = run(env, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode != 0
-    assert "SECRET_KEY must be set" in result.stderr
+    assert "security.W008" in result.stderr + result.stdout  # SECURE_SSL_REDIRECT
 
 
 PROBE = """

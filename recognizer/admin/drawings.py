@@ -15,7 +15,14 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from recognizer import review
-from recognizer.admin.filters import ClientFilter, ConfidenceBandFilter, CorrectedDigitFilter, ReviewFilter, short_key
+from recognizer.admin.filters import (
+    ClientFilter,
+    ConfidenceBandFilter,
+    CorrectedDigitFilter,
+    NetworkFilter,
+    ReviewFilter,
+    short_key,
+)
 from recognizer.admin.html import EMPTY, badge, model_input, percent
 from recognizer.export import build_data_set
 from recognizer.models import Drawing, Submission
@@ -86,6 +93,7 @@ class DrawingAdmin(admin.ModelAdmin):
         ConfidenceBandFilter,
         "excluded_from_training",
         ClientFilter,
+        NetworkFilter,
         "model_version",
         "created_at",
         ("reviewed_by", admin.RelatedOnlyFieldListFilter),
@@ -102,6 +110,7 @@ class DrawingAdmin(admin.ModelAdmin):
         "confirm_predictions",
         "exclude_from_training",
         "exclude_clients",
+        "exclude_networks",
         "include_in_training",
         "export_data_set",
     ]
@@ -278,6 +287,12 @@ class DrawingAdmin(admin.ModelAdmin):
         clients = queryset.exclude(client_key="").values("client_key").distinct().count()
         ids = review.exclude_clients(queryset, request.user)
         self._done(request, ids, len(ids), f"Excluded from training every correction by {clients} client(s)")
+
+    @admin.action(description="Exclude every correction from the selected drawings' networks", permissions=["change"])
+    def exclude_networks(self, request: HttpRequest, queryset: QuerySet[Drawing]) -> None:
+        networks = queryset.exclude(submission__network_key="").values("submission__network_key").distinct().count()
+        ids = review.exclude_networks(queryset, request.user)
+        self._done(request, ids, len(ids), f"Excluded from training every correction from {networks} network(s)")
 
     @admin.action(description="Include in training again", permissions=["change"])
     def include_in_training(self, request: HttpRequest, queryset: QuerySet[Drawing]) -> None:

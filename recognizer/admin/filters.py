@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from recognizer.review import needs_review, top_correcting_clients
+from recognizer.review import needs_review, top_correcting_clients, top_correcting_networks
 
 
 class ReviewFilter(admin.SimpleListFilter):
@@ -84,3 +84,18 @@ class ClientFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         return queryset.filter(client_key=self.value()) if self.value() else queryset
+
+
+class NetworkFilter(admin.SimpleListFilter):
+    """The drawings from one network (``?network=<key>``, the submissions' anonymous network key); offered for the
+    networks with the most corrections, so that a flood from one network shows even when its client changes its
+    cookie for each correction."""
+
+    title = "network (most corrections)"
+    parameter_name = "network"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(key, f"{key[:8]} ({count} corrections)") for key, count in top_correcting_networks()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(submission__network_key=self.value()) if self.value() else queryset

@@ -73,14 +73,17 @@ class ClientCookieMiddleware:
 
 
 def correction_token(drawing_id: int) -> str:
-    """A signed token that lets the client that made a drawing correct it without the client cookie."""
+    """A signed, timestamped token that lets the client that made a drawing correct it without the client cookie,
+    for ``DIGITS_CORRECTION_TOKEN_AGE`` seconds (a day by default)."""
     return signing.dumps(drawing_id, salt=CORRECTION_SALT)
 
 
 def token_matches(drawing_id: int, token: str | None) -> bool:
+    """Whether ``token`` is a correction token for this drawing that has not expired."""
     if not token:
         return False
     try:
-        return signing.loads(token, salt=CORRECTION_SALT) == drawing_id
-    except signing.BadSignature:
+        found = signing.loads(token, salt=CORRECTION_SALT, max_age=settings.DIGITS_CORRECTION_TOKEN_AGE)
+    except signing.BadSignature:  # SignatureExpired is one too
         return False
+    return type(found) is int and found == drawing_id

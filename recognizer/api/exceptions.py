@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from recognizer.core.classifier import ModelUnavailable
-from recognizer.core.preprocessing import EmptyDrawing
+from recognizer.core.preprocessing import EmptyDrawing, TooManyDigits
 from recognizer.images import ImageTooLarge, InvalidImage
 from recognizer.predictions import CorrectionLocked
 
@@ -35,6 +35,7 @@ _ERRORS = {
     ImageTooLarge: (status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "image_too_large"),
     InvalidImage: (status.HTTP_400_BAD_REQUEST, "invalid_image"),
     EmptyDrawing: (status.HTTP_400_BAD_REQUEST, "empty_drawing"),
+    TooManyDigits: (status.HTTP_400_BAD_REQUEST, "number_too_large"),
     CorrectionLocked: (status.HTTP_409_CONFLICT, "correction_locked"),
     ModelUnavailable: (status.HTTP_503_SERVICE_UNAVAILABLE, "model_unavailable"),
     DatabaseError: (status.HTTP_503_SERVICE_UNAVAILABLE, "database_unavailable"),

@@ -1,8 +1,11 @@
-"""A multipart parser that refuses an oversized body before reading it.
+"""Request parsers that fail cleanly (a 4xx with a JSON error, never a 500) on hostile bodies.
 
 Django bounds JSON and form bodies by ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (DRF reads them through ``request.body``), but
 streams a multipart file to disk whatever its size, and the API would then read it whole just to say it is too
-large. This parser checks ``Content-Length`` against the same setting first and fails the same way.
+large. :class:`MultiPartParser` checks ``Content-Length`` against the same setting first and fails the same way.
+
+JSON nested thousands of levels deep (``[[[[...]]]]``, a few kilobytes) makes Python's decoder raise
+``RecursionError``, which DRF's parser does not catch: :class:`JSONParser` answers it as malformed JSON (400).
 """
 
 from __future__ import annotations
@@ -10,6 +13,15 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from rest_framework import parsers
+from rest_framework.exceptions import ParseError
+
+
+class JSONParser(parsers.JSONParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise ParseError("JSON parse error - the document is nested too deeply.") from exc
 
 
 class MultiPartParser(parsers.MultiPartParser):

@@ -24,8 +24,25 @@ class PredictionRequestSerializer(serializers.Serializer):
     )
 
 
+class DigitField(serializers.IntegerField):
+    """A digit 0-9, written plainly: the JSON number ``7`` or the string ``"7"`` (a form field), nothing else.
+
+    DRF's ``IntegerField`` reads anything Python's ``int()`` does: ``"\\u0667"`` (an Arabic-Indic seven), ``"+7"``,
+    ``" 7"``, ``"7.0"``, ``7.0``. A label trains the model, so only the plain forms are taken.
+    """
+
+    default_error_messages = {"invalid": "A label is one digit 0-9, as a number or a one-character string."}
+
+    def to_internal_value(self, data):
+        if type(data) is int and 0 <= data <= 9:
+            return data
+        if isinstance(data, str) and len(data) == 1 and data in "0123456789":
+            return int(data)
+        self.fail("invalid")
+
+
 class CorrectionRequestSerializer(serializers.Serializer):
-    label = serializers.IntegerField(min_value=0, max_value=9, help_text="The digit that was really drawn.")
+    label = DigitField(min_value=0, max_value=9, help_text="The digit that was really drawn, 0-9.")
     token = serializers.CharField(
         required=False, allow_blank=True, help_text="The correction_token from the prediction, for cookie-less clients."
     )

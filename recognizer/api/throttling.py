@@ -1,28 +1,42 @@
-"""Rate limits on predicting and correcting, kept in the cache (Redis in production), failing open.
+"""Rate limits on predicting and correcting: per client, and a generous ceiling per address; kept in the cache (Redis
+in production), failing open.
 
-Limits protect the service and the training data from one address's flood; they are not what keeps data safe. So
+A *client* is the signed ``digits_client`` cookie (:mod:`recognizer.api.authentication`), a logged-in user by account;
+requests without a valid cookie share one client budget per address (so a script that drops its cookie to look new
+still counts as one client). A class of 30 behind one school router is 30 clients with one address: each has its own
+budget (``DIGITS_RATE_PREDICT``, ``DIGITS_RATE_CORRECT``), and the address has a ceiling sized for a whole class
+(``DIGITS_RATE_PREDICT_ADDRESS``, ``DIGITS_RATE_CORRECT_ADDRESS``). A request refused by its client's limit does not
+count against the address, so one client flooding never uses up its classmates' budget. Predictions are counted in
+digits: a number of five digits costs five (:func:`charge`, called once the digits are split, before any is
+recognized).
+
+Limits protect the service and the training data from one client's flood; they are not what keeps data safe. So
 when the cache cannot be reached (Redis down), requests are let through and a warning is logged: predictions and
 corrections keep working and being stored, unthrottled, until the cache is back.
 
-DRF's own throttle keeps the time of each of an address's recent requests in one cached list, read and written back
-whole on every request: its cost grows with the limit (at 120/min, up to 120 entries unpickled and pickled per
-request; many times that for a classroom behind one address with a raised limit). Here a client has one counter per
-fixed window of the rate's period, and a request costs one round trip to Redis whatever the limit. The price is the
-usual one of fixed windows: a client may send up to twice its limit across the edge between two windows.
+Counting: each client (and address) has one counter per fixed window of the rate's period, and a request costs one
+round trip to Redis per counter whatever the limit (DRF's own throttle reads and writes back a list of every recent
+request's time). The price is the usual one of fixed windows: a client may send up to twice its limit across the
+edge between two windows.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import redis
 from django.conf import settings
 from django.core.cache import cache
 from redis.exceptions import RedisError
+from rest_framework.exceptions import Throttled
 from rest_framework.settings import api_settings
-from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+
+from recognizer.api.authentication import client_key
+from recognizer.network import client_address
 
 if TYPE_CHECKING:  # DRF imports this module while rest_framework.views is loading
     from rest_framework.request import Request
@@ -37,49 +51,99 @@ def _redis(location: str, options: tuple[tuple[str, object], ...]) -> redis.Redi
     return redis.Redis.from_url(location, **dict(options))
 
 
-def count_request(key: str, ttl: int) -> int:
-    """Count one request under the cache key ``key`` (kept ``ttl`` seconds from its first request) and return the
-    count so far: one pipelined round trip with Redis; Django's cache API with the embedded file cache."""
+def count_request(key: str, ttl: int, amount: int = 1) -> int:
+    """Add ``amount`` to the counter under the cache key ``key`` (kept ``ttl`` seconds from its first request) and
+    return the count so far: one pipelined round trip with Redis; Django's cache API with the embedded file cache."""
     config = settings.CACHES["default"]
     if config["BACKEND"] != REDIS_CACHE:
-        return 1 if cache.add(key, 1, ttl) else cache.incr(key)
+        return amount if cache.add(key, amount, ttl) else cache.incr(key, amount)
     client = _redis(config["LOCATION"], tuple(sorted(config.get("OPTIONS", {}).items())))
     pipeline = client.pipeline(transaction=False)
     full_key = cache.make_key(key)
     pipeline.set(full_key, 0, ex=ttl, nx=True)
-    pipeline.incr(full_key)
+    pipeline.incrby(full_key, amount)
     return pipeline.execute()[1]
 
 
-class FailOpenScopedRateThrottle(ScopedRateThrottle):
-    """A per-address limit (per user for staff) for the view's ``throttle_scope``, counted in fixed windows, that
-    lets requests through when the cache is down.
-    A scope whose rate is ``None`` (``DIGITS_RATE_*=off``) is not limited."""
+def rate(scope: str) -> tuple[int, int] | None:
+    """``(requests, seconds)`` of a scope's rate, read at each request (settings may change); ``None``: no limit."""
+    value = api_settings.DEFAULT_THROTTLE_RATES.get(scope)
+    return None if value is None else SimpleRateThrottle.parse_rate(None, value)
 
-    window_end: float = 0.0
 
-    def get_rate(self) -> str | None:
-        # Read at each request rather than once at import (as DRF does), so settings changes take effect.
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+def client_identity(request: Request) -> str:
+    """Whose budget a request spends: the account, the client cookie it came with, or (without either) its
+    address's. Decided once per request, when the throttle first counts it: a cookie made during the request (for a
+    new client) does not move the rest of its cost to a fresh budget."""
+    django_request = getattr(request, "_request", request)
+    identity = getattr(django_request, "_digits_throttle_identity", None)
+    if identity is None:
+        user = getattr(request, "user", None)
+        key = client_key(request)
+        if user is not None and user.is_authenticated:
+            identity = f"user:{user.pk}"
+        else:
+            identity = f"client:{key}" if key else f"anonymous:{client_address(request)}"
+        django_request._digits_throttle_identity = identity
+    return identity
+
+
+class _Window:
+    def __init__(self, scope: str, limit: int, duration: int, now: float) -> None:
+        self.scope, self.limit, self.duration = scope, limit, duration
+        self.number = int(now // duration)
+        self.end = (self.number + 1) * duration
+
+    def count(self, identity: str, amount: int) -> bool:
+        """Count ``amount`` for ``identity``; whether it is still within the limit."""
+        key = f"throttle_{self.scope}:{identity}:{self.number}"
+        return count_request(key, self.duration + 1, amount) <= self.limit
+
+
+class ClientAndAddressThrottle(BaseThrottle):
+    """The view's ``throttle_scope`` (``predict``, ``correct``) limited per client, then ``<scope>_address`` per
+    address; a scope whose rate is ``None`` (``DIGITS_RATE_*=off``) is not limited."""
+
+    def __init__(self) -> None:
+        self.refused_until = 0.0
+        self.now = 0.0
 
     def allow_request(self, request: Request, view: APIView) -> bool:
-        self.scope = getattr(view, self.scope_attr, None)
-        self.rate = self.get_rate() if self.scope else None
-        if self.rate is None:
-            return True
-        self.num_requests, self.duration = self.parse_rate(self.rate)
+        scope = getattr(view, "throttle_scope", None)
+        return self.spend(request, scope, 1) if scope else True
+
+    def spend(self, request: Request, scope: str, amount: int) -> bool:
         self.now = self.timer()
-        window = int(self.now // self.duration)
-        self.window_end = (window + 1) * self.duration
+        budgets = [(scope, client_identity(request)), (f"{scope}_address", f"address:{client_address(request)}")]
         try:
-            count = count_request(f"{self.get_cache_key(request, view)}:{window}", self.duration + 1)
+            for name, identity in budgets:
+                parsed = rate(name)
+                if parsed is None:
+                    continue
+                window = _Window(name, *parsed, self.now)
+                if not window.count(identity, amount):
+                    self.refused_until = window.end
+                    return False
         except (RedisError, OSError) as exc:
-            log.warning("Rate limit %r not applied: the cache is unreachable (%s)", self.scope, exc)
-            return True
+            log.warning("Rate limit %r not applied: the cache is unreachable (%s)", scope, exc)
         except ValueError:  # the file cache's counter expired between add() and incr(): a new window's first request
-            return True
-        return count <= self.num_requests
+            pass
+        return True
+
+    def timer(self) -> float:
+        return time.time()
 
     def wait(self) -> float:
-        """Seconds until the address's window ends and its count starts again (DRF sends it as ``Retry-After``)."""
-        return max(self.window_end - self.now, 1.0)
+        """Seconds until the refusing window ends and its count starts again (DRF sends it as ``Retry-After``)."""
+        return max(self.refused_until - self.now, 1.0)
+
+
+def charge(request: Request, view: APIView, amount: int) -> None:
+    """Charge ``amount`` more to the request's budgets of its view's scope (a number's digits beyond the first,
+    which the throttle already counted); raises :class:`~rest_framework.exceptions.Throttled` (429) when over."""
+    scope = getattr(view, "throttle_scope", None)
+    if amount <= 0 or not scope:
+        return
+    throttle = ClientAndAddressThrottle()
+    if not throttle.spend(request, scope, amount):
+        raise Throttled(throttle.wait())

@@ -4,16 +4,19 @@ into JSON."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from recognizer import predictions
 from recognizer.api import authentication as clients
+from recognizer.api import throttling
 from recognizer.api.permissions import MayCorrect
 from recognizer.api.serializers import (
     CorrectionRequestSerializer,
@@ -24,6 +27,7 @@ from recognizer.api.serializers import (
 )
 from recognizer.images import decode_data_url
 from recognizer.models import Drawing
+from recognizer.network import request_network_key
 
 
 def request_image(request: Request) -> bytes:
@@ -59,7 +63,7 @@ def _error(description: str) -> OpenApiResponse:
 
 
 _PREDICT_ERRORS = {
-    400: _error("Not an image, or an empty canvas."),
+    400: _error("Not an image, an empty canvas, or a number with too many digits or too large a canvas."),
     413: _error("The image or the request is over the size limits."),
     415: _error("Send JSON or a multipart form."),
     429: _error("Too many predictions; see the Retry-After header."),
@@ -77,6 +81,17 @@ class _Throttled:
         return _THROTTLE_SCOPES.get(self.action)
 
 
+class DrawingPagination(PageNumberPagination):
+    """The staff listing, a page at a time (``?page=2``, ``?page_size=`` up to 500), newest first."""
+
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+    def get_page_size(self, request: Request) -> int:
+        self.page_size = settings.DIGITS_LIST_PAGE_SIZE
+        return super().get_page_size(request)
+
+
 @extend_schema_view(
     list=extend_schema(responses={200: DrawingSerializer(many=True), 403: _error("Staff only.")}),
     retrieve=extend_schema(responses={200: DrawingSerializer, 404: _error("No such drawing, or not yours.")}),
@@ -85,7 +100,8 @@ class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelM
     """Predictions: every one is stored, with its drawing and the 28x28 input the model saw."""
 
     serializer_class = DrawingSerializer
-    queryset = Drawing.objects.select_related("model_version")
+    queryset = Drawing.objects.select_related("model_version").order_by("-created_at", "-pk")
+    pagination_class = DrawingPagination
     # Ids are numbers that fit the database's integer: anything else is a plain 404, never a database error.
     lookup_value_regex = r"[0-9]{1,18}"
 
@@ -114,7 +130,9 @@ class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelM
     )
     def create(self, request: Request) -> Response:
         """Predict the digit in an image and store it; the answer says how to correct it."""
-        submission = predictions.create_submission(request_image(request), clients.ensure_client_key(request))
+        submission = predictions.create_submission(
+            request_image(request), clients.ensure_client_key(request), network_key=request_network_key(request)
+        )
         drawing = submission.ordered_drawings[0]
         context = {**self.get_serializer_context(), "include_token": True}
         return Response(DrawingSerializer(drawing, context=context).data, status=status.HTTP_201_CREATED)
@@ -170,7 +188,12 @@ class NumberViewSet(_Throttled, viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         """Read a whole number: each digit is predicted, stored and returned with its own correction URL."""
         submission = predictions.create_submission(
-            request_image(request), clients.ensure_client_key(request), as_number=True
+            request_image(request),
+            clients.ensure_client_key(request),
+            as_number=True,
+            network_key=request_network_key(request),
+            # The throttle counted one digit; the others are charged once they are known, before recognition.
+            before_classify=lambda digits: throttling.charge(request, self, digits - 1),
         )
         context = {**self.get_serializer_context(), "include_token": True}
         return Response(NumberSerializer(submission, context=context).data, status=status.HTTP_201_CREATED)

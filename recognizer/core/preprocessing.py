@@ -29,6 +29,15 @@ SAME_DIGIT_OVERLAP = 0.5
 SPECK_FRACTION = 0.15
 
 
+#: A number may have at most this many separate marks per digit allowed (dots, specks, the strokes of a digit);
+#: more is refused before the marks are grouped.
+MARKS_PER_DIGIT = 40
+
+
+class TooManyDigits(ValueError):
+    """More digits (or separate marks) than a number may have: refused before any digit is recognized."""
+
+
 class EmptyDrawing(ValueError):
     """The image holds no ink: there is nothing to recognise."""
 
@@ -111,7 +120,7 @@ def _overlap(a: tuple[int, int], b: tuple[int, int]) -> float:
     return max(0, shared) / max(1, min(a[1] - a[0], b[1] - b[0]))
 
 
-def split_digits(image: Image.Image) -> list[Image.Image]:
+def split_digits(image: Image.Image, max_digits: int | None = None) -> list[Image.Image]:
     """The digits of a number written side by side, left to right, each as its own image (dark ink on white).
 
     Connected pieces of ink belong to the same digit when they overlap horizontally by at least
@@ -119,12 +128,18 @@ def split_digits(image: Image.Image) -> list[Image.Image]:
     together, while slanted digits that only just overlap their neighbours stay apart. Each digit keeps only its own
     ink, so a neighbour leaning over it does not leak into its image. Specks (smaller than ``SPECK_FRACTION`` of the
     tallest piece's height) join the digit they overlap, or are dropped.
+
+    With ``max_digits``, a drawing of more digits than that (or of more than ``MARKS_PER_DIGIT`` separate marks per
+    digit) raises :class:`TooManyDigits` as soon as it is known, before the costly part: cutting out each digit costs
+    a pass over the whole image, so the work is bounded by ``max_digits`` passes.
     """
     ink = ink_map(image)
     mask = _significant(ink).astype(np.uint8)
     if int(mask.sum()) < MIN_INK_PIXELS:
         raise EmptyDrawing("The canvas is empty: draw a digit first.")
     _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if max_digits is not None and len(stats) - 1 > MARKS_PER_DIGIT * max_digits:
+        raise TooManyDigits(f"Too many separate marks: a number has at most {max_digits} digits.")
     speck = SPECK_FRACTION * float(stats[1:, cv2.CC_STAT_HEIGHT].max())
     pieces = sorted(
         (int(left), int(left + width), label, max(width, height) < speck)
@@ -144,6 +159,8 @@ def split_digits(image: Image.Image) -> list[Image.Image]:
     for left, right, label, _ in (piece for piece in pieces if not piece[3]):
         if not join((left, right), label, SAME_DIGIT_OVERLAP):
             groups.append(([left, right], [label]))
+            if max_digits is not None and len(groups) > max_digits:
+                raise TooManyDigits(f"Too many digits: a number has at most {max_digits}.")
     for left, right, label, _ in (piece for piece in pieces if piece[3]):
         join((left, right), label, needed=1e-9)
     if not groups:

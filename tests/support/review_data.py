@@ -23,10 +23,10 @@ from recognizer.predictions import create_submission
 CLIENTS = ("q7XbT2mLw9RkVz4NcP8sHd3JyF6aGe1U", "M4tWn8ZrB2vLx6QpK9cYh3DsJ7fE1gTa", "c3PkR9wX7nTz2LbV6mQy8JsH4dFa1GeU")
 
 
-def submit(digit: int, variant: int = 0, client: str = CLIENTS[0], **state) -> Drawing:
+def submit(digit: int, variant: int = 0, client: str = CLIENTS[0], network: str = "", **state) -> Drawing:
     """Draw ``digit`` (``variant`` changes the pen, so the image differs), predict it, and apply ``state``."""
     image = draw_digit(digit, width=0.05 + 0.01 * variant)
-    drawing = create_submission(png_bytes(image), client).ordered_drawings[0]
+    drawing = create_submission(png_bytes(image), client, network_key=network).ordered_drawings[0]
     if state:
         Drawing.objects.filter(pk=drawing.pk).update(**state)
         drawing.refresh_from_db()

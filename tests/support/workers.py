@@ -58,6 +58,8 @@ def process_env(tmp_path: Path, broker: dict[str, str]) -> dict[str, str]:
         # One simulated user sends hundreds of drawings a minute: more than the public rate limits allow one client.
         DIGITS_RATE_PREDICT="off",
         DIGITS_RATE_CORRECT="off",
+        DIGITS_RATE_PREDICT_ADDRESS="off",
+        DIGITS_RATE_CORRECT_ADDRESS="off",
         PYTHONPATH=str(ROOT),
         TF_CPP_MIN_LOG_LEVEL="2",
         **FAST,
