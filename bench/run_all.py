@@ -17,7 +17,16 @@ import time
 
 from bench.common import PYTHON, ROOT, fmt_load, load_average
 
-BENCHMARKS = ["predict_inprocess", "profile_request", "http_load", "memory", "scale", "training", "finetune"]
+BENCHMARKS = [
+    "predict_inprocess",
+    "profile_request",
+    "http_load",
+    "memory",
+    "scale",
+    "multinode",
+    "training",
+    "finetune",
+]
 
 
 def main(argv: list[str] | None = None) -> int:

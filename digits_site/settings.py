@@ -12,6 +12,7 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF, UNSAFE_INLINE
+from kombu import Queue
 
 from digits_site.secret_key import kept_secret_key
 
@@ -130,8 +131,33 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", str(VAR_DIR / "static")))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# Drawings, model artifacts and training figures go through the default storage: files under MEDIA_ROOT by default
+# (one machine), or an S3-compatible object store that every web node and worker reaches when DIGITS_S3_BUCKET is set
+# (django-storages; credentials from boto3's usual chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or an instance
+# role). See deploy/README.md.
+DIGITS_S3_BUCKET = env.str("DIGITS_S3_BUCKET", "")
+if DIGITS_S3_BUCKET:
+    _DEFAULT_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": DIGITS_S3_BUCKET,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", "") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", "") or None,
+            "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", "") or None,
+            "location": env.str("DIGITS_S3_PREFIX", ""),
+            # Objects are private; the admin shows drawings through signed URLs valid this many seconds.
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": env.int("DIGITS_S3_URL_SECONDS", 3600),
+            "file_overwrite": False,
+            # Drawings are a few kB: one PUT from the request's thread, no transfer threads.
+            "use_threads": False,
+        },
+    }
+else:
+    _DEFAULT_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _DEFAULT_STORAGE,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
@@ -207,8 +233,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     if CELERY_BROKER_URL.startswith("filesystem")
     else {}
 )
-#: The queue the site's tasks go to and its worker reads: lets several sites (or test runs) share one Redis.
+#: The queue the site's light tasks go to: lets several sites (or test runs) share one Redis.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", "celery")
+#: Fine-tuning and training go to their own queue, consumed by the host that trains (more memory, maybe a GPU).
+DIGITS_TRAINING_QUEUE = env.str("DIGITS_TRAINING_QUEUE", "training")
+CELERY_TASK_ROUTES = {"recognizer.tasks.fine_tune": {"queue": DIGITS_TRAINING_QUEUE}}
+# A worker started without -Q consumes both (one machine: the Procfile's); `-Q training` or `-Q celery` picks one.
+CELERY_TASK_QUEUES = [Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(DIGITS_TRAINING_QUEUE)]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -221,6 +252,8 @@ CELERY_TIMEZONE = TIME_ZONE
 
 # Digits' own settings.
 DIGITS_MNIST_DIR = Path(env.str("DIGITS_MNIST_DIR", str(VAR_DIR / "mnist")))
+#: Where each process keeps the model artifacts it fetched from storage, named by their SHA-256 (checked on load).
+DIGITS_MODEL_CACHE_DIR = Path(env.str("DIGITS_MODEL_CACHE_DIR", str(VAR_DIR / "model-cache")))
 #: How often (seconds) a web process checks which model version is active, bounding the hot-swap delay.
 DIGITS_MODEL_REFRESH_SECONDS = env.float("DIGITS_MODEL_REFRESH_SECONDS", 1.0)
 #: Predictions below this confidence are presented as uncertain.

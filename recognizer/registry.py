@@ -16,10 +16,9 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
-from recognizer.core.classifier import ModelUnavailable
+from recognizer.core.classifier import Classifier, ModelUnavailable
 from recognizer.files import removed_on_failure
 from recognizer.models import ModelVersion
-from recognizer.serving import load_version
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 
@@ -67,16 +66,17 @@ def register_version(
 
 
 def verify(version: ModelVersion) -> None:
-    """Check that the version's ``.tflite`` is readable, matches its checksum and loads in LiteRT."""
+    """Check that the version's ``.tflite`` is readable in storage (not only in this host's cache), matches its
+    checksum and loads in LiteRT."""
     try:
         with version.tflite_file.open("rb") as fh:
-            checksum = sha256_of(fh)
-    except (OSError, ValueError) as exc:
+            content = fh.read()
+    except Exception as exc:  # any storage backend's error: OSError here, botocore's for S3
         raise ActivationRefused(f"model {version.name}: its .tflite artifact is missing ({exc})") from exc
-    if checksum != version.tflite_sha256:
+    if hashlib.sha256(content).hexdigest() != version.tflite_sha256:
         raise ActivationRefused(f"model {version.name}: its .tflite artifact is corrupt (checksum mismatch)")
     try:
-        load_version(version)
+        Classifier(content)
     except ModelUnavailable as exc:
         raise ActivationRefused(str(exc)) from exc
 

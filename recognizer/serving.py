@@ -4,19 +4,30 @@ Web processes never import TensorFlow: they load the active version's ``.tflite`
 at most every ``DIGITS_MODEL_REFRESH_SECONDS`` check (one indexed query) whether another version became active. A
 prediction is computed and labelled by the same :class:`LoadedModel` object, so a response's ``model_version`` is
 always the model that computed it, even while a swap happens in another thread.
+
+Artifacts live in the default storage (a local folder, or an object store that every node reaches): a process reads
+the ``.tflite`` from there once, checks it against the SHA-256 recorded at registration, and keeps it in this host's
+cache (``DIGITS_MODEL_CACHE_DIR``, files named by their checksum), so a restart or the host's other workers load it
+without fetching it again. A cached file is checked against the checksum too before it is used.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 
 from recognizer.core.classifier import Classifier, ModelUnavailable
 from recognizer.models import ModelVersion
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,14 +58,43 @@ def _active_version_id() -> int | None:
     return ModelVersion.objects.filter(is_active=True).values_list("pk", flat=True).first()
 
 
-def load_version(version: ModelVersion) -> LoadedModel:
-    """Read a version's ``.tflite`` from storage and load it (raises :class:`ModelUnavailable`)."""
+def cached_path(sha256: str) -> Path:
+    """Where this host keeps the artifact whose SHA-256 is ``sha256``."""
+    return Path(settings.DIGITS_MODEL_CACHE_DIR) / f"{sha256}.tflite"
+
+
+def artifact_bytes(version: ModelVersion) -> bytes:
+    """A version's ``.tflite``, from this host's cache when it holds it, else from storage (then cached); either way
+    checked against the version's recorded SHA-256 (raises :class:`ModelUnavailable`)."""
+    expected = version.tflite_sha256
+    cached = cached_path(expected)
+    try:
+        content = cached.read_bytes()
+    except OSError:
+        content = None
+    if content is not None and hashlib.sha256(content).hexdigest() == expected:
+        return content
     try:
         with version.tflite_file.open("rb") as fh:
             content = fh.read()
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # any storage backend's error: OSError here, botocore's for S3
         raise ModelUnavailable(f"the artifact of model {version.name} cannot be read: {exc}") from exc
-    return LoadedModel(version, Classifier(content))
+    if hashlib.sha256(content).hexdigest() != expected:
+        raise ModelUnavailable(f"the artifact of model {version.name} does not match its checksum")
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_name(f".{expected}.{os.getpid()}.{threading.get_ident()}.part")
+        partial.write_bytes(content)
+        partial.replace(cached)  # atomic: the host's other processes see the whole file or none
+    except OSError as exc:
+        log.warning("Model %s is served without a local cached copy: %s", version.name, exc)
+    return content
+
+
+def load_version(version: ModelVersion) -> LoadedModel:
+    """Load a version's ``.tflite`` (cached or from storage, checksum verified) in LiteRT (raises
+    :class:`ModelUnavailable`)."""
+    return LoadedModel(version, Classifier(artifact_bytes(version)))
 
 
 def active_model() -> LoadedModel:

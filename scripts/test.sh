@@ -10,6 +10,12 @@ if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
 fi
+if ! [ -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null 2>&1; then
+  # The multi-node test (tests/test_multinode.py) runs deploy/nginx.conf as an unprivileged process of its own.
+  echo "==> Installing Debian's nginx for the multi-node test"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; fi
+fi
 if [ -z "${DIGITS_MNIST_DIR:-}" ] && [ -d ../shared/mnist ]; then
   export DIGITS_MNIST_DIR=$(cd ../shared/mnist && pwd)
 fi

@@ -63,6 +63,12 @@ def _static_without_collectstatic(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _model_cache(settings, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every test starts as a host that has fetched no model artifact yet (recognizer.serving's local cache)."""
+    settings.DIGITS_MODEL_CACHE_DIR = tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(autouse=True)
 def _own_cache(settings, request: pytest.FixtureRequest) -> None:
     """Each test has a cache of its own (rate-limit counters start at zero), in memory: a test never clears or fills
     the configured cache, which may be a Redis that others use. Tests of the Redis cache configure it themselves."""

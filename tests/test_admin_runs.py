@@ -7,6 +7,7 @@ import queue
 
 import pytest
 from celery import current_app
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.messages import get_messages
 from django.contrib.messages.storage.base import Message
@@ -109,10 +110,10 @@ def test_progress_endpoint_is_staff_only(django_user_model, runs) -> None:
 
 
 def take_task_message(run: TrainingRun) -> dict:
-    """Consume the broker's default queue until the fine-tune message for ``run`` (acking what it reads); its
-    headers."""
+    """Consume the broker's training queue (where fine-tunes are routed) until the fine-tune message for ``run``
+    (acking what it reads); its headers."""
     with current_app.connection_for_read() as connection:
-        inbox = connection.SimpleQueue(current_app.conf.task_default_queue)
+        inbox = connection.SimpleQueue(settings.DIGITS_TRAINING_QUEUE)
         try:
             while True:
                 message = inbox.get(timeout=5)
@@ -143,7 +144,9 @@ def test_fine_tune_now_queues_a_run_and_sends_it_to_the_broker(staff_client, run
     assert "Fine-tune now" in staff_client.get(LIST).content.decode()
     location, note, run = fine_tune_now(staff_client)
     assert location == LIST
-    assert str(note) == f"Fine-tune queued as training run #{run.pk}; a worker will start it."
+    assert str(note) == (
+        f"Fine-tune queued as training run #{run.pk} on the 'training' queue; a worker that consumes it will start it."
+    )
     assert (run.status, run.kind, run.message) == (TrainingRun.RunStatus.QUEUED, TrainingRun.Kind.FINETUNE, "")
     assert run.sent_at is not None
     assert take_task_message(run)["task"] == FINE_TUNE_TASK

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
@@ -62,6 +64,38 @@ def test_serving_keeps_the_loaded_model_when_the_new_one_cannot_load(second_vers
     settings.DIGITS_MODEL_REFRESH_SECONDS = 0
     assert serving.active_model().name == active_model.name
     default_storage.delete(second_version.tflite_file.name)
+    # Same bytes as the active model, which this host has cached: drop that copy, as on a host that never had it.
+    serving.cached_path(second_version.tflite_sha256).unlink()
     ModelVersion.objects.update(is_active=False)
     ModelVersion.objects.filter(pk=second_version.pk).update(is_active=True)  # bypassing the registry's checks
     assert serving.active_model().name == active_model.name
+
+
+def test_a_loaded_artifact_is_cached_on_this_host_by_checksum(active_model) -> None:
+    cached = serving.cached_path(active_model.tflite_sha256)
+    assert not cached.exists()
+    assert serving.active_model().name == active_model.name
+    with active_model.tflite_file.open("rb") as fh:
+        assert cached.read_bytes() == fh.read()
+    # Another process on this host (a restart, the next gunicorn worker) loads it without the storage's copy.
+    default_storage.delete(active_model.tflite_file.name)
+    serving.reset()
+    assert serving.active_model().name == active_model.name
+
+
+def test_a_damaged_cached_copy_is_fetched_again(active_model) -> None:
+    cached = serving.cached_path(active_model.tflite_sha256)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(b"damaged on this host's disk")
+    assert serving.active_model().name == active_model.name
+    assert hashlib.sha256(cached.read_bytes()).hexdigest() == active_model.tflite_sha256
+
+
+def test_an_artifact_that_does_not_match_its_checksum_is_not_served_or_cached(second_version, active_model) -> None:
+    with default_storage.open(second_version.tflite_file.name, "wb") as fh:
+        fh.write(b"not the registered model")
+    ModelVersion.objects.filter(pk=second_version.pk).update(tflite_sha256="0" * 64)  # a version nobody cached
+    second_version.refresh_from_db()
+    with pytest.raises(serving.ModelUnavailable, match="checksum"):
+        serving.load_version(second_version)
+    assert not serving.cached_path(second_version.tflite_sha256).exists()

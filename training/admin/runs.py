@@ -7,6 +7,7 @@ the button says so. The schedule is django-celery-beat's periodic task for that 
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -217,7 +218,11 @@ class TrainingRunAdmin(admin.ModelAdmin):
         run = queue_fine_tune()
         run.refresh_from_db()
         if run.sent_at:
-            self.message_user(request, f"Fine-tune queued as training run #{run.pk}; a worker will start it.")
+            self.message_user(
+                request,
+                f"Fine-tune queued as training run #{run.pk} on the '{settings.DIGITS_TRAINING_QUEUE}' queue; "
+                "a worker that consumes it will start it.",
+            )
         else:
             self.message_user(
                 request, f"Training run #{run.pk} is queued but not sent: {run.message}", messages.WARNING

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 
@@ -20,7 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, help="Seed of the replay sample, for repeatable runs.")
         parser.add_argument("--no-activate", action="store_true", help="Register the candidate but never activate it.")
         parser.add_argument(
-            "--queue", action="store_true", help="Send the fine-tune to a Celery worker instead of running it here."
+            "--queue",
+            action="store_true",
+            help="Send the fine-tune to the training queue (DIGITS_TRAINING_QUEUE) instead of running it here.",
         )
 
     def handle(self, *args, **options) -> None:
@@ -30,7 +33,10 @@ class Command(BaseCommand):
             run = queue_fine_tune(force=options["force"])
             run.refresh_from_db()
             if run.sent_at:
-                self.stdout.write(self.style.SUCCESS(f"Fine-tune queued as training run #{run.pk}."))
+                queue = settings.DIGITS_TRAINING_QUEUE
+                self.stdout.write(
+                    self.style.SUCCESS(f"Fine-tune queued as training run #{run.pk}. Sent to the '{queue}' queue.")
+                )
             else:
                 self.stdout.write(
                     self.style.WARNING(f"Fine-tune queued as training run #{run.pk}. Not sent: {run.message}")
