@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from django.core.files.storage import default_storage
@@ -12,6 +14,7 @@ from recognizer import registry, serving
 from recognizer.core.classifier import Classifier
 from recognizer.models import ModelVersion
 from recognizer.predictions import create_submission
+from tests.support.factories import ModelVersionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +93,21 @@ def test_serving_keeps_the_loaded_model_when_the_new_one_cannot_load(second_vers
     ModelVersion.objects.update(is_active=False)
     ModelVersion.objects.filter(pk=second_version.pk).update(is_active=True)  # bypassing the registry's checks
     assert serving.active_model().name == active_model.name
+
+
+def test_activate_model_list_shows_every_version_and_marks_the_active_one(active_model) -> None:
+    ModelVersionFactory(name="weaker", metrics={"mnist_test_accuracy": 0.9123})
+    ModelVersionFactory(name="unmeasured", metrics={})
+    for args in (["--list"], []):  # without a version, the command lists too
+        out = io.StringIO()
+        call_command("activate_model", *args, stdout=out)
+        lines = {
+            line.split()[1] if line.startswith("*") else line.split()[0]: line for line in out.getvalue().splitlines()
+        }
+        assert set(lines) == {active_model.name, "weaker", "unmeasured"}
+        assert lines[active_model.name].startswith(f"* {active_model.name} ")
+        assert f"MNIST {active_model.mnist_accuracy:.2%}" in lines[active_model.name]
+        assert lines["weaker"].startswith("  weaker ")
+        assert "MNIST 91.23%" in lines["weaker"]
+        assert "MNIST —" in lines["unmeasured"]
+    assert ModelVersion.objects.active() == active_model  # listing activates nothing
