@@ -167,11 +167,15 @@ def browser():
 @pytest.fixture(scope="session")
 def small_model_files(mnist, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A real CNN trained for two epochs on 3,000 MNIST images (``.keras``, ``.tflite``): a weak but sound model
-    (about 90% on MNIST) that fine-tuning tests can improve on, whatever the shipped default model is."""
+    (about 90% on MNIST) that fine-tuning tests can improve on, whatever the shipped default model is. Seeded, so
+    every run starts from the same weak model."""
+    import keras
+
     from training.ml.export import export_artifacts
     from training.ml.fit import fit, prepare_images
     from training.ml.model import build_model
 
+    keras.utils.set_random_seed(0)
     model = build_model()
     fit(model, prepare_images(mnist.x_train[-3000:]), mnist.y_train[-3000:], epochs=2, batch_size=64, verbose=0)
     return export_artifacts(model, tmp_path_factory.mktemp("small-model"), "small")

@@ -107,6 +107,8 @@ def test_the_correction_token_is_itself_the_credential_and_needs_no_csrf_token(b
     body = browser.post(PREDICT, {"image": data_url(draw_digit(1))}, format="json").json()
     response = browser.post(body["correction_url"], {"label": 7, "token": body["correction_token"]}, format="json")
     assert response.status_code == 200
+    drawing = Drawing.objects.get(pk=body["id"])
+    assert (drawing.corrected_label, drawing.correction_status) == (7, Drawing.CorrectionStatus.PENDING)
 
 
 def test_staff_sessions_need_the_csrf_token_for_everything(staff_user, active_model) -> None:
@@ -115,9 +117,17 @@ def test_staff_sessions_need_the_csrf_token_for_everything(staff_user, active_mo
     staff.get("/")
     assert staff.post(PREDICT, {"image": data_url(draw_digit(1))}, format="json").status_code == 403
     body = staff.post(PREDICT, {"image": data_url(draw_digit(1))}, format="json", **csrf_header(staff)).json()
+    assert Drawing.objects.count() == 1  # the refused prediction stored nothing
     assert staff.post(body["correction_url"], {"label": 7}, format="json").status_code == 403
+    assert Drawing.objects.get(pk=body["id"]).corrected_label is None
     response = staff.post(body["correction_url"], {"label": 7}, format="json", **csrf_header(staff))
     assert response.status_code == 200
+    drawing = Drawing.objects.get(pk=body["id"])
+    assert (drawing.corrected_label, drawing.correction_status, drawing.reviewed_by) == (
+        7,
+        Drawing.CorrectionStatus.ACCEPTED,
+        staff_user,
+    )
 
 
 def test_the_page_hands_out_the_csrf_cookie_its_script_sends_back(client) -> None:

@@ -11,6 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from recognizer.models import Drawing
+from tests.support.factories import DrawingFactory
 from tests.support.review_data import check_data_set, make_staff, make_visitor, submit
 
 pytestmark = pytest.mark.django_db
@@ -31,21 +32,18 @@ PAGES = [
 @pytest.fixture
 def drawings(active_model) -> dict[str, Drawing]:
     """Drawings in every review state, with confidences spread over the bands."""
-    now = timezone.now()
     return {
-        "pending": submit(
-            1, confidence=0.95, corrected_label=4, correction_status=CorrectionStatus.PENDING, corrected_at=now
+        "pending": DrawingFactory(digit=1, confidence=0.95, corrected_label=4),
+        "accepted": DrawingFactory(
+            digit=7, confidence=0.995, corrected_label=7, correction_status=CorrectionStatus.ACCEPTED
         ),
-        "accepted": submit(
-            7, confidence=0.995, corrected_label=7, correction_status=CorrectionStatus.ACCEPTED, corrected_at=now
+        "rejected": DrawingFactory(
+            digit=3, confidence=0.6, corrected_label=8, correction_status=CorrectionStatus.REJECTED
         ),
-        "rejected": submit(
-            3, confidence=0.6, corrected_label=8, correction_status=CorrectionStatus.REJECTED, corrected_at=now
-        ),
-        "unsure": submit(0, confidence=0.3),
-        "unsure_too": submit(6, confidence=0.55),
-        "sure": submit(9, confidence=0.92),
-        "excluded": submit(2, confidence=0.4, excluded_from_training=True),
+        "unsure": DrawingFactory(digit=0, confidence=0.3),
+        "unsure_too": DrawingFactory(digit=6, confidence=0.55),
+        "sure": DrawingFactory(digit=9, confidence=0.92),
+        "excluded": DrawingFactory(digit=2, confidence=0.4, excluded_from_training=True),
     }
 
 

@@ -1,23 +1,23 @@
 """The admin in a real browser (Debian's Chromium through Playwright) against a live server with real data.
 
 Staff log in through the login form, work the review queue with a bulk action, watch a training run's progress bar
-move by itself, and see the dashboard's charts load. With ``DIGITS_SCREENSHOT_DIR`` set, each page is also saved as
-``admin-*.png`` there (``docs/screenshots`` holds the committed ones).
+move by itself, and see the dashboard's charts load. Each page is also saved as ``admin-*.png`` and checked; with
+``DIGITS_SCREENSHOTS=1`` over the committed ones in ``docs/screenshots``.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
-from PIL import Image
 
 from recognizer.models import Drawing, ModelVersion, Submission, TrainingRun
 from recognizer.review import needs_review
 from tests.support.env import csp_violations
-from tests.support.review_data import CLIENTS, register_copy, submit
+from tests.support.factories import CLIENTS, ModelVersionFactory
+from tests.support.review_data import submit
+from tests.support.screenshots import save_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 CorrectionStatus = Drawing.CorrectionStatus
@@ -40,27 +40,17 @@ def page(browser, live_server, staff_user):
     assert not refused, f"refused by the Content-Security-Policy: {refused}"
 
 
-def shoot(tab, name: str) -> None:
-    """Save a screenshot when asked to (kept small: a 256-colour PNG is plenty for admin pages)."""
-    folder = os.environ.get("DIGITS_SCREENSHOT_DIR")
-    if not folder:
-        return
-    path = Path(folder) / f"admin-{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(path), full_page=True)
-    with Image.open(path) as image:
-        small = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
-    small.save(path, optimize=True)
+def shoot(tab, name: str, tmp_path: Path) -> None:
+    """A screenshot of the whole page (256 colours are plenty for admin pages; see save_screenshot)."""
+    save_screenshot(tab.screenshot(full_page=True), f"admin-{name}.png", tmp_path, colors=256)
 
 
 @pytest.fixture
-def product(active_model, staff_user, tmp_path) -> dict:
+def product(active_model, staff_user) -> dict:
     """A fortnight of real traffic across two model versions, corrections in every state, and training runs."""
     now = timezone.now()
-    newer = register_copy(
-        active_model,
-        "finetune-20260601",
-        tmp_path,
+    newer = ModelVersionFactory(
+        name="finetune-20260601",
         parent=active_model,
         trained_at=now - timezone.timedelta(days=6),
         metrics={**active_model.metrics, "mnist_test_accuracy": 0.1876, "heldout_corrections_accuracy": 0.64},
@@ -132,14 +122,14 @@ def product(active_model, staff_user, tmp_path) -> dict:
     return {"newer": newer, "drawings": drawings, "runs": runs, "to_review": to_review}
 
 
-def test_staff_work_the_review_queue_with_a_bulk_action(product, page, live_server, staff_user) -> None:
+def test_staff_work_the_review_queue_with_a_bulk_action(product, page, live_server, staff_user, tmp_path) -> None:
     page.goto(f"{live_server.url}/admin/")
     assert f"Needs review ({product['to_review']})" in page.inner_text(".digits-shortcuts")
-    shoot(page, "index")
+    shoot(page, "index", tmp_path)
     page.click("text=Needs review")
     page.wait_for_selector("#result_list")
     assert page.locator("#result_list img.digits-input").count() >= 6  # the pending ones, then the unsure ones
-    shoot(page, "review-queue")
+    shoot(page, "review-queue", tmp_path)
     pending = Drawing.objects.filter(correction_status=CorrectionStatus.PENDING).order_by("pk")
     first = pending[0]
     page.check(f"input[name=_selected_action][value='{first.pk}']")
@@ -156,12 +146,12 @@ def test_staff_work_the_review_queue_with_a_bulk_action(product, page, live_serv
     )
     page.goto(f"{live_server.url}/admin/recognizer/drawing/")
     assert page.locator("#result_list tbody tr").count() == len(product["drawings"])
-    shoot(page, "drawings")
+    shoot(page, "drawings", tmp_path)
     page.goto(f"{live_server.url}/admin/recognizer/drawing/{first.pk}/change/")
-    shoot(page, "drawing")
+    shoot(page, "drawing", tmp_path)
 
 
-def test_a_running_training_run_updates_itself(product, page, live_server) -> None:
+def test_a_running_training_run_updates_itself(product, page, live_server, tmp_path) -> None:
     from playwright.sync_api import expect
 
     running = product["runs"]["running"]
@@ -171,27 +161,27 @@ def test_a_running_training_run_updates_itself(product, page, live_server) -> No
     TrainingRun.objects.filter(pk=running.pk).update(progress=63.0, stage="epoch 2/3, batch 100/160")
     expect(bar).to_have_js_property("value", 63, timeout=15_000)
     assert "epoch 2/3" in page.inner_text(f".digits-run[data-run='{running.pk}']")
-    shoot(page, "training-runs")
+    shoot(page, "training-runs", tmp_path)
     page.goto(f"{live_server.url}/admin/recognizer/trainingrun/{product['runs']['succeeded'].pk}/change/")
-    shoot(page, "training-run")
+    shoot(page, "training-run", tmp_path)
 
 
-def test_dashboard_and_model_pages_show_their_charts(product, page, live_server) -> None:
+def test_dashboard_and_model_pages_show_their_charts(product, page, live_server, tmp_path) -> None:
     page.goto(f"{live_server.url}/admin/dashboard/")
     charts = page.locator(".digits-charts img")
     assert charts.count() == 4
     for i in range(4):
         assert charts.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
-    shoot(page, "dashboard")
+    shoot(page, "dashboard", tmp_path)
     newer = product["newer"]
     page.goto(f"{live_server.url}/admin/recognizer/modelversion/")
-    shoot(page, "model-versions")
+    shoot(page, "model-versions", tmp_path)
     page.goto(f"{live_server.url}/admin/recognizer/modelversion/{newer.pk}/change/")
     assert page.locator("img.digits-chart").evaluate("img => img.naturalWidth > 0")
-    shoot(page, "model-version")
+    shoot(page, "model-version", tmp_path)
     page.click("a.digits-activate")
     page.wait_for_selector(".digits-compare")
-    shoot(page, "activate")
+    shoot(page, "activate", tmp_path)
     page.click("input[type=submit]")
     page.wait_for_selector(".messagelist")
     assert ModelVersion.objects.active() == newer

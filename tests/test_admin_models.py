@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from recognizer import registry, stats
 from recognizer.models import Drawing, ModelVersion
-from tests.support.review_data import make_staff, make_visitor, register_copy, submit
+from tests.support.factories import DrawingFactory, ModelVersionFactory
+from tests.support.review_data import make_staff, make_visitor, submit
 
 pytestmark = pytest.mark.django_db
 CorrectionStatus = Drawing.CorrectionStatus
@@ -22,22 +23,18 @@ def confirm_url(version: ModelVersion) -> str:
 
 
 @pytest.fixture
-def candidate(active_model, tmp_path) -> ModelVersion:
-    """A newer version (same real artifacts) recorded 0.02 above the active one on MNIST, with held-out corrections
+def candidate(active_model) -> ModelVersion:
+    """A newer version (real artifacts) recorded 0.02 below the active one on MNIST, with held-out corrections
     accuracy from a fine-tune."""
     per_digit = {str(d): 0.9 for d in range(10)}
-    metrics = {
-        "mnist_test_accuracy": active_model.metrics["mnist_test_accuracy"] - 0.02,
-        "heldout_corrections_accuracy": 0.85,
-        "per_digit_accuracy": per_digit,
-    }
-    matrix = [[7 if i == j else 1 for j in range(10)] for i in range(10)]
-    return register_copy(
-        active_model,
-        "candidate",
-        tmp_path,
-        metrics=metrics,
-        confusion_matrix=matrix,
+    return ModelVersionFactory(
+        name="candidate",
+        metrics={
+            "mnist_test_accuracy": active_model.metrics["mnist_test_accuracy"] - 0.02,
+            "heldout_corrections_accuracy": 0.85,
+            "per_digit_accuracy": per_digit,
+        },
+        confusion_matrix=[[7 if i == j else 1 for j in range(10)] for i in range(10)],
         parent=active_model,
         trained_at=timezone.now() + timezone.timedelta(hours=1),
     )
@@ -48,17 +45,10 @@ def messages_of(response) -> str:
 
 
 def test_version_list_shows_metrics_live_accuracy_and_state(staff_client, active_model, candidate) -> None:
-    now = timezone.now()
-    submit(
-        1, predicted_digit=1, corrected_label=1, correction_status=CorrectionStatus.PENDING, corrected_at=now
-    )  # right
-    submit(2, predicted_digit=2)  # right: nobody corrected it
-    submit(
-        3, predicted_digit=8, corrected_label=3, correction_status=CorrectionStatus.ACCEPTED, corrected_at=now
-    )  # wrong
-    submit(
-        4, predicted_digit=9, corrected_label=4, correction_status=CorrectionStatus.REJECTED, corrected_at=now
-    )  # stands
+    DrawingFactory(digit=1, corrected_label=1)  # right (pending)
+    DrawingFactory(digit=2)  # right: nobody corrected it
+    DrawingFactory(digit=3, predicted_digit=8, corrected_label=3, correction_status=CorrectionStatus.ACCEPTED)  # wrong
+    DrawingFactory(digit=4, predicted_digit=9, corrected_label=4, correction_status=CorrectionStatus.REJECTED)  # stands
     response = staff_client.get(LIST)
     html = response.content.decode()
     assert f"{active_model.metrics['mnist_test_accuracy']:.2%}" in html  # the default model's MNIST accuracy

@@ -16,10 +16,11 @@ from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from recognizer import stats
-from recognizer.models import Drawing, Submission, TrainingRun
+from recognizer.models import Drawing, TrainingRun
 from tests.support.env import off_site_references
+from tests.support.factories import DrawingFactory
 from tests.support.faults import closed_port
-from tests.support.review_data import make_staff, make_visitor, submit
+from tests.support.review_data import make_staff, make_visitor
 from training.admin.runs import FINE_TUNE_TASK
 from training.tasks import send_waiting_fine_tunes
 
@@ -224,19 +225,21 @@ def test_the_schedule_is_shown_and_linked(staff_client, runs) -> None:
 def traffic(active_model) -> list[Drawing]:
     """Six drawings over three days: two corrected to another digit (one of them rejected), one confirmed."""
     now = timezone.now()
-    made = [
-        submit(1, predicted_digit=1, confidence=0.99),
-        submit(2, predicted_digit=2, confidence=0.98),
-        submit(3, predicted_digit=5, corrected_label=3, correction_status=CorrectionStatus.PENDING, corrected_at=now),
-        submit(4, predicted_digit=4, corrected_label=4, correction_status=CorrectionStatus.ACCEPTED, corrected_at=now),
-        submit(7, predicted_digit=1, corrected_label=7, correction_status=CorrectionStatus.REJECTED, corrected_at=now),
-        submit(9, predicted_digit=9, confidence=0.2),
+    days_ago = [now - timezone.timedelta(days=days) for days in range(3)]
+    return [
+        DrawingFactory(digit=1, confidence=0.99, created_at=days_ago[0]),
+        DrawingFactory(digit=2, confidence=0.98, created_at=days_ago[0]),
+        DrawingFactory(digit=3, predicted_digit=5, corrected_label=3, created_at=days_ago[1]),
+        DrawingFactory(digit=4, corrected_label=4, correction_status=CorrectionStatus.ACCEPTED, created_at=days_ago[1]),
+        DrawingFactory(
+            digit=7,
+            predicted_digit=1,
+            corrected_label=7,
+            correction_status=CorrectionStatus.REJECTED,
+            created_at=days_ago[2],
+        ),
+        DrawingFactory(digit=9, confidence=0.2, created_at=days_ago[2]),
     ]
-    for drawing, days_ago in zip(made, [0, 0, 1, 1, 2, 2], strict=True):
-        when = now - timezone.timedelta(days=days_ago)
-        Drawing.objects.filter(pk=drawing.pk).update(created_at=when)
-        Submission.objects.filter(pk=drawing.submission_id).update(created_at=when)
-    return made
 
 
 def test_dashboard_figures(traffic, active_model) -> None:

@@ -108,9 +108,11 @@ def test_a_cookieless_client_corrects_with_its_token(client_api, active_model) -
     body = predict(client_api, draw_digit(1))
     other = APIClient()
     assert other.post(body["correction_url"], {"label": 2, "token": "forged"}, format="json").status_code == 403
+    assert Drawing.objects.get(pk=body["id"]).corrected_label is None  # the forged token stored nothing
     response = other.post(body["correction_url"], {"label": 2, "token": body["correction_token"]}, format="json")
     assert response.status_code == 200
-    assert Drawing.objects.get(pk=body["id"]).corrected_label == 2
+    drawing = Drawing.objects.get(pk=body["id"])
+    assert (drawing.corrected_label, drawing.correction_status) == (2, Drawing.CorrectionStatus.PENDING)
 
 
 def test_staff_correct_any_drawing_and_it_counts_as_reviewed(client_api, staff_api, staff_user, active_model) -> None:
@@ -118,8 +120,10 @@ def test_staff_correct_any_drawing_and_it_counts_as_reviewed(client_api, staff_a
     response = staff_api.post(body["correction_url"], {"label": 7}, format="json")
     assert response.status_code == 200
     drawing = Drawing.objects.get(pk=body["id"])
+    assert drawing.corrected_label == 7
     assert drawing.correction_status == Drawing.CorrectionStatus.ACCEPTED
     assert drawing.reviewed_by == staff_user
+    assert drawing.reviewed_at == drawing.corrected_at
 
 
 def test_without_an_active_model_the_api_answers_503(client_api, db) -> None:
@@ -146,15 +150,17 @@ def test_a_number_is_read_digit_by_digit_and_each_digit_is_stored(client_api, ac
     response = client_api.post("/api/numbers/", {"image": data_url(draw_number("2026"))}, format="json")
     assert response.status_code == 201, response.content
     body = response.json()
-    assert len(body["digits"]) == 4
-    assert body["number"] == "".join(str(d["digit"]) for d in body["digits"])
+    assert body["number"] == "2026"
+    assert [d["digit"] for d in body["digits"]] == [2, 0, 2, 6]
     submission = Submission.objects.get(pk=body["submission"])
     assert submission.image
-    assert list(submission.drawings.order_by("position").values_list("predicted_digit", flat=True)) == [
-        d["digit"] for d in body["digits"]
-    ]
+    assert submission.number == "2026"
+    assert list(submission.drawings.order_by("position").values_list("predicted_digit", flat=True)) == [2, 0, 2, 6]
     third = body["digits"][2]
-    assert client_api.post(third["correction_url"], {"label": 2}, format="json").status_code == 200
+    response = client_api.post(third["correction_url"], {"label": 3}, format="json")
+    assert response.status_code == 200, response.content
+    labels = submission.drawings.order_by("position").values_list("corrected_label", "correction_status")
+    assert list(labels) == [(None, "none"), (None, "none"), (3, "pending"), (None, "none")]  # that digit alone
 
 
 def test_the_full_listing_is_for_staff_only(client_api, staff_api, active_model) -> None:

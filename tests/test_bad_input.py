@@ -23,6 +23,7 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from bench.drawing import blank_canvas, data_url, draw_digit, png_bytes
+from recognizer import review
 from recognizer.api import exceptions as errors
 from recognizer.core.preprocessing import preprocess
 from recognizer.models import Drawing, Submission
@@ -337,6 +338,7 @@ def test_a_token_for_another_drawing_does_not_open_this_one(client_api, predicti
 
 def test_correcting_twice_the_second_replaces_the_first(client_api, prediction) -> None:
     assert client_api.post(prediction["correction_url"], {"label": 7}, format="json").status_code == 200
+    assert Drawing.objects.get(pk=prediction["id"]).corrected_label == 7
     response = client_api.post(prediction["correction_url"], {"label": 4}, format="json")
     assert response.status_code == 200
     assert response.json()["correction"] == {**response.json()["correction"], "label": 4, "status": "pending"}
@@ -351,6 +353,26 @@ def test_after_staff_review_the_public_cannot_change_the_correction(client_api, 
     drawing = Drawing.objects.get(pk=prediction["id"])
     assert (drawing.corrected_label, drawing.correction_status) == (7, Drawing.CorrectionStatus.ACCEPTED)
     assert staff_api.post(prediction["correction_url"], {"label": 4}, format="json").status_code == 200
+    drawing.refresh_from_db()
+    assert (drawing.corrected_label, drawing.correction_status) == (4, Drawing.CorrectionStatus.ACCEPTED)
+
+
+def test_after_staff_reject_a_correction_the_public_cannot_correct_again(client_api, staff_user, prediction) -> None:
+    """A rejection locks too: otherwise a client whose wrong label was rejected would resubmit it, pending again."""
+    assert client_api.post(prediction["correction_url"], {"label": 7}, format="json").status_code == 200
+    assert review.reject(Drawing.objects.filter(pk=prediction["id"]), staff_user) == [prediction["id"]]
+    before = Drawing.objects.get(pk=prediction["id"])
+    for label in (7, 4):
+        response = client_api.post(prediction["correction_url"], {"label": label}, format="json")
+        assert response.status_code == 409, response.content
+        assert response.json()["code"] == "correction_locked"
+    after = Drawing.objects.get(pk=prediction["id"])
+    assert (after.corrected_label, after.correction_status) == (7, Drawing.CorrectionStatus.REJECTED)
+    assert (after.corrected_at, after.reviewed_by, after.reviewed_at) == (
+        before.corrected_at,
+        staff_user,
+        before.reviewed_at,
+    )
 
 
 @pytest.mark.parametrize("pk", ["999999", "abc", "1.5", "-1", "99999999999999999999999", "%00"])

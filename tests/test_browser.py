@@ -1,8 +1,8 @@
 """The drawing page end to end in Debian's Chromium, driven by Playwright against a live server and the real database.
 
 Digits are drawn along the same strokes as :data:`bench.drawing.STROKES`, with the mouse on a desktop viewport and with
-touch events on a phone viewport; what the page shows is checked against the rows the server stored. The tests save
-the screenshots of the README in ``docs/screenshots``.
+touch events on a phone viewport; what the page shows is checked against the rows the server stored. The tests take
+the screenshots of the README; ``DIGITS_SCREENSHOTS=1`` saves them over the committed ones in ``docs/screenshots``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import io
 import itertools
-import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,11 +20,11 @@ from PIL import Image
 
 from bench.drawing import STROKES
 from recognizer.models import Drawing, Submission
-from tests.support.env import ROOT, csp_violations
+from tests.support.env import csp_violations
+from tests.support.screenshots import save_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(os.environ.get("DIGITS_SCREENSHOT_DIR", ROOT / "docs" / "screenshots"))
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 PHONE = {"viewport": {"width": 360, "height": 740}, "has_touch": True, "is_mobile": True, "device_scale_factor": 3}
 #: Where a digit is drawn, in fractions of its slot (left, top, right, bottom): as bench.drawing.draw_digit does.
@@ -152,14 +151,12 @@ def ink(page) -> int:
     )
 
 
-def screenshot(page, name: str, full_page: bool = False) -> None:
-    """Save a small PNG of the viewport or the whole page (CSS pixels, 64 colours) for the README."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    image = Image.open(io.BytesIO(page.screenshot(scale="css", full_page=full_page))).convert("RGB")
-    image.quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(SCREENSHOTS / name, optimize=True)
+def screenshot(page, name: str, tmp_path: Path, full_page: bool = False) -> None:
+    """A small PNG of the viewport or the whole page (CSS pixels, 64 colours) for the README (see save_screenshot)."""
+    save_screenshot(page.screenshot(scale="css", full_page=full_page), name, tmp_path, colors=64)
 
 
-def test_digits_drawn_with_the_mouse_are_read_shown_and_stored(open_page, active_model) -> None:
+def test_digits_drawn_with_the_mouse_are_read_shown_and_stored(open_page, active_model, tmp_path) -> None:
     from playwright.sync_api import expect
 
     page = open_page(**DESKTOP)
@@ -180,7 +177,7 @@ def test_digits_drawn_with_the_mouse_are_read_shown_and_stored(open_page, active
         assert drawing.image.storage.exists(drawing.image.name)
         assert np.array_equal(seen_image(page), drawing.input_array)
     expect(page.locator("#recent li")).to_have_count(11)
-    screenshot(page, "desktop.png", full_page=True)
+    screenshot(page, "desktop.png", tmp_path, full_page=True)
 
 
 def test_the_drawing_is_read_automatically_when_the_pen_lifts_and_only_once(open_page) -> None:
@@ -196,7 +193,7 @@ def test_the_drawing_is_read_automatically_when_the_pen_lifts_and_only_once(open
     assert drawing.predicted_digit == 7
 
 
-def test_drawing_with_a_finger_on_a_phone_neither_scrolls_nor_zooms(open_page) -> None:
+def test_drawing_with_a_finger_on_a_phone_neither_scrolls_nor_zooms(open_page, tmp_path) -> None:
     from playwright.sync_api import expect
 
     page = open_page(**PHONE)
@@ -209,7 +206,7 @@ def test_drawing_with_a_finger_on_a_phone_neither_scrolls_nor_zooms(open_page) -
     [drawing] = answer(page)
     expect(page.locator("#digit")).to_have_text("9")
     assert drawing.predicted_digit == 9
-    screenshot(page, "phone.png")
+    screenshot(page, "phone.png", tmp_path)
 
     # The answer made the page taller than the screen: scrolled a little, a finger moving up and down the canvas
     # would scroll or zoom the page if the canvas let it.
@@ -220,7 +217,7 @@ def test_drawing_with_a_finger_on_a_phone_neither_scrolls_nor_zooms(open_page) -
     assert ink(page) > 0
 
 
-def test_a_three_digit_number_is_read_whole_and_each_digit_is_stored_and_correctable(open_page) -> None:
+def test_a_three_digit_number_is_read_whole_and_each_digit_is_stored_and_correctable(open_page, tmp_path) -> None:
     from playwright.sync_api import expect
 
     page = open_page(**DESKTOP)
@@ -238,7 +235,7 @@ def test_a_three_digit_number_is_read_whole_and_each_digit_is_stored_and_correct
         (1, 0, submission.pk),
         (2, 5, submission.pk),
     ]
-    screenshot(page, "number.png", full_page=True)
+    screenshot(page, "number.png", tmp_path, full_page=True)
 
     page.get_by_role("button", name="Digit 2: 0").click()
     page.get_by_role("button", name="Wrong?").click()

@@ -27,15 +27,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.core.management import call_command
-from django.utils import timezone
 from PIL import Image
 
 from bench.drawing import data_url
 from bench.handwriting import render
 from recognizer.core.classifier import Classifier
-from recognizer.models import ModelVersion, TrainingRun
+from recognizer.corrections import is_heldout
+from recognizer.models import Drawing, ModelVersion, TrainingRun
 from tests.support.env import skip_or_fail
 from tests.support.workers import Service, process_env, queue_fine_tune, start_worker, wait_for_run
+from training.finetune import FinetuneOptions, gate
 
 pytestmark = [pytest.mark.celery, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -117,7 +118,7 @@ def draw_and_correct(
 
 @dataclass(frozen=True)
 class Answer:
-    sent: float
+    sent: float  # time.monotonic() of this process: answers are only ever compared with this process's own clock
     status: int
     body: dict
 
@@ -135,7 +136,7 @@ class Traffic(threading.Thread):
     def run(self) -> None:
         i = 0
         while not self.stop.is_set():
-            sent = time.time()
+            sent = time.monotonic()
             try:
                 status, body = post_json(self.url, {"image": self.images[i % 10]})
             except OSError as exc:  # kept as a failed answer: the test reports it
@@ -148,7 +149,10 @@ class Traffic(threading.Thread):
 def check_answers(
     answers: list[Answer], switched_at: float, old: ModelVersion, new: ModelVersion, web: Service
 ) -> None:
-    """No failed request; every answer's model_version computed it; from 2 s after the switch on, all are ``new``."""
+    """No failed request; every answer's model_version computed it; from 2 s after the switch on, all are ``new``.
+
+    ``switched_at`` is when this process saw the switch done (after the activation committed), on its own monotonic
+    clock: no timestamp of another process (the worker's ``activated_at``) is compared with ours."""
     assert answers
     failed = [a for a in answers if a.status != 201]
     if failed:
@@ -169,14 +173,15 @@ def check_answers(
     assert {a.body["model_version"] for a in late} == {new.name}
 
 
-def traffic_during(url: str, action: Callable[[], float], after: float = 3.0) -> tuple[list[Answer], float]:
+def traffic_during(url: str, action: Callable[[], None], after: float = 3.0) -> tuple[list[Answer], float]:
     """Predict continuously (two clients, as both gunicorn workers should be hit) while ``action`` runs and for
-    ``after`` seconds past the moment it returns (the switch time)."""
+    ``after`` seconds past the moment it returns, having seen the switch done (the switch time, monotonic)."""
     clients = [Traffic(url, seed) for seed in (1, 2)]
     for client in clients:
         client.start()
-    switched_at = action()
-    time.sleep(max(0.0, switched_at + after - time.time()))
+    action()
+    switched_at = time.monotonic()
+    time.sleep(after)
     for client in clients:
         client.stop.set()
         client.join(timeout=60)
@@ -212,10 +217,10 @@ def test_corrections_are_learnt_promoted_and_served_by_the_running_web_process(
 
     finished: list[TrainingRun] = []
 
-    def fine_tune() -> float:
+    def fine_tune() -> None:
         finished.append(wait_for_run(queue_fine_tune(env), worker))
         assert finished[0].status == RunStatus.SUCCEEDED, f"{finished[0].message} {finished[0].error}"
-        return ModelVersion.objects.get(pk=finished[0].result_version_id).activated_at.timestamp()
+        assert ModelVersion.objects.active().pk == finished[0].result_version_id  # the switch is done
 
     answers, switched_at = traffic_during(url, fine_tune)
     run = finished[0]
@@ -229,38 +234,54 @@ def test_corrections_are_learnt_promoted_and_served_by_the_running_web_process(
     assert any(a.body["model_version"] == small_model.name for a in answers)  # it served the old one before
 
     # Rolling back is activating the older version; the running web process follows again.
-    def roll_back() -> float:
+    def roll_back() -> None:
         call_command("activate_model", small_model.name, verbosity=0)
-        return timezone.now().timestamp()
 
     answers, switched_at = traffic_during(url, roll_back)
     check_answers(answers, switched_at, new, small_model, web)
 
 
 def test_a_candidate_that_fails_the_gate_is_kept_inactive_with_the_reason(
-    small_model, staff_api, service_env, services
+    small_model, staff_api, service_env, services, settings
 ) -> None:
-    # Demand that the candidate gain 100 points of MNIST accuracy: no candidate can pass.
-    worker = start_worker(services, {**service_env, "DIGITS_GATE_MAX_MNIST_DROP": "-1.0"})
-    draw_and_correct(
-        lambda payload: staff_api.post("/api/predictions/", payload, format="json").json(),
-        lambda correction_url, payload: staff_api.post(correction_url, payload, format="json"),
-        40,
-        seed=20,
-    )
+    """A candidate made worse for real, judged by the gate at its default settings: staff "correct" every drawing
+    that trains to the next digit and label the held-out ones (the stable hash of their input says which) truly.
+    Corrections weigh half the examples, so the candidate learns the wrong labels and loses held-out accuracy."""
+    env = {**service_env, "DIGITS_FINETUNE_CORRECTION_SHARE": "0.5"}
+    for name in ("DIGITS_GATE_MAX_MNIST_DROP", "DIGITS_GATE_MAX_HELDOUT_DROP"):
+        env.pop(name, None)  # the default gate
+    worker = start_worker(services, env)
+    share = settings.DIGITS_FINETUNE_HELDOUT_SHARE
+    rng = np.random.default_rng(20)
+    held_out = 0
+    for i in range(60):
+        digit = i % 10
+        answer = staff_api.post("/api/predictions/", {"image": data_url(render(digit, rng))}, format="json").json()
+        heldout = is_heldout(bytes(Drawing.objects.get(pk=answer["id"]).model_input), share)
+        held_out += heldout
+        label = digit if heldout else (digit + 1) % 10
+        assert staff_api.post(answer["correction_url"], {"label": label}, format="json").status_code == 200
+    assert held_out >= 5
 
-    run = wait_for_run(queue_fine_tune(service_env), worker)
+    run = wait_for_run(queue_fine_tune(env), worker)
 
     assert run.status == RunStatus.REJECTED, f"{run.message} {run.error}"
-    assert run.message.startswith("Rejected by the gate: MNIST test accuracy changed")
-    assert "the gate allows down to +100.00" in run.message
+    assert run.heldout_samples == held_out
+    before, after = run.metrics_before, run.metrics_after
+    assert before["mnist_test_count"] == after["mnist_test_count"] == 2000
+    assert after["heldout_corrections_accuracy"] < before["heldout_corrections_accuracy"]
+    defaults = FinetuneOptions.from_settings(max_mnist_drop=0.001, max_heldout_drop=0.0)
+    verdict = gate(before, after, defaults)
+    assert not verdict.passed
+    assert run.message == verdict.reason
+    assert run.message.startswith("Rejected by the gate:")
+    assert "held-out corrections accuracy changed -" in run.message
     candidate = run.result_version
     assert candidate is not None
     assert not candidate.is_active
     assert candidate.parent == small_model
     assert candidate.notes == run.message
     assert ModelVersion.objects.active() == small_model
-    assert run.metrics_before["mnist_test_count"] == run.metrics_after["mnist_test_count"] == 2000
 
 
 def test_a_worker_killed_mid_fine_tune_leaves_the_model_and_the_next_run_works(

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import io
 
+import numpy as np
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 
 from bench.drawing import draw_digit, png_bytes
 from recognizer import registry, serving
+from recognizer.core.classifier import Classifier
 from recognizer.models import ModelVersion
 from recognizer.predictions import create_submission
+from tests.support.factories import ModelVersionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -33,16 +37,39 @@ def test_only_one_version_is_active(second_version, active_model) -> None:
     assert list(ModelVersion.objects.filter(is_active=True)) == [second_version]
 
 
-def test_a_running_process_serves_a_newly_activated_version(second_version, active_model, settings) -> None:
+@pytest.fixture
+def weak_version(active_model, small_model_files) -> ModelVersion:
+    """A genuinely different model from the active one (two epochs on 3,000 images), registered and inactive."""
+    return registry.register_version("weak", *small_model_files, metrics={"mnist_test_accuracy": None})
+
+
+def probabilities_of(version: ModelVersion, model_input: np.ndarray) -> np.ndarray:
+    with version.tflite_file.open("rb") as fh:
+        raw = Classifier(fh.read()).predict(model_input[None])[0].astype(np.float64)
+    return raw / raw.sum()
+
+
+def test_a_running_process_serves_a_newly_activated_version(weak_version, active_model, settings) -> None:
+    """Each answer's probabilities are those of the interpreter of the version it names, and not the other's: the
+    swap changed the model that computes, not only the name on the row."""
     settings.DIGITS_MODEL_REFRESH_SECONDS = 0
-    first = create_submission(png_bytes(draw_digit(1)), "s").ordered_drawings[0]
-    assert first.model_version == active_model
-    registry.activate(second_version)
-    second = create_submission(png_bytes(draw_digit(1)), "s").ordered_drawings[0]
-    assert second.model_version == second_version
-    call_command("activate_model", active_model.name)  # rolling back is activating the older one
-    third = create_submission(png_bytes(draw_digit(1)), "s").ordered_drawings[0]
-    assert third.model_version == active_model
+    image = png_bytes(draw_digit(1))
+    served = []
+    for version, activate in (
+        (active_model, None),
+        (weak_version, lambda: registry.activate(weak_version)),
+        (active_model, lambda: call_command("activate_model", active_model.name, verbosity=0)),  # rolling back
+    ):
+        if activate:
+            activate()
+        drawing = create_submission(image, "s").ordered_drawings[0]
+        assert drawing.model_version == version
+        served.append(np.asarray(drawing.probabilities))
+        other = weak_version if version == active_model else active_model
+        assert np.allclose(drawing.probabilities, probabilities_of(version, drawing.input_array), atol=1e-6)
+        assert not np.allclose(drawing.probabilities, probabilities_of(other, drawing.input_array), atol=1e-3)
+    assert not np.allclose(served[0], served[1], atol=1e-3)
+    assert np.allclose(served[0], served[2], atol=1e-6)
 
 
 def test_a_corrupt_artifact_is_refused_and_the_active_model_stays(second_version, active_model) -> None:
@@ -99,3 +126,21 @@ def test_an_artifact_that_does_not_match_its_checksum_is_not_served_or_cached(se
     with pytest.raises(serving.ModelUnavailable, match="checksum"):
         serving.load_version(second_version)
     assert not serving.cached_path(second_version.tflite_sha256).exists()
+
+
+def test_activate_model_list_shows_every_version_and_marks_the_active_one(active_model) -> None:
+    ModelVersionFactory(name="weaker", metrics={"mnist_test_accuracy": 0.9123})
+    ModelVersionFactory(name="unmeasured", metrics={})
+    for args in (["--list"], []):  # without a version, the command lists too
+        out = io.StringIO()
+        call_command("activate_model", *args, stdout=out)
+        lines = {
+            line.split()[1] if line.startswith("*") else line.split()[0]: line for line in out.getvalue().splitlines()
+        }
+        assert set(lines) == {active_model.name, "weaker", "unmeasured"}
+        assert lines[active_model.name].startswith(f"* {active_model.name} ")
+        assert f"MNIST {active_model.mnist_accuracy:.2%}" in lines[active_model.name]
+        assert lines["weaker"].startswith("  weaker ")
+        assert "MNIST 91.23%" in lines["weaker"]
+        assert "MNIST —" in lines["unmeasured"]
+    assert ModelVersion.objects.active() == active_model  # listing activates nothing

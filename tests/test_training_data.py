@@ -8,13 +8,13 @@ import zipfile
 import numpy as np
 import pytest
 from django.core.management import call_command
-from django.utils import timezone
 
 from recognizer.core.idx import read_idx
 from recognizer.corrections import training_corrections
 from recognizer.export import IDX_IMAGES, IDX_LABELS, MANIFEST, NPZ, build_data_set
 from recognizer.models import Drawing
-from tests.support.review_data import check_data_set, resubmit, submit
+from tests.support.factories import DrawingFactory, copy_of
+from tests.support.review_data import check_data_set
 
 pytestmark = pytest.mark.django_db
 CorrectionStatus = Drawing.CorrectionStatus
@@ -27,19 +27,14 @@ def ids(queryset) -> set[int]:
 @pytest.fixture
 def states(active_model) -> dict[str, Drawing]:
     """One drawing in each review state that matters for training."""
-    now = timezone.now()
     return {
-        "accepted": submit(1, corrected_label=7, correction_status=CorrectionStatus.ACCEPTED, corrected_at=now),
-        "pending": submit(2, corrected_label=3, correction_status=CorrectionStatus.PENDING, corrected_at=now),
-        "rejected": submit(3, corrected_label=8, correction_status=CorrectionStatus.REJECTED, corrected_at=now),
-        "excluded": submit(
-            4,
-            corrected_label=4,
-            correction_status=CorrectionStatus.ACCEPTED,
-            corrected_at=now,
-            excluded_from_training=True,
+        "accepted": DrawingFactory(digit=1, corrected_label=7, correction_status=CorrectionStatus.ACCEPTED),
+        "pending": DrawingFactory(digit=2, corrected_label=3),
+        "rejected": DrawingFactory(digit=3, corrected_label=8, correction_status=CorrectionStatus.REJECTED),
+        "excluded": DrawingFactory(
+            digit=4, corrected_label=4, correction_status=CorrectionStatus.ACCEPTED, excluded_from_training=True
         ),
-        "uncorrected": submit(5),
+        "uncorrected": DrawingFactory(digit=5),
     }
 
 
@@ -62,29 +57,27 @@ def test_rejected_and_excluded_never_train(states) -> None:
 
 
 def test_the_same_image_submitted_many_times_counts_once(active_model) -> None:
-    first = submit(6, corrected_label=6, correction_status=CorrectionStatus.PENDING, corrected_at=timezone.now())
-    later = resubmit(first, corrected_label=5, correction_status=CorrectionStatus.PENDING, corrected_at=timezone.now())
-    resubmit(first)  # a third copy with no correction
+    first = DrawingFactory(digit=6, corrected_label=6)
+    later = copy_of(first, corrected_label=5)
+    copy_of(first)  # a third copy with no correction
     assert ids(training_corrections(include_pending=True)) == {later.pk}  # the latest correction wins
 
 
 def test_an_accepted_copy_beats_a_later_pending_one(active_model) -> None:
-    accepted = submit(6, corrected_label=6, correction_status=CorrectionStatus.ACCEPTED, corrected_at=timezone.now())
-    resubmit(accepted, corrected_label=0, correction_status=CorrectionStatus.PENDING, corrected_at=timezone.now())
+    accepted = DrawingFactory(digit=6, corrected_label=6, correction_status=CorrectionStatus.ACCEPTED)
+    copy_of(accepted, corrected_label=0)  # pending, and later
     assert ids(training_corrections(include_pending=True)) == {accepted.pk}
 
 
 def test_excluding_one_copy_keeps_every_copy_of_that_image_out(active_model) -> None:
-    accepted = submit(9, corrected_label=9, correction_status=CorrectionStatus.ACCEPTED, corrected_at=timezone.now())
-    resubmit(accepted, excluded_from_training=True)
+    accepted = DrawingFactory(digit=9, corrected_label=9, correction_status=CorrectionStatus.ACCEPTED)
+    copy_of(accepted, excluded_from_training=True)
     assert not training_corrections(include_pending=True).exists()
 
 
 def test_a_rejected_copy_does_not_stop_an_accepted_one(active_model) -> None:
-    rejected = submit(2, corrected_label=7, correction_status=CorrectionStatus.REJECTED, corrected_at=timezone.now())
-    accepted = resubmit(
-        rejected, corrected_label=2, correction_status=CorrectionStatus.ACCEPTED, corrected_at=timezone.now()
-    )
+    rejected = DrawingFactory(digit=2, corrected_label=7, correction_status=CorrectionStatus.REJECTED)
+    accepted = copy_of(rejected, corrected_label=2, correction_status=CorrectionStatus.ACCEPTED)
     assert ids(training_corrections()) == {accepted.pk}
 
 

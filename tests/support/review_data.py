@@ -1,26 +1,22 @@
-"""Real review data for admin and training-data tests: drawings made through the real prediction path, then put in
-the review states the tests need, and extra model versions registered from the shipped artifacts."""
+"""Review data for admin tests: drawings made through the real prediction path (for the browser tests; the others
+build rows with tests/support/factories.py), an exported data set checked against its drawings, staff with some
+permissions and a visitor."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import json
-import shutil
-from pathlib import Path
 
 import numpy as np
 from django.contrib.auth.models import Permission
 from django.test import Client
 
 from bench.drawing import draw_digit, png_bytes
-from recognizer import registry
 from recognizer.export import MANIFEST, NPZ
-from recognizer.models import Drawing, ModelVersion
+from recognizer.models import Drawing
 from recognizer.predictions import create_submission
-
-#: Client keys as recognizer.api.authentication makes them (32 letters and digits): data from a few visitors.
-CLIENTS = ("q7XbT2mLw9RkVz4NcP8sHd3JyF6aGe1U", "M4tWn8ZrB2vLx6QpK9cYh3DsJ7fE1gTa", "c3PkR9wX7nTz2LbV6mQy8JsH4dFa1GeU")
+from tests.support.factories import CLIENTS
 
 
 def submit(digit: int, variant: int = 0, client: str = CLIENTS[0], network: str = "", **state) -> Drawing:
@@ -31,34 +27,6 @@ def submit(digit: int, variant: int = 0, client: str = CLIENTS[0], network: str 
         Drawing.objects.filter(pk=drawing.pk).update(**state)
         drawing.refresh_from_db()
     return drawing
-
-
-def resubmit(drawing: Drawing, **state) -> Drawing:
-    """Submit exactly the same image again (same PNG bytes, so the same ``image_sha256``)."""
-    with drawing.image.open("rb") as fh:
-        raw = fh.read()
-    copy = create_submission(raw, CLIENTS[1]).ordered_drawings[0]
-    assert copy.image_sha256 == drawing.image_sha256
-    if state:
-        Drawing.objects.filter(pk=copy.pk).update(**state)
-        copy.refresh_from_db()
-    return copy
-
-
-def register_copy(source: ModelVersion, name: str, directory: Path, **fields) -> ModelVersion:
-    """Another version with ``source``'s real artifacts under a new name (``fields``: metrics, parent, ...)."""
-    paths = []
-    for field, suffix in (("keras_file", ".keras"), ("tflite_file", ".tflite")):
-        target = directory / f"{name}{suffix}"
-        with getattr(source, field).open("rb") as src, open(target, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        paths.append(target)
-    trained_at = fields.pop("trained_at", None)
-    version = registry.register_version(name, *paths, metrics=fields.pop("metrics", {}), **fields)
-    if trained_at is not None:
-        ModelVersion.objects.filter(pk=version.pk).update(trained_at=trained_at)
-        version.refresh_from_db()
-    return version
 
 
 def check_data_set(files: dict[str, bytes], expected: list[Drawing]) -> dict:
