@@ -27,7 +27,9 @@
   const BRUSH_FRACTION = 1 / 14;
 
   const state = {
-    strokes: [], // each stroke: a list of [x, y] points in 0..1 canvas coordinates
+    strokes: [], // each stroke: a list of [x, y, t] or [x, y, t, pressure] points, x and y in 0..1 canvas coordinates
+    started: null, // performance.now() at the drawing's first pointer-down: t is milliseconds since then
+    pointer: "unknown", // the drawing's pointer type: "mouse", "touch" or "pen"
     current: null, // the stroke being drawn
     pointerId: null, // the one pointer drawing it (a second finger is ignored)
     version: 0, // bumped on every change of the drawing
@@ -119,10 +121,24 @@
     outCtx.drawImage(canvas, 0, 0, out.width, out.height);
     return out.toDataURL("image/png");
   }
+  /* A point as the API's strokes take it: [x, y, t] in 0..1 canvas fractions and ms since the drawing began, plus the
+     pressure when the device reports a real one (a pen; mice report 0.5 while pressed, or 0). */
   function localPoint(event) {
     const rect = canvas.getBoundingClientRect();
     const clamp = (v) => Math.min(1, Math.max(0, v));
-    return [clamp((event.clientX - rect.left) / rect.width), clamp((event.clientY - rect.top) / rect.height)];
+    const round = (v, digits) => Number(v.toFixed(digits));
+    if (state.started === null) state.started = event.timeStamp;
+    const point = [
+      round(clamp((event.clientX - rect.left) / rect.width), 4),
+      round(clamp((event.clientY - rect.top) / rect.height), 4),
+      Math.max(0, Math.round(event.timeStamp - state.started)),
+    ];
+    if (event.pointerType === "pen" && event.pressure > 0) point.push(round(event.pressure, 3));
+    return point;
+  }
+  /** The strokes as the API accepts them beside the image (recognizer/core/strokes.py). */
+  function exportStrokes() {
+    return { aspect: Number((canvas.width / canvas.height).toFixed(4)), pointer: state.pointer, strokes: state.strokes };
   }
 
   canvas.addEventListener("pointerdown", (event) => {
@@ -133,6 +149,8 @@
     clearTimeout(state.timer);
     canvas.setPointerCapture(event.pointerId);
     state.pointerId = event.pointerId;
+    if (!state.strokes.length) state.started = null; // a new drawing: its time starts at this pointer-down
+    state.pointer = ["mouse", "touch", "pen"].includes(event.pointerType) ? event.pointerType : "unknown";
     state.current = [localPoint(event)];
     state.strokes.push(state.current);
     changed();
@@ -247,7 +265,7 @@
     answerEl.setAttribute("aria-busy", "true");
     say(kind === "number" ? "Reading your number…" : "Reading your drawing…");
     try {
-      const data = await api(URLS[kind], { image: exportImage() });
+      const data = await api(URLS[kind], { image: exportImage(), strokes: exportStrokes() });
       if (version === state.version) {
         const drawings = kind === "number" ? data.digits : [data];
         state.result = { kind, version, drawings };
