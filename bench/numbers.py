@@ -4,7 +4,7 @@
 
 Numbers of 2 to 4 digits are built from real handwritten digits that no model here trained on: MNIST test, and the
 other writers of ``../shared/handwriting`` (optdigits writer-independent, semeion, HwD-1000). Each digit is traced
-into pen strokes (skeleton, :mod:`tests.pen_strokes`), placed on a number canvas 280 px high with the page's brush
+into pen strokes (skeleton, :mod:`bench.pen_strokes`), placed on a number canvas 280 px high with the page's brush
 (20 px), and written left to right with time stamps (10 ms a point, 150 ms between a digit's strokes, 350 ms between
 digits). The gap between neighbouring digits' ink boxes is 1.5 brush widths (apart), 0.5 (close), -1 (overlapping:
 the next digit's box starts a brush width inside its neighbour's), or touching: from boxes touching, the next digit
@@ -34,10 +34,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import Machine, markdown_table, pyplot, write_result  # noqa: E402
+from bench.pen_strokes import digit_strokes  # noqa: E402
 from recognizer.core import grouping, segmentation  # noqa: E402
 from recognizer.core import strokes as S  # noqa: E402
-from recognizer.preprocessing import preprocess, split_digits  # noqa: E402
-from tests.pen_strokes import digit_strokes  # noqa: E402
+from recognizer.core.preprocessing import preprocess, split_digits  # noqa: E402
 
 MODEL = ROOT / "recognizer" / "default_model" / "digits-v2.tflite"
 HANDWRITING = ROOT.parent / "shared" / "handwriting"
@@ -79,7 +79,7 @@ class Model:
 
 
 def mnist_test() -> tuple[np.ndarray, np.ndarray]:
-    from training.data import load_mnist
+    from training.ml.mnist import load_mnist
 
     data = load_mnist(MNIST, fetch=False)
     return data.x_test, data.y_test

@@ -4,13 +4,13 @@
 
 Real digits: MNIST test and the other writers of ``../shared/handwriting`` (optdigits writer-independent, semeion,
 HwD-1000). Calibration (thresholds, conformal quantile), never reported as a test: optdigits' training writers and
-2,000 MNIST training digits. Non-digits: :mod:`tests.non_digits` (letters of five DejaVu fonts in three stroke styles,
+2,000 MNIST training digits. Non-digits: :mod:`bench.non_digits` (letters of five DejaVu fonts in three stroke styles,
 hearts, stars, houses, scribbles, smileys, crosses).
 
 Scores compared, each thresholded so that 1% of the calibration digits are flagged: the top probability (max
 softmax), the energy (log-sum-exp of the logits, read from the .tflite's logits tensor), the Mahalanobis distance of
 the penultimate features to the nearest class (shared covariance, fitted on 10,000 MNIST training digits), and each
-combined with today's shape rules (:mod:`recognizer.uncertainty`).
+combined with today's shape rules (:mod:`recognizer.core.uncertainty`).
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import Machine, markdown_table, write_result  # noqa: E402
+from bench.non_digits import FONTS  # noqa: E402
 from bench.numbers import HANDWRITING, MNIST, MODEL, _to_input, other_writers  # noqa: E402
 from recognizer.core import open_set  # noqa: E402
-from recognizer.preprocessing import preprocess  # noqa: E402
-from recognizer.uncertainty import measure  # noqa: E402
-from tests.non_digits import FONTS  # noqa: E402
+from recognizer.core.preprocessing import preprocess  # noqa: E402
+from recognizer.core.uncertainty import measure  # noqa: E402
 
 
 class Probe:
@@ -71,8 +71,8 @@ def calibration_digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> None:
-    from tests.non_digits import non_digits
-    from training.data import load_mnist
+    from bench.non_digits import non_digits
+    from training.ml.mnist import load_mnist
 
     machine = Machine()
     probe = Probe()

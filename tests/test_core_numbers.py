@@ -9,10 +9,10 @@ import math
 import numpy as np
 import pytest
 
+from bench.drawing import STROKES
 from recognizer.core import grouping, open_set, segmentation
 from recognizer.core import strokes as S
-from recognizer.preprocessing import preprocess
-from tests.drawing import STROKES
+from recognizer.core.preprocessing import preprocess
 
 MODEL = "recognizer/default_model/digits-v2.tflite"
 
@@ -25,7 +25,7 @@ def model():
 
 
 def digit_points(digit: int, left: float, width: float, t0: float, aspect: float = 1.0) -> list[list[list[float]]]:
-    """The strokes of ``digit`` (tests.drawing) in a slot starting at ``left`` (0-1 of the canvas width)."""
+    """The strokes of ``digit`` (bench.drawing) in a slot starting at ``left`` (0-1 of the canvas width)."""
     out, t = [], t0
     for stroke in STROKES[digit]:
         points = []

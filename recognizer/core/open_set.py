@@ -2,7 +2,7 @@
 
 Two measured rules (``bench/open_set.py``; thresholds fitted on calibration digits that are never reported as a test):
 
-* not a digit: the drawing's shape is unlike any digit (:mod:`recognizer.uncertainty`'s rules), or the model's
+* not a digit: the drawing's shape is unlike any digit (:mod:`recognizer.core.uncertainty`'s rules), or the model's
   evidence is weak. The evidence is read from the model's outputs: the top probability, or, when the serving code
   can give them, the logits (energy) or the penultimate features (Mahalanobis distance to the nearest class). Each is
   thresholded so that ``FLAG_RATE`` of calibration digits are flagged.
@@ -50,7 +50,7 @@ def assess(
     set_threshold: float = SET_THRESHOLD,
 ) -> Assessment:
     """Judge one prediction: ``looks_like_a_digit`` is the shape rules' answer on the 28x28 input
-    (``recognizer.uncertainty.measure(x).looks_like_a_digit``)."""
+    (``recognizer.core.uncertainty.measure(x).looks_like_a_digit``)."""
     p = np.asarray(probabilities, dtype=np.float64)
     order = [int(i) for i in np.argsort(-p)]
     if not looks_like_a_digit or (p[order[0]] < min_top and p[order[1]] < set_threshold):

@@ -31,7 +31,7 @@ from PIL import Image
 try:  # the restructure moves preprocessing into this package
     from recognizer.core.preprocessing import EmptyDrawing, center_in_frame, ink_map
 except ImportError:  # pragma: no cover - until then
-    from recognizer.preprocessing import EmptyDrawing, center_in_frame, ink_map
+    from recognizer.core.preprocessing import EmptyDrawing, center_in_frame, ink_map
 
 #: Scores a batch of 28x28 uint8 inputs (N, 28, 28): returns their probabilities (N, 10).
 Scorer = Callable[[np.ndarray], np.ndarray]
@@ -294,6 +294,6 @@ def _full_piece(
 
 
 def split_number(image: Image.Image, scorer: Scorer, max_digits: int = MAX_DIGITS) -> list[Image.Image]:
-    """Like :func:`recognizer.preprocessing.split_digits`, but cutting touching digits apart: each digit's own image
-    (dark ink on white), left to right."""
+    """Like :func:`recognizer.core.preprocessing.split_digits`, but cutting touching digits apart: each digit's own
+    image (dark ink on white), left to right."""
     return segment(image, scorer, max_digits).images
