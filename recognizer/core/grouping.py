@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recognizer.core.strokes import BRUSH_FRACTION, Drawing
+from recognizer.core.segmentation import MAX_DIGITS, TooManyDigits
+from recognizer.core.strokes import BRUSH_FRACTION, Drawing, render
 
 #: A stroke starting this many brush widths left of the current digit's right edge, or further right, begins a new
 #: digit (only if it also reaches beyond that edge: a stroke inside the digit never does).
@@ -83,6 +84,9 @@ def group_strokes(drawing: Drawing) -> list[list[int]]:
 
 #: With a scorer: at most this many consecutive strokes make one digit.
 MAX_STROKES_PER_DIGIT = 6
+#: With a scorer: at most this many candidate digits reach the model (fewer strokes a digit when there are many
+#: strokes), so a drawing's cost is bounded whatever it holds; each candidate is rendered on its own ink's box.
+MAX_CANDIDATES = 240
 #: Penalties (log-probability units) for a group that cannot be one digit: wider than MAX_WIDTH line heights (per
 #: line height beyond), or made of strokes side by side with a blank gap of more than half a brush between them.
 MAX_WIDTH = 1.05
@@ -112,9 +116,10 @@ def group_strokes_scored(
 
     ``preprocess`` turns a rendered PIL image into the 28x28 input (the site's one preprocessing function).
     """
-    from recognizer.core.strokes import render
-
     n = len(drawing.strokes)
+    window = min(MAX_STROKES_PER_DIGIT, max(1, MAX_CANDIDATES // max(n, 1)))
+    if n > window * max_digits:  # no grouping into at most max_digits runs of window strokes: no model work
+        return group_strokes(drawing)
     order = sorted(range(n), key=lambda i: float(drawing.strokes[i][0, 2]))
     width, height = drawing.canvas_size(1000)
     brush = min(width, height) * BRUSH_FRACTION
@@ -123,7 +128,7 @@ def group_strokes_scored(
     line = float(ys.max() - ys.min()) + brush
     spans, inputs, penalties = [], [], []
     for i in range(n):
-        for j in range(i + 1, min(n, i + MAX_STROKES_PER_DIGIT) + 1):
+        for j in range(i + 1, min(n, i + window) + 1):
             members = order[i:j]
             intervals = sorted((ext[m][0] - brush / 2, ext[m][1] + brush / 2) for m in members)
             reach, gap = intervals[0][1], 0.0
@@ -137,7 +142,7 @@ def group_strokes_scored(
             penalty += GAP_PENALTY if gap > 0.5 * brush else 0.0
             spans.append((i, j))
             penalties.append(penalty)
-            inputs.append(preprocess(render(drawing.subset(members))))
+            inputs.append(preprocess(render(drawing.subset(members), crop=True)))
     probabilities = np.asarray(scorer(np.stack(inputs)), dtype=np.float64)
     scores = {span: float(np.log(max(probabilities[k].max(), FLOOR))) - penalties[k] for k, span in enumerate(spans)}
 
@@ -161,7 +166,7 @@ def group_strokes_scored(
     back = np.full((n + 1, max_digits + 1), -1, dtype=np.int64)
     best[0, 0] = 0.0
     for j in range(1, n + 1):
-        for i in range(max(0, j - MAX_STROKES_PER_DIGIT), j):
+        for i in range(max(0, j - window), j):
             if (i, j) not in scores:
                 continue
             gain = scores[(i, j)] + boundary(i, j)
@@ -180,12 +185,40 @@ def group_strokes_scored(
     return sorted(groups, key=lambda g: min(ext[m][0] + ext[m][1] for m in g))
 
 
+def separate_pieces(drawing: Drawing) -> int:
+    """How many pieces the strokes make side by side, with a blank of more than half a brush between them: a lower
+    bound of the digits (overlapping digits make one piece), cheap to know before any model work."""
+    width, height = drawing.canvas_size(1000)
+    pad = min(width, height) * BRUSH_FRACTION * 0.75
+    intervals = sorted(_extents(drawing, width), key=lambda e: e[0])
+    pieces, reach = 0, -np.inf
+    for left, right, _, _ in intervals:
+        if left - pad > reach:
+            pieces += 1
+        reach = max(reach, right + pad)
+    return pieces
+
+
 def split_drawing(
-    drawing: Drawing, scorer: Callable[[np.ndarray], np.ndarray] | None = None, preprocess: Callable | None = None
+    drawing: Drawing,
+    scorer: Callable[[np.ndarray], np.ndarray] | None = None,
+    preprocess: Callable | None = None,
+    max_digits: int = MAX_DIGITS,
 ) -> list[Drawing]:
     """Each digit's strokes as a drawing of its own on the same canvas, left to right (render each, then
     ``preprocess``: the crop to the ink makes the canvas size irrelevant). With a ``scorer`` (and ``preprocess``),
-    the model helps choose the groups (:func:`group_strokes_scored`); without, the rules alone decide."""
+    the model helps choose the groups (:func:`group_strokes_scored`); without, the rules alone decide.
+
+    Raises :class:`~recognizer.core.segmentation.TooManyDigits` when the strokes make more than ``max_digits``
+    separate pieces, before any model work, or are grouped into more than ``max_digits`` digits.
+    """
+    pieces = separate_pieces(drawing)
+    if pieces > max_digits:
+        raise TooManyDigits(f"A number may have at most {max_digits} digits; this drawing has {pieces} or more.")
     if scorer is not None and preprocess is not None:
-        return [drawing.subset(m) for m in group_strokes_scored(drawing, scorer, preprocess)]
-    return [drawing.subset(members) for members in group_strokes(drawing)]
+        groups = group_strokes_scored(drawing, scorer, preprocess, max_digits)
+    else:
+        groups = group_strokes(drawing)
+    if len(groups) > max_digits:
+        raise TooManyDigits(f"A number may have at most {max_digits} digits; this drawing has {len(groups)}.")
+    return [drawing.subset(members) for members in groups]

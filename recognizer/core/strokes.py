@@ -105,8 +105,9 @@ def parse(data: Any) -> Drawing:
     aspect = _number(data.get("aspect", 1.0), "The canvas aspect (width / height)")
     if not MIN_ASPECT <= aspect <= MAX_ASPECT:
         raise InvalidStrokes(f"The canvas aspect (width / height) must be between {MIN_ASPECT} and {MAX_ASPECT}.")
-    pointer = data.get("pointer") or "unknown"
-    if pointer not in POINTER_TYPES:
+    pointer = data.get("pointer")
+    pointer = "unknown" if pointer is None else pointer
+    if not isinstance(pointer, str) or pointer not in POINTER_TYPES:
         raise InvalidStrokes(f"The pointer type must be one of: {', '.join(POINTER_TYPES)}.")
     raw = data.get("strokes")
     if not isinstance(raw, list):
@@ -172,17 +173,29 @@ def _smooth(points: np.ndarray, steps: int = 6) -> np.ndarray:
     return np.concatenate(out)
 
 
-def render(drawing: Drawing, shorter: int = RENDER_SIZE) -> Image.Image:
+def render(drawing: Drawing, shorter: int = RENDER_SIZE, crop: bool = False) -> Image.Image:
     """Draw the strokes as the page does: black ink, transparent background, round caps and joins, the brush
-    ``BRUSH_FRACTION`` of the shorter side. The image is what the page's upload would be (RGBA, ``shorter`` px)."""
+    ``BRUSH_FRACTION`` of the shorter side. The image is what the page's upload would be (RGBA, ``shorter`` px).
+
+    With ``crop``, only the ink's bounding box (and a brush's margin) is drawn, at the same scale: the cost follows
+    the ink, not the canvas, and ``preprocess`` (which crops to the ink) gives the same input as for the whole canvas.
+    """
     width, height = drawing.canvas_size(shorter)
     brush = max(2.0, min(width, height) * BRUSH_FRACTION)
     shift = 4  # sub-pixel precision for OpenCV: coordinates in 1/16 px
-    scale = np.array([width, height], dtype=np.float64) * (1 << shift)
+    scale = np.array([width, height], dtype=np.float64)
+    origin = np.zeros(2)
+    if crop:
+        points = np.concatenate([s[:, :2] for s in drawing.strokes]).astype(np.float64) * scale
+        margin = math.ceil(brush / 2) + 2
+        origin = np.floor(points.min(axis=0)) - margin
+        far = np.ceil(points.max(axis=0)) + margin
+        width, height = int(far[0] - origin[0]) + 1, int(far[1] - origin[1]) + 1
     alpha = np.zeros((height, width), dtype=np.uint8)
     thickness = max(1, round(brush))
     for stroke in drawing.strokes:
-        line = np.rint(_smooth(stroke[:, :2].astype(np.float64)) * scale).astype(np.int32)
+        pixels = _smooth(stroke[:, :2].astype(np.float64)) * scale - origin
+        line = np.rint(pixels * (1 << shift)).astype(np.int32)
         if len(line) == 1 or np.all(line == line[0]):
             cv2.circle(alpha, tuple(line[0]), round(brush / 2 * (1 << shift)), 255, -1, cv2.LINE_AA, shift)
         else:
