@@ -19,6 +19,7 @@
   const choicesEl = $("#choices");
   const choiceGrid = choicesEl.querySelector(".choice-grid");
   const recentEl = $("#recent");
+  const quickEl = $("#quick");
 
   const URLS = { digit: layout.dataset.predictUrl, number: layout.dataset.numberUrl, recent: layout.dataset.recentUrl };
   // How long after the pen lifts the drawing is read: longer for a number, so the pause between digits is no end.
@@ -48,6 +49,16 @@
   const finePercent = (p) => (p > 0.999 ? ">99.9%" : p < 0.001 ? "<0.1%" : `${(p * 100).toFixed(1)}%`);
   const labelOf = (drawing) => drawing.correction.label ?? drawing.digit;
   const isCorrected = (drawing) => drawing.correction.label !== null && drawing.correction.label !== undefined;
+  // The plausible digits, most probable first (the API's candidates: two or three when ambiguous).
+  const candidatesOf = (drawing) => (drawing.candidates && drawing.candidates.length ? drawing.candidates : [drawing.digit]);
+  const isAmbiguous = (drawing) =>
+    drawing.uncertain_reason === "ambiguous" && !isCorrected(drawing) && candidatesOf(drawing).length > 1;
+  const isNotADigit = (drawing) => drawing.uncertain_reason === "not_a_digit" && !isCorrected(drawing);
+  /** "a 4 or a 9", "a 1, a 7 or a 4" */
+  const eitherOr = (drawing) => {
+    const names = candidatesOf(drawing).map((d) => `${d === 8 ? "an" : "a"} ${d}`);
+    return `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}`;
+  };
   const element = (tag, props = {}, children = []) => {
     const node = Object.assign(document.createElement(tag), props);
     node.append(...children);
@@ -182,6 +193,7 @@
     redraw();
     if (state.result && !answerEl.hidden) {
       answerEl.classList.add("stale");
+      quickEl.classList.add("stale");
       closeChoices(false);
     }
   }
@@ -287,6 +299,7 @@
   /* ---------- the answer ---------- */
   function hideAnswer() {
     answerEl.hidden = true;
+    quickEl.hidden = true;
     state.result = null;
     closeChoices(false);
   }
@@ -300,9 +313,10 @@
     answerEl.classList.toggle("several", several); // each digit shows its own 28x28 view in its button
     answerEl.dataset.drawings = drawings.map((d) => d.id).join(" ");
 
+    renderQuick();
     digitEl.replaceChildren(
       ...drawings.map((d, i) => {
-        const notADigit = d.uncertain_reason === "not_a_digit" && !isCorrected(d);
+        const notADigit = isNotADigit(d);
         const shown = notADigit ? "?" : String(labelOf(d)) + (d.uncertain && !isCorrected(d) && !several ? "?" : "");
         const kind = isCorrected(d) ? "fixed" : d.uncertain ? "unsure" : "";
         const selected = several && i === state.selected ? "selected" : "";
@@ -312,9 +326,11 @@
 
     const [badge, badgeKind] = isCorrected(drawing)
       ? ["Corrected", "fixed"]
-      : drawing.uncertain_reason === "not_a_digit"
+      : isNotADigit(drawing)
         ? ["Not a digit?", "unsure"]
-        : drawing.uncertain
+        : isAmbiguous(drawing)
+          ? [`${candidatesOf(drawing).join(" or ")}?`, "unsure"]
+          : drawing.uncertain
           ? ["Not sure", "unsure"]
           : ["Sure", "sure"];
     badgeEl.textContent = badge;
@@ -370,11 +386,43 @@
     }
   }
 
+  /** The compact answer over the canvas: the digit (or number) and a word on how sure, in view at once. */
+  function renderQuick() {
+    const { drawings } = state.result;
+    if (state.result.version !== state.version) {
+      quickEl.hidden = true; // an earlier drawing from the strip: not what the canvas holds
+      return;
+    }
+    const several = drawings.length > 1;
+    const drawing = drawings[0];
+    let text;
+    let note = "";
+    if (several) {
+      text = drawings.map((d) => (isNotADigit(d) ? "?" : String(labelOf(d)))).join("");
+      note = drawings.some((d) => d.uncertain && !isCorrected(d)) ? "not sure" : "";
+    } else if (isCorrected(drawing)) {
+      [text, note] = [String(drawing.correction.label), "corrected"];
+    } else if (isNotADigit(drawing)) {
+      [text, note] = ["?", "not a digit?"];
+    } else if (isAmbiguous(drawing)) {
+      [text, note] = [`${candidatesOf(drawing).join(" or ")}?`, ""];
+    } else {
+      text = String(drawing.digit) + (drawing.uncertain ? "?" : "");
+      note = drawing.uncertain ? "not sure" : percent(drawing.confidence);
+    }
+    const unsure = drawings.some((d) => d.uncertain && !isCorrected(d));
+    quickEl.className = `quick ${unsure ? "unsure" : drawings.every(isCorrected) ? "fixed" : ""}`.trim();
+    quickEl.querySelector(".quick-answer").textContent = text;
+    quickEl.querySelector(".quick-note").textContent = note;
+    quickEl.hidden = false;
+  }
+
   function describe(drawing) {
     if (isCorrected(drawing)) return `you said it is a ${drawing.correction.label} (I read ${drawing.digit}).`;
-    if (drawing.uncertain_reason === "not_a_digit") {
+    if (isNotADigit(drawing)) {
       return `that doesn't look like a digit to me (my best guess: ${drawing.digit}, ${percent(drawing.confidence)}).`;
     }
+    if (isAmbiguous(drawing)) return `${eitherOr(drawing)}? I can't tell which.`;
     if (drawing.uncertain) return `I'm not sure: maybe a ${drawing.digit}, only ${percent(drawing.confidence)} sure.`;
     return `a ${drawing.digit}, ${percent(drawing.confidence)} sure.`;
   }
@@ -385,9 +433,14 @@
     if (drawings.length === 1) {
       if (isCorrected(drawing)) {
         say(`You said it is a ${drawing.correction.label}.`, "thanks");
-      } else if (drawing.uncertain_reason === "not_a_digit") {
+      } else if (isNotADigit(drawing)) {
         const hint = kind === "digit" && inkAspect() > 1.6 ? " Writing several digits? Choose “A number”." : "";
         say(`That doesn't look like a digit to me. If it is one, tap “Wrong?” and tell me which.${hint}`, "unsure");
+      } else if (isAmbiguous(drawing)) {
+        const [first, ...others] = candidatesOf(drawing);
+        const question = eitherOr(drawing).replace(/^a/, "A");
+        const other = others.length === 1 ? `the ${others[0]}` : "another";
+        say(`${question}? I can't tell which; I'd say ${first}. If it's ${other}, tap “Wrong?” and tell me.`, "unsure");
       } else if (drawing.uncertain) {
         const sure = percent(drawing.confidence);
         say(`I'm not sure. Maybe a ${drawing.digit}, but only ${sure} sure. Wrong? Tell me.`, "unsure");
@@ -396,7 +449,7 @@
       }
       return;
     }
-    const number = drawings.map((d) => (d.uncertain_reason === "not_a_digit" ? "?" : d.digit)).join("");
+    const number = drawings.map((d) => (isNotADigit(d) ? "?" : d.digit)).join("");
     const unsure = drawings.map((d, i) => (d.uncertain ? i + 1 : 0)).filter(Boolean);
     if (!unsure.length) {
       const lowest = Math.min(...drawings.map((d) => d.confidence));
