@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import math
 
 import numpy as np
@@ -107,6 +108,47 @@ def draw_number(digits: str, height: int = 280, spacing: float = 0.75, slant: fl
             part = part.transform((width + round(slant * height), height), Image.Transform.AFFINE, lean, Image.BILINEAR)
         image.alpha_composite(part, (round(i * spacing * height), 0))
     return image
+
+
+def _dense(points: list[tuple[float, float]], step: float) -> list[tuple[float, float]]:
+    """The polyline with points at most ``step`` apart, as a pen's samples are (the page smooths between them)."""
+    out = [points[0]]
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
+        n = max(1, math.ceil(math.hypot(x1 - x0, y1 - y0) / step))
+        out += [(x0 + (x1 - x0) * k / n, y0 + (y1 - y0) * k / n) for k in range(1, n + 1)]
+    return out
+
+
+def digit_strokes(
+    digits: str,
+    spacing: float = 0.75,
+    pointer: str = "mouse",
+    ms_per_point: float = 12.0,
+    pause_ms: float = 150.0,
+) -> dict:
+    """The API's ``strokes`` for ``digits`` written as :func:`draw_digit` (one digit) or :func:`draw_number` (several,
+    slots ``spacing`` x height apart: less packs them closer, so that they touch) draw them, left to right, with times.
+    """
+    height = 280
+    if len(digits) == 1:
+        width, slots, box = 280, [(0.0, 280.0)], (0.2, 0.1, 0.8, 0.9)
+    else:
+        slot = 0.75 * height
+        width = spacing * height * (len(digits) - 1) + slot
+        slots, box = [(i * spacing * height, slot) for i in range(len(digits))], (0.15, 0.1, 0.85, 0.9)
+    strokes, t = [], 0.0
+    for char, (left, slot_width) in zip(digits, slots, strict=True):
+        for stroke in STROKES[int(char)]:
+            points = []
+            for x, y in _dense(stroke, 0.04):
+                px = left + (box[0] + x * (box[2] - box[0])) * slot_width
+                py = (box[1] + y * (box[3] - box[1])) * height
+                points.append([round(px / width, 5), round(py / height, 5), round(t)])
+                t += ms_per_point
+            strokes.append(points)
+            t += pause_ms
+        t += 2 * pause_ms
+    return {"aspect": round(width / height, 4), "pointer": pointer, "strokes": strokes}
 
 
 def mnist_as_drawing(image28: np.ndarray, size: int = 280) -> Image.Image:

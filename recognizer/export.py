@@ -1,8 +1,10 @@
-"""Export the reviewed corrections as a data set: NPZ, MNIST-style IDX files and a JSON manifest.
+"""Export the reviewed corrections as a data set: NPZ, MNIST-style IDX files, the strokes as NDJSON, and a manifest.
 
 The samples are exactly the ones training would use (:func:`recognizer.corrections.training_corrections`): the
 28x28 inputs the model saw, labelled with their corrections. Anyone can load them with ``numpy.load`` or any MNIST
-reader; the manifest says how the set was selected, what each sample is, and the checksum of every file.
+reader; the manifest says how the set was selected, what each sample is, and the checksum of every file. The samples
+that were drawn as strokes have them in the NDJSON file, one drawing a line in the Quick, Draw! raw format (``word``,
+``drawing``: per stroke ``[[x...], [y...], [t...]]``), with ``index`` linking the line to the arrays.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from recognizer.core import strokes as core_strokes
 from recognizer.core.idx import idx_bytes
 from recognizer.corrections import training_corrections, usable_statuses
 from recognizer.models import Drawing
@@ -28,6 +31,7 @@ FORMAT = "digits-corrections/1"
 NPZ = "corrections.npz"
 IDX_IMAGES = "corrections-images-idx3-ubyte"
 IDX_LABELS = "corrections-labels-idx1-ubyte"
+STROKES = "corrections-strokes.ndjson"
 MANIFEST = "manifest.json"
 
 
@@ -73,6 +77,24 @@ def _sample(index: int, drawing: Drawing) -> dict:
     }
 
 
+def _strokes_line(index: int, drawing: Drawing) -> str:
+    """One drawing as a Quick, Draw! raw NDJSON line (canvas pixels with the shorter side 255, time in ms)."""
+    strokes = drawing.stroke_drawing
+    width, height = strokes.canvas_size(255)
+    line = {
+        "key_id": str(drawing.pk),
+        "index": index,
+        "word": str(drawing.corrected_label),
+        "recognized": drawing.predicted_digit == drawing.corrected_label,
+        "timestamp": drawing.created_at.isoformat(),
+        "countrycode": "",
+        "pointer": strokes.pointer,
+        "canvas": [width, height],
+        "drawing": core_strokes.to_quickdraw(strokes),
+    }
+    return json.dumps(line, separators=(",", ":"))
+
+
 def build_data_set(include_pending: bool | None = None, within: QuerySet[Drawing] | None = None) -> DataSet:
     """The training corrections (optionally only those also in ``within``, e.g. an admin selection) as a data set."""
     if include_pending is None:
@@ -91,11 +113,18 @@ def build_data_set(include_pending: bool | None = None, within: QuerySet[Drawing
         drawing_ids=np.array([d.pk for d in drawings], dtype=np.int64),
         predicted=np.array([d.predicted_digit for d in drawings], dtype=np.uint8),
     )
-    files = {NPZ: buffer.getvalue(), IDX_IMAGES: idx_bytes(images), IDX_LABELS: idx_bytes(labels)}
+    lines = [_strokes_line(i, d) for i, d in enumerate(drawings) if d.strokes is not None]
+    files = {
+        NPZ: buffer.getvalue(),
+        IDX_IMAGES: idx_bytes(images),
+        IDX_LABELS: idx_bytes(labels),
+        STROKES: "".join(line + "\n" for line in lines).encode(),
+    }
     manifest = {
         "format": FORMAT,
         "created_at": timezone.now().isoformat(),
         "count": len(drawings),
+        "with_strokes": len(lines),
         "selection": {
             "statuses": usable_statuses(include_pending),
             "include_pending": include_pending,
@@ -112,6 +141,9 @@ def build_data_set(include_pending: bool | None = None, within: QuerySet[Drawing
             NPZ: "images (N, 28, 28) uint8, labels (N,) uint8, drawing_ids (N,) int64, predicted (N,) uint8",
             IDX_IMAGES: "MNIST IDX, unsigned bytes, (N, 28, 28); light ink on black like MNIST",
             IDX_LABELS: "MNIST IDX, unsigned bytes, (N,)",
+            STROKES: "one JSON object a line for each sample drawn as strokes (Quick, Draw! raw format): key_id "
+            "(drawing id), index (into the arrays), word (the label), recognized, timestamp, pointer, canvas "
+            "[width, height] px, drawing: per stroke [[x...], [y...], [t ms...]]",
         },
         "samples": [_sample(i, d) for i, d in enumerate(drawings)],
     }

@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from recognizer.core import strokes as core_strokes
+
 
 def model_artifact_path(instance: ModelVersion, filename: str) -> str:
     return f"models/{instance.name}/{filename}"
@@ -90,6 +92,11 @@ class Submission(models.Model):
         max_length=255,
         help_text="The whole submitted drawing of a number; a single digit's image is kept on its drawing.",
     )
+    strokes = models.BinaryField(
+        null=True,
+        blank=True,
+        help_text="A number's whole drawing as strokes when the client sent them (recognizer.core.strokes.encode).",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -117,6 +124,12 @@ class Drawing(models.Model):
     image = models.ImageField(upload_to=drawing_image_path, max_length=255)
     image_sha256 = models.CharField(max_length=64, db_index=True)
     model_input = models.BinaryField(help_text="The 28x28 uint8 input the model saw, row by row (784 bytes).")
+    strokes = models.BinaryField(
+        null=True,
+        blank=True,
+        help_text="This digit's strokes on its submission's canvas when the client sent them "
+        "(recognizer.core.strokes.encode: ~300 bytes for a digit).",
+    )
     predicted_digit = models.PositiveSmallIntegerField(db_index=True)
     confidence = models.FloatField()
     probabilities = models.JSONField()
@@ -156,6 +169,11 @@ class Drawing(models.Model):
     def input_array(self) -> np.ndarray:
         """The stored model input as a (28, 28) uint8 array."""
         return np.frombuffer(bytes(self.model_input), dtype=np.uint8).reshape(28, 28)
+
+    @property
+    def stroke_drawing(self) -> core_strokes.Drawing | None:
+        """The stored strokes, decoded; None for a drawing sent only as a picture."""
+        return None if self.strokes is None else core_strokes.decode(bytes(self.strokes))
 
 
 def training_run_path(instance: TrainingRun, filename: str) -> str:

@@ -1,8 +1,14 @@
 """The core loop's work: decode a drawing, preprocess, predict, store; and store corrections.
 
-Views and API endpoints stay thin and call these functions. Everything that can fail (decoding, empty canvas, no
-model) happens before anything is written; the image file and the rows are then written together, and the file is
-removed again if the rows cannot be, so a failed request leaves nothing half-written.
+Views and API endpoints stay thin and call these functions. Everything that can fail (decoding, empty canvas, too
+many digits, no model) happens before anything is written; the image file and the rows are then written together, and
+the file is removed again if the rows cannot be, so a failed request leaves nothing half-written.
+
+A drawing arrives as a picture, as strokes, or both. Strokes are rendered with the page's brush
+(:func:`recognizer.core.strokes.render`), so both reach the same ``preprocess``; when both are sent, the strokes are
+read and the picture is not decoded. A number from strokes is split by which strokes make which digit
+(:mod:`recognizer.core.grouping`); a number from a picture alone by recognition-scored cuts
+(:mod:`recognizer.core.segmentation`). Both are bounded: more than ``DIGITS_MAX_NUMBER_DIGITS`` digits is refused.
 """
 
 from __future__ import annotations
@@ -19,22 +25,32 @@ from django.utils import timezone
 from PIL import Image
 
 from recognizer import serving
-from recognizer.core.preprocessing import TooManyDigits, preprocess, split_digits
+from recognizer.core import grouping, segmentation
+from recognizer.core import strokes as core_strokes
+from recognizer.core.preprocessing import TooManyDigits, preprocess
 from recognizer.files import removed_on_failure
 from recognizer.images import as_png, open_image
 from recognizer.models import Drawing, Submission
 
 __all__ = ["CorrectionLocked", "TooManyDigits", "correct", "create_submission"]
 
+Classify = Callable[[np.ndarray], list[serving.Prediction]]
+
 
 @dataclass(frozen=True)
 class _Digit:
     png: bytes
     model_input: np.ndarray
+    strokes: bytes | None = None
 
 
-def _digits_of(image: Image.Image, raw: bytes, as_number: bool) -> list[_Digit]:
-    """One digit: the upload itself. A number: each digit's own image, stored and preprocessed like a single digit."""
+def _scorer(classify: Classify) -> segmentation.Scorer:
+    """The model as the splitters want it: a batch of 28x28 inputs in, their probabilities (N, 10) out."""
+    return lambda inputs: np.array([p.probabilities for p in classify(inputs)])
+
+
+def _digits_of_image(image: Image.Image, raw: bytes | None, as_number: bool, classify: Classify) -> list[_Digit]:
+    """One digit: the upload itself. A number: each digit's own image, cut where the model reads the pieces best."""
     if not as_number:
         return [_Digit(as_png(image, raw), preprocess(image))]
     limit = settings.DIGITS_MAX_NUMBER_PIXELS
@@ -42,8 +58,21 @@ def _digits_of(image: Image.Image, raw: bytes, as_number: bool) -> list[_Digit]:
         raise TooManyDigits(
             f"The canvas is {image.width}x{image.height} pixels; a number's may have at most {limit:,} pixels."
         )
-    pieces = split_digits(image, max_digits=settings.DIGITS_MAX_NUMBER_DIGITS)
-    return [_Digit(as_png(digit), preprocess(digit)) for digit in pieces]
+    pieces = segmentation.split_number(image, _scorer(classify), settings.DIGITS_MAX_NUMBER_DIGITS)
+    return [_Digit(as_png(piece), preprocess(piece)) for piece in pieces]
+
+
+def _digits_of_strokes(drawing: core_strokes.Drawing, as_number: bool, classify: Classify) -> list[_Digit]:
+    """One digit: the strokes rendered. A number: the strokes grouped into digits, each rendered on its own ink."""
+    if not as_number:
+        image = core_strokes.render(drawing)
+        return [_Digit(as_png(image), preprocess(image), core_strokes.encode(drawing))]
+    groups = grouping.split_drawing(drawing, _scorer(classify), preprocess, settings.DIGITS_MAX_NUMBER_DIGITS)
+    digits = []
+    for group in groups:
+        image = core_strokes.render(group, crop=True)
+        digits.append(_Digit(as_png(image), preprocess(image), core_strokes.encode(group)))
+    return digits
 
 
 def _store(fieldfile, content: bytes, saved: list) -> None:
@@ -52,14 +81,16 @@ def _store(fieldfile, content: bytes, saved: list) -> None:
 
 
 def create_submission(
-    raw: bytes,
+    raw: bytes | None,
     client_key: str,
     as_number: bool = False,
-    classify: Callable[[np.ndarray], list[serving.Prediction]] | None = None,
+    classify: Classify | None = None,
     network_key: str = "",
     before_classify: Callable[[int], None] | None = None,
+    strokes: core_strokes.Drawing | None = None,
 ) -> Submission:
-    """Predict the digit (or, with ``as_number``, each digit of a number) in an uploaded image and store it all.
+    """Predict the digit (or, with ``as_number``, each digit of a number) in an uploaded image or in ``strokes``
+    (validated by :func:`recognizer.core.strokes.parse`), and store it all.
 
     ``client_key`` (:mod:`recognizer.api.authentication`) marks the drawings as the client's own. The submission and its
     drawings are written in one transaction, the drawings with one INSERT. ``classify`` turns the 28x28 inputs into
@@ -67,22 +98,31 @@ def create_submission(
     the active model served with LiteRT unless given (the benchmark's Keras baseline passes its own, so that the two
     differ in nothing else).
     ``network_key`` (:mod:`recognizer.network`) is stored with the submission. ``before_classify`` is called with the
-    number of digits once they are known and before any is recognized (the API charges the rate limit there).
-    Raises :class:`~recognizer.images.InvalidImage`, :class:`~recognizer.core.preprocessing.EmptyDrawing`,
-    :class:`~recognizer.core.preprocessing.TooManyDigits` or :class:`~recognizer.serving.ModelUnavailable` before
-    anything is stored.
+    number of digits once they are known and before they are read (the API charges the rate limit there; splitting
+    a number from a picture has read its candidate pieces already, within the bounds of
+    :mod:`recognizer.core.segmentation`).
+    Raises :class:`~recognizer.images.InvalidImage`, :class:`~recognizer.core.strokes.InvalidStrokes`,
+    :class:`~recognizer.core.preprocessing.EmptyDrawing`, :class:`~recognizer.core.preprocessing.TooManyDigits` or
+    :class:`~recognizer.serving.ModelUnavailable` before anything is stored.
     """
-    image = open_image(raw)
-    digits = _digits_of(image, raw, as_number)
+    classify = classify or serving.predict_batch
+    if strokes is not None:
+        image, raw = core_strokes.render(strokes), None
+        digits = _digits_of_strokes(strokes, as_number, classify)
+    else:
+        image = open_image(raw)
+        digits = _digits_of_image(image, raw, as_number, classify)
     if before_classify is not None:
         before_classify(len(digits))
-    predictions = (classify or serving.predict_batch)(np.stack([d.model_input for d in digits]))
+    predictions = classify(np.stack([d.model_input for d in digits]))
     now = timezone.now()
     submission = Submission(
         created_at=now,
         client_key=client_key,
         network_key=network_key,
         number="".join(str(p.digit) for p in predictions),
+        # A number keeps its whole drawing (as it keeps its picture); a single digit's is on its drawing.
+        strokes=core_strokes.encode(strokes) if strokes is not None and as_number else None,
     )
     drawings = []
     with removed_on_failure() as saved:
@@ -95,6 +135,7 @@ def create_submission(
                 position=position,
                 image_sha256=hashlib.sha256(digit.png).hexdigest(),
                 model_input=digit.model_input.tobytes(),
+                strokes=digit.strokes,
                 predicted_digit=prediction.digit,
                 confidence=prediction.confidence,
                 probabilities=prediction.probabilities,

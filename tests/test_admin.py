@@ -349,3 +349,20 @@ def test_a_flood_from_one_network_is_found_and_excluded_in_one_action(staff_clie
     honest.refresh_from_db()
     assert not honest.excluded_from_training
     assert_reviewed(flood[-1], staff_user, "every correction from 1 network(s)")
+
+
+def test_a_drawing_sent_as_strokes_is_replayed_by_a_self_drawing_svg(staff_client, active_model) -> None:
+    """No script (the admin's Content-Security-Policy): each stroke is a path animated by admin.css."""
+    from bench.drawing import digit_strokes
+    from recognizer.core import strokes as core_strokes
+    from recognizer.predictions import create_submission
+
+    sent = core_strokes.parse(digit_strokes("4071", spacing=0.5, pointer="pen"))
+    submission = create_submission(None, "k" * 32, as_number=True, strokes=sent)
+    page = staff_client.get(f"/admin/recognizer/drawing/{submission.ordered_drawings[0].pk}/change/").content.decode()
+    assert page.count('class="digits-replay__stroke"') == 2  # the 4's two strokes
+    assert 'pathLength="1"' in page
+    assert "animation-delay:" in page
+    assert "<script" not in page.split('class="digits-replay"', 1)[1].split("</svg>", 1)[0]
+    whole = staff_client.get(f"/admin/recognizer/submission/{submission.pk}/change/").content.decode()
+    assert whole.count('class="digits-replay__stroke"') == 5

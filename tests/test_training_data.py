@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
+from bench.drawing import digit_strokes
+from recognizer.core import strokes as core_strokes
 from recognizer.core.idx import read_idx
 from recognizer.corrections import training_corrections
-from recognizer.export import IDX_IMAGES, IDX_LABELS, MANIFEST, NPZ, build_data_set
+from recognizer.export import IDX_IMAGES, IDX_LABELS, MANIFEST, NPZ, STROKES, build_data_set
 from recognizer.models import Drawing
+from recognizer.predictions import create_submission
 from tests.support.factories import DrawingFactory, copy_of
 from tests.support.review_data import check_data_set
 
@@ -86,7 +91,7 @@ def test_export_command_writes_npz_idx_and_manifest(states, tmp_path, settings) 
     out = io.StringIO()
     call_command("export_corrections", str(tmp_path / "set"), "--include-pending", stdout=out)
     files = {p.name: p.read_bytes() for p in (tmp_path / "set").iterdir()}
-    assert set(files) == {NPZ, IDX_IMAGES, IDX_LABELS, MANIFEST}
+    assert set(files) == {NPZ, IDX_IMAGES, IDX_LABELS, STROKES, MANIFEST}
     expected = [Drawing.objects.get(pk=states[k].pk) for k in ("accepted", "pending")]
     read = check_data_set(files, expected)
     # The IDX files, read by the training code's own MNIST reader, hold the same images and labels.
@@ -109,7 +114,29 @@ def test_export_command_follows_the_setting_and_can_zip(states, tmp_path, settin
 def test_an_empty_export_is_still_a_valid_data_set(active_model, tmp_path) -> None:
     data_set = build_data_set()
     paths = data_set.write(tmp_path)
-    assert len(paths) == 4
+    assert len(paths) == 5
     assert read_idx(tmp_path / IDX_IMAGES).shape == (0, 28, 28)
     assert read_idx(tmp_path / IDX_LABELS).shape == (0,)
     assert data_set.manifest["count"] == 0
+
+
+def test_corrections_drawn_as_strokes_are_exported_as_ndjson(states, settings) -> None:
+    """One Quick, Draw! line per sample that has strokes, linked to the arrays by its index."""
+    settings.DIGITS_TRAIN_ON_PENDING = False
+    sent = core_strokes.parse(digit_strokes("4", pointer="touch"))
+    drawn = create_submission(None, "k" * 32, strokes=sent).ordered_drawings[0]
+    Drawing.objects.filter(pk=drawn.pk).update(
+        corrected_label=9, correction_status=CorrectionStatus.ACCEPTED, corrected_at=timezone.now()
+    )
+    data_set = build_data_set()
+    lines = [json.loads(line) for line in data_set.files[STROKES].decode().splitlines()]
+    assert len(lines) == 1 == data_set.manifest["with_strokes"]
+    line = lines[0]
+    assert (line["key_id"], line["word"], line["recognized"], line["pointer"]) == (str(drawn.pk), "9", False, "touch")
+    assert data_set.manifest["samples"][line["index"]]["drawing_id"] == drawn.pk
+    assert len(line["drawing"]) == len(sent.strokes) == 2
+    xs, ys, ts = line["drawing"][0]
+    assert len(xs) == len(ys) == len(ts) == len(sent.strokes[0])
+    assert max(xs) <= line["canvas"][0]
+    assert ts == sorted(ts)
+    assert data_set.manifest["files"][STROKES]["bytes"] == len(data_set.files[STROKES])

@@ -66,6 +66,8 @@ def test_measures_of_a_zero() -> None:
 
 CONFIDENT = [0.005] * 9 + [0.955]
 FLAT = [0.1] * 10
+DOUBTED = [0.35 / 9] * 9 + [0.65]  # above open_set's not-a-digit floor, below DIGITS_LOW_CONFIDENCE
+FOUR_OR_NINE = [0.01] * 4 + [0.52] + [0.01] * 4 + [0.40]
 
 
 def test_a_clear_digit_with_a_confident_model_is_certain() -> None:
@@ -75,9 +77,20 @@ def test_a_clear_digit_with_a_confident_model_is_certain() -> None:
 
 
 def test_a_digit_the_model_doubts_is_low_confidence() -> None:
-    judgement = judge(preprocess(draw_digit(9)), FLAT, low_confidence=0.7)
+    judgement = judge(preprocess(draw_digit(9)), DOUBTED, low_confidence=0.7)
     assert judgement.uncertain
     assert judgement.reason is Reason.LOW_CONFIDENCE
+    assert judgement.candidates == [9]
+
+
+def test_no_evidence_for_any_digit_is_not_a_digit() -> None:
+    """open_set: a top probability below its floor with no second candidate is weak evidence for every digit."""
+    assert judge(preprocess(draw_digit(9)), FLAT, low_confidence=0.7).reason is Reason.NOT_A_DIGIT
+
+
+def test_two_plausible_digits_are_ambiguous_with_both_candidates() -> None:
+    judgement = judge(preprocess(draw_digit(4)), FOUR_OR_NINE, low_confidence=0.7)
+    assert (judgement.reason, judgement.candidates) == (Reason.AMBIGUOUS, [4, 9])
 
 
 def test_a_blob_is_not_a_digit_however_confident_the_model_is() -> None:

@@ -23,7 +23,8 @@ from recognizer.admin.filters import (
     ReviewFilter,
     short_key,
 )
-from recognizer.admin.html import EMPTY, badge, model_input, percent
+from recognizer.admin.html import EMPTY, badge, model_input, percent, replay
+from recognizer.core import strokes as core_strokes
 from recognizer.export import build_data_set
 from recognizer.models import Drawing, Submission
 
@@ -115,13 +116,17 @@ class DrawingAdmin(admin.ModelAdmin):
         "export_data_set",
     ]
     fieldsets = [
-        ("Drawing", {"fields": ["large_image", "model_view_large", "submission", "position", "image_sha256"]}),
+        (
+            "Drawing",
+            {"fields": ["large_image", "strokes_replay", "model_view_large", "submission", "position", "image_sha256"]},
+        ),
         ("Prediction", {"fields": ["predicted_digit", "confidence_pct", "probability_bars", "model_version"]}),
         ("Correction and review", {"fields": [*DrawingForm.Meta.fields, "corrected_at", "reviewed_by", "reviewed_at"]}),
         ("Origin", {"fields": ["created_at", "client_key"], "classes": ["collapse"]}),
     ]
     readonly_fields = [
         "large_image",
+        "strokes_replay",
         "model_view_large",
         "submission",
         "position",
@@ -184,6 +189,10 @@ class DrawingAdmin(admin.ModelAdmin):
     @admin.display(description="drawing")
     def large_image(self, drawing: Drawing) -> SafeString:
         return format_html('<img class="digits-thumb digits-thumb--large" src="{}" alt="drawing">', drawing.image.url)
+
+    @admin.display(description="strokes (replayed)")
+    def strokes_replay(self, drawing: Drawing) -> SafeString:
+        return replay(drawing.stroke_drawing)
 
     @admin.display(description="predicted", ordering="predicted_digit")
     def predicted(self, drawing: Drawing) -> SafeString:
@@ -332,8 +341,13 @@ class SubmissionAdmin(admin.ModelAdmin):
     list_display = ["id", "number", "digits", "created_at"]
     date_hierarchy = "created_at"
     search_fields = ["=id", "number"]
-    readonly_fields = ["created_at", "client_key", "number", "image"]
+    readonly_fields = ["created_at", "client_key", "number", "image", "strokes_replay"]
     inlines = [DrawingInline]
+
+    @admin.display(description="strokes (replayed)")
+    def strokes_replay(self, submission: Submission) -> SafeString:
+        strokes = None if submission.strokes is None else core_strokes.decode(bytes(submission.strokes))
+        return replay(strokes, height=160)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Submission]:
         return super().get_queryset(request).annotate(digit_count=Count("drawings"))

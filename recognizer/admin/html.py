@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from recognizer.core import strokes as core_strokes
 from recognizer.images import array_to_png, png_data_url
 from recognizer.models import Drawing, TrainingRun
 
@@ -21,6 +22,57 @@ def model_input(drawing: Drawing, size: int) -> SafeString:
         size,
         size,
         drawing.pk,
+    )
+
+
+#: A replay lasts at most this long (s): long pauses are shortened, not the strokes' own pace.
+REPLAY_PAUSE_S = 0.6
+
+
+def replay(drawing: core_strokes.Drawing | None, height: int = 200) -> SafeString:
+    """The strokes as an SVG that draws itself, stroke after stroke at the pace they were drawn (CSS animations on
+    each path's dash offset, admin.css: no script, so the admin's Content-Security-Policy is kept); the view is
+    cropped to the ink."""
+    if drawing is None:
+        return format_html("{}", EMPTY)
+    width_px, height_px = drawing.canvas_size(280)
+    brush = min(width_px, height_px) * core_strokes.BRUSH_FRACTION
+    scale = (width_px, height_px)
+    points = [s[:, :2] * scale for s in drawing.strokes]
+    every = [p for stroke in points for p in stroke]
+    left, top = min(p[0] for p in every) - brush, min(p[1] for p in every) - brush
+    right, bottom = max(p[0] for p in every) + brush, max(p[1] for p in every) + brush
+    shapes, clock, last_end = [], 0.0, None
+    for stroke, xy in zip(drawing.strokes, points, strict=True):
+        start, end = float(stroke[0, 2]) / 1000, float(stroke[-1, 2]) / 1000
+        if last_end is not None:
+            clock += min(max(0.0, start - last_end), REPLAY_PAUSE_S)
+        duration = max(end - start, 0.05)
+        timing = f"animation-delay:{clock:.3f}s;animation-duration:{duration:.3f}s"
+        if len(xy) == 1 or (xy == xy[0]).all():
+            shapes.append(("circle", f'cx="{xy[0][0]:.1f}" cy="{xy[0][1]:.1f}" r="{brush / 2:.1f}"', timing))
+        else:
+            path = "M" + " L".join(f"{x:.1f} {y:.1f}" for x, y in xy)
+            shapes.append(("path", f'd="{path}" pathLength="1"', timing))
+        clock += duration
+        last_end = end
+    body = format_html_join(
+        "",
+        '<{} class="digits-replay__{}" {} style="{}"/>',
+        ((tag, "stroke" if tag == "path" else "dot", SafeString(attrs), timing) for tag, attrs, timing in shapes),
+    )
+    return format_html(
+        '<svg class="digits-replay" viewBox="{} {} {} {}" height="{}" stroke-width="{}" role="img" '
+        'aria-label="the drawing replayed stroke by stroke ({} strokes, {})">{}</svg>',
+        f"{left:.1f}",
+        f"{top:.1f}",
+        f"{right - left:.1f}",
+        f"{bottom - top:.1f}",
+        height,
+        f"{brush:.1f}",
+        len(drawing.strokes),
+        drawing.pointer,
+        body,
     )
 
 

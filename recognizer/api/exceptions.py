@@ -24,6 +24,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from recognizer.core.classifier import ModelUnavailable
 from recognizer.core.preprocessing import EmptyDrawing, TooManyDigits
+from recognizer.core.strokes import InvalidStrokes
 from recognizer.images import ImageTooLarge, InvalidImage
 from recognizer.predictions import CorrectionLocked
 
@@ -34,6 +35,7 @@ _ERRORS = {
     RequestDataTooBig: (status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "request_too_large"),
     ImageTooLarge: (status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "image_too_large"),
     InvalidImage: (status.HTTP_400_BAD_REQUEST, "invalid_image"),
+    InvalidStrokes: (status.HTTP_400_BAD_REQUEST, "invalid_strokes"),
     EmptyDrawing: (status.HTTP_400_BAD_REQUEST, "empty_drawing"),
     TooManyDigits: (status.HTTP_400_BAD_REQUEST, "number_too_large"),
     CorrectionLocked: (status.HTTP_409_CONFLICT, "correction_locked"),

@@ -8,20 +8,70 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from recognizer.api.authentication import correction_token
+from recognizer.core import strokes as core_strokes
 from recognizer.core.uncertainty import Judgement, Reason, judge
 from recognizer.images import array_to_png, png_data_url
 from recognizer.models import Drawing
 
+_POINT = {
+    "type": "array",
+    "minItems": 3,
+    "maxItems": 4,
+    "items": {"type": "number", "nullable": True},
+    "description": "[x, y, t] or [x, y, t, pressure]: x and y 0-1 fractions of the canvas (x right, y down), "
+    f"t milliseconds since the drawing began (0-{core_strokes.MAX_DURATION_MS}, not decreasing), pressure 0-1.",
+}
+STROKES_SCHEMA = {
+    "type": "object",
+    "required": ["strokes"],
+    "additionalProperties": False,
+    "properties": {
+        "strokes": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": core_strokes.MAX_STROKES,
+            "items": {"type": "array", "minItems": 1, "maxItems": core_strokes.MAX_POINTS_PER_STROKE, "items": _POINT},
+            "description": f"The strokes in the order drawn; at most {core_strokes.MAX_POINTS} points in all.",
+        },
+        "aspect": {
+            "type": "number",
+            "minimum": core_strokes.MIN_ASPECT,
+            "maximum": core_strokes.MAX_ASPECT,
+            "default": 1.0,
+            "description": "The canvas's width / height.",
+        },
+        "pointer": {"type": "string", "enum": list(core_strokes.POINTER_TYPES), "default": "unknown"},
+    },
+}
+
+
+@extend_schema_field(STROKES_SCHEMA)
+class StrokesField(serializers.JSONField):
+    """The drawing as strokes (:mod:`recognizer.core.strokes`); the views validate it with its ``parse``."""
+
 
 class PredictionRequestSerializer(serializers.Serializer):
-    """Either ``image`` as a base64 data URL in JSON, or ``image`` as a multipart file.
+    """``image`` (a base64 data URL in JSON, or a multipart file), ``strokes``, or both.
 
-    The same request reads one digit at ``/api/predictions/`` and a whole number at ``/api/numbers/``.
+    The same request reads one digit at ``/api/predictions/`` and a whole number at ``/api/numbers/``. Strokes are
+    rendered with the page's brush; when both are sent, the strokes are read (a number's digits are then split by
+    which strokes make which digit, not by cutting the picture) and the image is not decoded.
     """
 
     image = serializers.JSONField(
-        help_text="A data URL (data:image/png;base64,...) in JSON, or an image file in a multipart form."
+        required=False,
+        help_text="A data URL (data:image/png;base64,...) in JSON, or an image file in a multipart form.",
     )
+    strokes = StrokesField(
+        required=False,
+        help_text="The drawing as strokes (in a multipart form: the same as JSON text). Malformed or out of bounds: "
+        "400 invalid_strokes.",
+    )
+
+    def validate(self, data: dict) -> dict:
+        if data.get("image") is None and data.get("strokes") is None:
+            raise serializers.ValidationError({"image": ["Send an image, strokes, or both."]})
+        return data
 
 
 class DigitField(serializers.IntegerField):
@@ -80,8 +130,12 @@ class DrawingSerializer(serializers.Serializer):
         help_text="True when this answer must not be presented as fact (see uncertain_reason)."
     )
     uncertain_reason = serializers.SerializerMethodField(
-        help_text="Why the answer is uncertain: not_a_digit (the drawing's shape is unlike any digit), "
-        "low_confidence (the model's top probability is low), or null when it is not."
+        help_text="Why the answer is uncertain: not_a_digit (the drawing is unlike any digit: its shape, or weak "
+        "evidence for every digit), ambiguous (two or more digits are plausible: see candidates), low_confidence "
+        "(the model's top probability is low), or null when it is not."
+    )
+    candidates = serializers.SerializerMethodField(
+        help_text="The plausible digits, most probable first: one, or two or three when ambiguous (a 4 or a 9?)."
     )
     model_version = serializers.CharField(source="model_version.name")
     created_at = serializers.DateTimeField()
@@ -92,6 +146,10 @@ class DrawingSerializer(serializers.Serializer):
 
     def get_uncertain(self, drawing: Drawing) -> bool:
         return judgement_of(drawing).uncertain
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField(min_value=0, max_value=9)))
+    def get_candidates(self, drawing: Drawing) -> list[int]:
+        return judgement_of(drawing).candidates
 
     @extend_schema_field(serializers.ChoiceField(choices=[r.value for r in Reason], allow_null=True))
     def get_uncertain_reason(self, drawing: Drawing) -> str | None:
@@ -136,7 +194,10 @@ class ErrorSerializer(serializers.Serializer):
     """Every error: what is wrong, for people, and a stable code for programs."""
 
     detail = serializers.CharField()
-    code = serializers.CharField(help_text="invalid_input, invalid_image, image_too_large, empty_drawing, throttled, …")
+    code = serializers.CharField(
+        help_text="invalid_input, invalid_image, invalid_strokes, image_too_large, empty_drawing, number_too_large, "
+        "throttled, …"
+    )
     errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         required=False,

@@ -4,6 +4,8 @@ into JSON."""
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
@@ -25,9 +27,26 @@ from recognizer.api.serializers import (
     NumberSerializer,
     PredictionRequestSerializer,
 )
+from recognizer.core import strokes as core_strokes
 from recognizer.images import decode_data_url
-from recognizer.models import Drawing
+from recognizer.models import Drawing, Submission
 from recognizer.network import request_network_key
+
+
+def request_strokes(request: Request) -> core_strokes.Drawing | None:
+    """The request's ``strokes``, validated (:func:`recognizer.core.strokes.parse`), or None when it has none.
+
+    In JSON they are an object (or a bare list of strokes); in a multipart form, the same as JSON text.
+    """
+    value = request.data.get("strokes") if isinstance(request.data, dict) else None
+    if value is None:
+        return None
+    if isinstance(value, str) and request.content_type.startswith("multipart/"):
+        try:
+            value = json.loads(value)
+        except ValueError as error:
+            raise core_strokes.InvalidStrokes("Strokes in a form must be JSON text.") from error
+    return core_strokes.parse(value)
 
 
 def request_image(request: Request) -> bytes:
@@ -41,6 +60,21 @@ def request_image(request: Request) -> bytes:
         PredictionRequestSerializer(data=request.data).is_valid(raise_exception=True)
         raise ValidationError({"image": ["Send the image as a data URL string or as a multipart file."]})
     return decode_data_url(value)
+
+
+def create_submission(request: Request, as_number: bool, **options) -> Submission:
+    """Read the request's drawing (strokes when it has them, else its image) and predict it; ``options`` go to
+    :func:`recognizer.predictions.create_submission`."""
+    strokes = request_strokes(request)
+    raw = request_image(request) if strokes is None else None
+    return predictions.create_submission(
+        raw,
+        clients.ensure_client_key(request),
+        as_number=as_number,
+        strokes=strokes,
+        network_key=request_network_key(request),
+        **options,
+    )
 
 
 #: How many drawings the "recent" endpoint returns: the page's strip of this client's drawings.
@@ -58,12 +92,27 @@ _REQUEST_EXAMPLE = OpenApiExample(
 )
 
 
+#: The same 7 drawn as strokes (a mouse, two strokes' worth of points in one), as the page sends it beside the image.
+_STROKES_EXAMPLE = OpenApiExample(
+    "a 7 as strokes",
+    value={
+        "strokes": {
+            "aspect": 1.0,
+            "pointer": "mouse",
+            "strokes": [[[0.2, 0.12, 0], [0.5, 0.12, 60], [0.8, 0.12, 120], [0.62, 0.5, 220], [0.45, 0.9, 320]]],
+        }
+    },
+)
+
+
 def _error(description: str) -> OpenApiResponse:
     return OpenApiResponse(ErrorSerializer, description=description)
 
 
 _PREDICT_ERRORS = {
-    400: _error("Not an image, an empty canvas, or a number with too many digits or too large a canvas."),
+    400: _error(
+        "Not an image, malformed strokes, an empty canvas, or a number with too many digits or too large a canvas."
+    ),
     413: _error("The image or the request is over the size limits."),
     415: _error("Send JSON or a multipart form."),
     429: _error("Too many predictions; see the Retry-After header."),
@@ -125,14 +174,12 @@ class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelM
 
     @extend_schema(
         request=PredictionRequestSerializer,
-        examples=[_REQUEST_EXAMPLE],
+        examples=[_REQUEST_EXAMPLE, _STROKES_EXAMPLE],
         responses={201: DrawingSerializer, **_PREDICT_ERRORS},
     )
     def create(self, request: Request) -> Response:
         """Predict the digit in an image and store it; the answer says how to correct it."""
-        submission = predictions.create_submission(
-            request_image(request), clients.ensure_client_key(request), network_key=request_network_key(request)
-        )
+        submission = create_submission(request, as_number=False)
         drawing = submission.ordered_drawings[0]
         context = {**self.get_serializer_context(), "include_token": True}
         return Response(DrawingSerializer(drawing, context=context).data, status=status.HTTP_201_CREATED)
@@ -182,17 +229,15 @@ class NumberViewSet(_Throttled, viewsets.GenericViewSet):
 
     @extend_schema(
         request=PredictionRequestSerializer,
-        examples=[_REQUEST_EXAMPLE],
+        examples=[_REQUEST_EXAMPLE, _STROKES_EXAMPLE],
         responses={201: NumberSerializer, **_PREDICT_ERRORS},
     )
     def create(self, request: Request) -> Response:
         """Read a whole number: each digit is predicted, stored and returned with its own correction URL."""
-        submission = predictions.create_submission(
-            request_image(request),
-            clients.ensure_client_key(request),
+        submission = create_submission(
+            request,
             as_number=True,
-            network_key=request_network_key(request),
-            # The throttle counted one digit; the others are charged once they are known, before recognition.
+            # The throttle counted one digit; the others are charged once they are known, before they are read.
             before_classify=lambda digits: throttling.charge(request, self, digits - 1),
         )
         context = {**self.get_serializer_context(), "include_token": True}

@@ -8,6 +8,10 @@ single-digit box. Two independent signals decide when that answer must not be pr
   as MNIST): ink filling most of its box or a solid blob, many separate pieces, many closed loops, or a shape much
   wider than tall.
 
+Beyond those, :func:`recognizer.core.open_set.assess` (measured in ``bench/open_set.py``) says "not a digit" when the
+model's evidence for any digit is weak, and "ambiguous" with the candidates ("a 4 or a 9?") when a calibrated
+prediction set holds two digits or more.
+
 The shape limits were measured on MNIST: together they flag 10 of the 10,000 test digits (0.1%) and 41 of the 60,000
 training digits, while they catch blobs, dots, dashes, numbers drawn as one digit and dense scribbles. They cannot catch
 everything that is not a digit (a light scribble can look like a digit to any measure); the model's confidence covers
@@ -16,11 +20,13 @@ part of the rest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import cv2
 import numpy as np
+
+from recognizer.core import open_set
 
 #: Pixels of the 28x28 input at or above this value (0-255) count as ink for cover, loops and width.
 INK = 128
@@ -50,6 +56,7 @@ class Reason(StrEnum):
     """Why a prediction is uncertain, as the API reports it."""
 
     NOT_A_DIGIT = "not_a_digit"
+    AMBIGUOUS = "ambiguous"
     LOW_CONFIDENCE = "low_confidence"
 
 
@@ -109,6 +116,8 @@ class Judgement:
     """Whether a prediction may be presented as fact, and if not, why."""
 
     reason: Reason | None
+    #: The plausible digits, most probable first: one, or two or three when the drawing is ambiguous.
+    candidates: list[int] = field(default_factory=list)
 
     @property
     def uncertain(self) -> bool:
@@ -116,9 +125,13 @@ class Judgement:
 
 
 def judge(model_input: np.ndarray, probabilities: list[float], low_confidence: float) -> Judgement:
-    """Judge a prediction: first by the drawing's shape, then by the model's confidence against ``low_confidence``."""
-    if not measure(model_input).looks_like_a_digit:
-        return Judgement(Reason.NOT_A_DIGIT)
+    """Judge a prediction: by the drawing's shape and the model's evidence (not a digit), then by a calibrated
+    prediction set (ambiguous), then by the model's confidence against ``low_confidence``."""
+    assessment = open_set.assess(probabilities, measure(model_input).looks_like_a_digit)
+    if assessment.verdict is open_set.Verdict.NOT_A_DIGIT:
+        return Judgement(Reason.NOT_A_DIGIT, assessment.candidates)
+    if assessment.verdict is open_set.Verdict.AMBIGUOUS:
+        return Judgement(Reason.AMBIGUOUS, assessment.candidates)
     if max(probabilities) < low_confidence:
-        return Judgement(Reason.LOW_CONFIDENCE)
-    return Judgement(None)
+        return Judgement(Reason.LOW_CONFIDENCE, assessment.candidates)
+    return Judgement(None, assessment.candidates)

@@ -19,6 +19,7 @@
   const choicesEl = $("#choices");
   const choiceGrid = choicesEl.querySelector(".choice-grid");
   const recentEl = $("#recent");
+  const quickEl = $("#quick");
 
   const URLS = { digit: layout.dataset.predictUrl, number: layout.dataset.numberUrl, recent: layout.dataset.recentUrl };
   // How long after the pen lifts the drawing is read: longer for a number, so the pause between digits is no end.
@@ -27,7 +28,9 @@
   const BRUSH_FRACTION = 1 / 14;
 
   const state = {
-    strokes: [], // each stroke: a list of [x, y] points in 0..1 canvas coordinates
+    strokes: [], // each stroke: a list of [x, y, t] or [x, y, t, pressure] points, x and y in 0..1 canvas coordinates
+    started: null, // performance.now() at the drawing's first pointer-down: t is milliseconds since then
+    pointer: "unknown", // the drawing's pointer type: "mouse", "touch" or "pen"
     current: null, // the stroke being drawn
     pointerId: null, // the one pointer drawing it (a second finger is ignored)
     version: 0, // bumped on every change of the drawing
@@ -46,6 +49,16 @@
   const finePercent = (p) => (p > 0.999 ? ">99.9%" : p < 0.001 ? "<0.1%" : `${(p * 100).toFixed(1)}%`);
   const labelOf = (drawing) => drawing.correction.label ?? drawing.digit;
   const isCorrected = (drawing) => drawing.correction.label !== null && drawing.correction.label !== undefined;
+  // The plausible digits, most probable first (the API's candidates: two or three when ambiguous).
+  const candidatesOf = (drawing) => (drawing.candidates && drawing.candidates.length ? drawing.candidates : [drawing.digit]);
+  const isAmbiguous = (drawing) =>
+    drawing.uncertain_reason === "ambiguous" && !isCorrected(drawing) && candidatesOf(drawing).length > 1;
+  const isNotADigit = (drawing) => drawing.uncertain_reason === "not_a_digit" && !isCorrected(drawing);
+  /** "a 4 or a 9", "a 1, a 7 or a 4" */
+  const eitherOr = (drawing) => {
+    const names = candidatesOf(drawing).map((d) => `${d === 8 ? "an" : "a"} ${d}`);
+    return `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}`;
+  };
   const element = (tag, props = {}, children = []) => {
     const node = Object.assign(document.createElement(tag), props);
     node.append(...children);
@@ -119,10 +132,24 @@
     outCtx.drawImage(canvas, 0, 0, out.width, out.height);
     return out.toDataURL("image/png");
   }
+  /* A point as the API's strokes take it: [x, y, t] in 0..1 canvas fractions and ms since the drawing began, plus the
+     pressure when the device reports a real one (a pen; mice report 0.5 while pressed, or 0). */
   function localPoint(event) {
     const rect = canvas.getBoundingClientRect();
     const clamp = (v) => Math.min(1, Math.max(0, v));
-    return [clamp((event.clientX - rect.left) / rect.width), clamp((event.clientY - rect.top) / rect.height)];
+    const round = (v, digits) => Number(v.toFixed(digits));
+    if (state.started === null) state.started = event.timeStamp;
+    const point = [
+      round(clamp((event.clientX - rect.left) / rect.width), 4),
+      round(clamp((event.clientY - rect.top) / rect.height), 4),
+      Math.max(0, Math.round(event.timeStamp - state.started)),
+    ];
+    if (event.pointerType === "pen" && event.pressure > 0) point.push(round(event.pressure, 3));
+    return point;
+  }
+  /** The strokes as the API accepts them beside the image (recognizer/core/strokes.py). */
+  function exportStrokes() {
+    return { aspect: Number((canvas.width / canvas.height).toFixed(4)), pointer: state.pointer, strokes: state.strokes };
   }
 
   canvas.addEventListener("pointerdown", (event) => {
@@ -133,6 +160,8 @@
     clearTimeout(state.timer);
     canvas.setPointerCapture(event.pointerId);
     state.pointerId = event.pointerId;
+    if (!state.strokes.length) state.started = null; // a new drawing: its time starts at this pointer-down
+    state.pointer = ["mouse", "touch", "pen"].includes(event.pointerType) ? event.pointerType : "unknown";
     state.current = [localPoint(event)];
     state.strokes.push(state.current);
     changed();
@@ -164,6 +193,7 @@
     redraw();
     if (state.result && !answerEl.hidden) {
       answerEl.classList.add("stale");
+      quickEl.classList.add("stale");
       closeChoices(false);
     }
   }
@@ -247,7 +277,7 @@
     answerEl.setAttribute("aria-busy", "true");
     say(kind === "number" ? "Reading your number…" : "Reading your drawing…");
     try {
-      const data = await api(URLS[kind], { image: exportImage() });
+      const data = await api(URLS[kind], { image: exportImage(), strokes: exportStrokes() });
       if (version === state.version) {
         const drawings = kind === "number" ? data.digits : [data];
         state.result = { kind, version, drawings };
@@ -269,6 +299,7 @@
   /* ---------- the answer ---------- */
   function hideAnswer() {
     answerEl.hidden = true;
+    quickEl.hidden = true;
     state.result = null;
     closeChoices(false);
   }
@@ -282,9 +313,10 @@
     answerEl.classList.toggle("several", several); // each digit shows its own 28x28 view in its button
     answerEl.dataset.drawings = drawings.map((d) => d.id).join(" ");
 
+    renderQuick();
     digitEl.replaceChildren(
       ...drawings.map((d, i) => {
-        const notADigit = d.uncertain_reason === "not_a_digit" && !isCorrected(d);
+        const notADigit = isNotADigit(d);
         const shown = notADigit ? "?" : String(labelOf(d)) + (d.uncertain && !isCorrected(d) && !several ? "?" : "");
         const kind = isCorrected(d) ? "fixed" : d.uncertain ? "unsure" : "";
         const selected = several && i === state.selected ? "selected" : "";
@@ -294,9 +326,11 @@
 
     const [badge, badgeKind] = isCorrected(drawing)
       ? ["Corrected", "fixed"]
-      : drawing.uncertain_reason === "not_a_digit"
+      : isNotADigit(drawing)
         ? ["Not a digit?", "unsure"]
-        : drawing.uncertain
+        : isAmbiguous(drawing)
+          ? [`${candidatesOf(drawing).join(" or ")}?`, "unsure"]
+          : drawing.uncertain
           ? ["Not sure", "unsure"]
           : ["Sure", "sure"];
     badgeEl.textContent = badge;
@@ -352,11 +386,43 @@
     }
   }
 
+  /** The compact answer over the canvas: the digit (or number) and a word on how sure, in view at once. */
+  function renderQuick() {
+    const { drawings } = state.result;
+    if (state.result.version !== state.version) {
+      quickEl.hidden = true; // an earlier drawing from the strip: not what the canvas holds
+      return;
+    }
+    const several = drawings.length > 1;
+    const drawing = drawings[0];
+    let text;
+    let note = "";
+    if (several) {
+      text = drawings.map((d) => (isNotADigit(d) ? "?" : String(labelOf(d)))).join("");
+      note = drawings.some((d) => d.uncertain && !isCorrected(d)) ? "not sure" : "";
+    } else if (isCorrected(drawing)) {
+      [text, note] = [String(drawing.correction.label), "corrected"];
+    } else if (isNotADigit(drawing)) {
+      [text, note] = ["?", "not a digit?"];
+    } else if (isAmbiguous(drawing)) {
+      [text, note] = [`${candidatesOf(drawing).join(" or ")}?`, ""];
+    } else {
+      text = String(drawing.digit) + (drawing.uncertain ? "?" : "");
+      note = drawing.uncertain ? "not sure" : percent(drawing.confidence);
+    }
+    const unsure = drawings.some((d) => d.uncertain && !isCorrected(d));
+    quickEl.className = `quick ${unsure ? "unsure" : drawings.every(isCorrected) ? "fixed" : ""}`.trim();
+    quickEl.querySelector(".quick-answer").textContent = text;
+    quickEl.querySelector(".quick-note").textContent = note;
+    quickEl.hidden = false;
+  }
+
   function describe(drawing) {
     if (isCorrected(drawing)) return `you said it is a ${drawing.correction.label} (I read ${drawing.digit}).`;
-    if (drawing.uncertain_reason === "not_a_digit") {
+    if (isNotADigit(drawing)) {
       return `that doesn't look like a digit to me (my best guess: ${drawing.digit}, ${percent(drawing.confidence)}).`;
     }
+    if (isAmbiguous(drawing)) return `${eitherOr(drawing)}? I can't tell which.`;
     if (drawing.uncertain) return `I'm not sure: maybe a ${drawing.digit}, only ${percent(drawing.confidence)} sure.`;
     return `a ${drawing.digit}, ${percent(drawing.confidence)} sure.`;
   }
@@ -367,9 +433,14 @@
     if (drawings.length === 1) {
       if (isCorrected(drawing)) {
         say(`You said it is a ${drawing.correction.label}.`, "thanks");
-      } else if (drawing.uncertain_reason === "not_a_digit") {
+      } else if (isNotADigit(drawing)) {
         const hint = kind === "digit" && inkAspect() > 1.6 ? " Writing several digits? Choose “A number”." : "";
         say(`That doesn't look like a digit to me. If it is one, tap “Wrong?” and tell me which.${hint}`, "unsure");
+      } else if (isAmbiguous(drawing)) {
+        const [first, ...others] = candidatesOf(drawing);
+        const question = eitherOr(drawing).replace(/^a/, "A");
+        const other = others.length === 1 ? `the ${others[0]}` : "another";
+        say(`${question}? I can't tell which; I'd say ${first}. If it's ${other}, tap “Wrong?” and tell me.`, "unsure");
       } else if (drawing.uncertain) {
         const sure = percent(drawing.confidence);
         say(`I'm not sure. Maybe a ${drawing.digit}, but only ${sure} sure. Wrong? Tell me.`, "unsure");
@@ -378,7 +449,7 @@
       }
       return;
     }
-    const number = drawings.map((d) => (d.uncertain_reason === "not_a_digit" ? "?" : d.digit)).join("");
+    const number = drawings.map((d) => (isNotADigit(d) ? "?" : d.digit)).join("");
     const unsure = drawings.map((d, i) => (d.uncertain ? i + 1 : 0)).filter(Boolean);
     if (!unsure.length) {
       const lowest = Math.min(...drawings.map((d) => d.confidence));

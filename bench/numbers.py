@@ -1,0 +1,355 @@
+"""Whole numbers read right: digits apart, close, touching and overlapping, from the picture alone and from strokes.
+
+    .venv/bin/python -m bench.numbers [--numbers 150] [--skip-split-digits]
+
+Numbers of 2 to 4 digits are built from real handwritten digits that no model here trained on: MNIST test, and the
+other writers of ``../shared/handwriting`` (optdigits writer-independent, semeion, HwD-1000). Each digit is traced
+into pen strokes (skeleton, :mod:`bench.pen_strokes`), placed on a number canvas 280 px high with the page's brush
+(20 px), and written left to right with time stamps (10 ms a point, 150 ms between a digit's strokes, 350 ms between
+digits). The gap between neighbouring digits' ink boxes is 1.5 brush widths (apart), 0.5 (close), -1 (overlapping:
+the next digit's box starts a brush width inside its neighbour's), or touching: from boxes touching, the next digit
+slid left until the inks touch (at most a brush width). Only digits the model reads right alone (traced and rendered)
+are used, so a number read wrong is the splitting's error. Read:
+
+* from the picture alone (what the page's canvas uploads): today's ``split_digits`` and the recognition-scored
+  segmentation of :mod:`recognizer.core.segmentation`;
+* from the strokes: :mod:`recognizer.core.grouping`, each group rendered with :func:`recognizer.core.strokes.render`.
+
+Also: the cost of the 80-stroke picture (a 22 KB PNG scribbled across a number canvas) for both splitters, and the
+non-digit figures of :mod:`bench.open_set`'s chosen rule when its results exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import Machine, markdown_table, pyplot, write_result  # noqa: E402
+from bench.pen_strokes import digit_strokes  # noqa: E402
+from recognizer.core import grouping, segmentation  # noqa: E402
+from recognizer.core import strokes as S  # noqa: E402
+from recognizer.core.preprocessing import preprocess, split_digits  # noqa: E402
+
+MODEL = ROOT / "recognizer" / "default_model" / "digits-v2.tflite"
+HANDWRITING = ROOT.parent / "shared" / "handwriting"
+MNIST = ROOT.parent / "shared" / "mnist"
+HEIGHT = 280
+BRUSH = HEIGHT * S.BRUSH_FRACTION
+#: A digit's 28x28 frame is drawn this many px high (its ink ~ 20/28 of it: 160 px, as people fill the canvas).
+FRAME = 224
+CASES = {"apart": 1.5, "close": 0.5, "touching": None, "overlapping": -1.0}
+
+
+class Model:
+    """The shipped model through LiteRT, as a scorer: (N, 28, 28) uint8 → (N, 10) probabilities."""
+
+    def __init__(self, path: Path = MODEL) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_path=str(path), num_threads=1)
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]["index"]
+        self.output = self.interpreter.get_output_details()[0]["index"]
+        self.batch = 1
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        out = []
+        for start in range(0, len(images), 256):
+            batch = images[start : start + 256].reshape(-1, 28, 28, 1).astype(np.float32)
+            if len(batch) != self.batch:
+                self.interpreter.resize_tensor_input(self.input, list(batch.shape))
+                self.interpreter.allocate_tensors()
+                self.batch = len(batch)
+            self.interpreter.set_tensor(self.input, batch)
+            self.interpreter.invoke()
+            out.append(self.interpreter.get_tensor(self.output).copy())
+        return np.concatenate(out)
+
+
+# ---------------------------------------------------------------- real digits
+
+
+def mnist_test() -> tuple[np.ndarray, np.ndarray]:
+    from training.ml.mnist import load_mnist
+
+    data = load_mnist(MNIST, fetch=False)
+    return data.x_test, data.y_test
+
+
+def other_writers() -> tuple[np.ndarray, np.ndarray]:
+    """optdigits (other writers), semeion and HwD-1000, each through the site's preprocessing to 28x28."""
+    images, labels = [], []
+    lines = (HANDWRITING / "optdigits-orig.windep").read_text().splitlines()[21:]
+    for k in range(0, len(lines) - 32, 33):
+        bitmap = np.array([[c == "1" for c in row.strip()] for row in lines[k : k + 32]], dtype=np.uint8)
+        images.append(_to_input(bitmap, 8))
+        labels.append(int(lines[k + 32].strip()))
+    for line in (HANDWRITING / "semeion.data").read_text().splitlines():
+        values = [float(v) for v in line.split()]
+        images.append(_to_input(np.array(values[:256]).reshape(16, 16).astype(np.uint8), 12))
+        labels.append(int(np.argmax(values[256:266])))
+    import csv
+
+    with (HANDWRITING / "hwd-1000" / "dataset.csv").open() as f:
+        for row in csv.DictReader(f):
+            image = Image.open(HANDWRITING / "hwd-1000" / row["image"]).convert("L")
+            images.append(preprocess(image))
+            labels.append(int(row["label"]))
+    return np.stack(images), np.array(labels)
+
+
+def _to_input(bitmap: np.ndarray, factor: int) -> np.ndarray:
+    big = Image.fromarray((255 - bitmap * 255).astype(np.uint8)).resize(
+        (bitmap.shape[1] * factor, bitmap.shape[0] * factor), Image.Resampling.BILINEAR
+    )
+    return preprocess(big)
+
+
+# ---------------------------------------------------------------- numbers
+
+
+def compose(digit_strokes_list: list[list[np.ndarray]], case: str, rng: np.random.Generator):
+    """Place digits (strokes in 0-1 of their 28x28 frame) side by side as ``case`` says; returns the number's strokes
+    as a :class:`Drawing` and its rendered picture."""
+    placed = []  # (dx, dy) in canvas px of each digit's frame origin
+    canvas_rows = HEIGHT
+    right_profile = None  # per canvas row, the rightmost ink column so far
+    box_right = None
+    for strokes in digit_strokes_list:
+        dy = (HEIGHT - FRAME) / 2 + rng.uniform(-10, 10)
+        pts = np.concatenate(strokes) * FRAME
+        # The digit's ink box in frame px, brush included.
+        left_ink = pts[:, 0].min() - BRUSH / 2
+        if right_profile is None:
+            dx = 40 - left_ink
+        else:
+            gap = CASES[case]
+            box_dx = box_right + (gap if gap is not None else 0.0) * BRUSH - left_ink
+            # Contact: the smallest dx where the inks touch, row by row on the strokes' rendered ink.
+            ink = _rendered_rows(strokes, dy, canvas_rows)
+            rows = np.flatnonzero(~np.isnan(ink) & ~np.isnan(right_profile))
+            contact = float((right_profile[rows] - ink[rows]).max()) + 1 if len(rows) else box_dx
+            # Touching: slid left from boxes touching until the inks do, at most a brush width.
+            dx = min(max(contact, box_dx - BRUSH), box_dx) if gap is None else box_dx
+        placed.append((dx, dy))
+        right = _rendered_rows(strokes, dy, canvas_rows, rightmost=True) + dx
+        right_profile = right if right_profile is None else np.fmax(right_profile, right)
+        box_right = (
+            dx + pts[:, 0].max() + BRUSH / 2 if box_right is None else max(box_right, dx + pts[:, 0].max() + BRUSH / 2)
+        )
+    width = int(box_right + 40)
+    t = 0.0
+    number_strokes = []
+    for (dx, dy), strokes in zip(placed, digit_strokes_list, strict=True):
+        for stroke in strokes:
+            xy = stroke * FRAME + [dx, dy]
+            times = t + 10.0 * np.arange(len(xy))
+            number_strokes.append(np.column_stack([xy[:, 0] / width, xy[:, 1] / HEIGHT, times]).tolist())
+            t = times[-1] + 150
+        t += 200
+    drawing = S.from_points(number_strokes, aspect=width / HEIGHT, pointer="pen")
+    return drawing, S.render(drawing, shorter=HEIGHT)
+
+
+_ROWS_CACHE: dict[tuple[int, bool], np.ndarray] = {}
+
+
+def _rendered_rows(strokes: list[np.ndarray], dy: float, rows: int, rightmost: bool = False) -> np.ndarray:
+    """Per canvas row, the leftmost (or rightmost) ink column of the digit drawn with its frame at (0, dy); NaN where
+    the row has no ink."""
+    key = (id(strokes), rightmost)
+    if key not in _ROWS_CACHE:
+        pts = [s * FRAME for s in strokes]
+        image = Image.new("L", (FRAME + 2 * round(BRUSH), FRAME + 2 * round(BRUSH)), 0)
+        pen = ImageDraw.Draw(image)
+        pad = round(BRUSH)
+        for s in pts:
+            line = [(x + pad, y + pad) for x, y in s]
+            pen.line(line, fill=255, width=round(BRUSH), joint="curve")
+            for x, y in (line[0], line[-1]):
+                pen.ellipse((x - BRUSH / 2, y - BRUSH / 2, x + BRUSH / 2, y + BRUSH / 2), fill=255)
+        mask = np.asarray(image) > 127
+        cols = np.arange(mask.shape[1], dtype=np.float64) - pad
+        edge = np.where(mask, cols[None, :], np.nan)
+        _ROWS_CACHE[key] = (np.nanmax(edge, axis=1) if rightmost else np.nanmin(edge, axis=1), pad)
+    edge, pad = _ROWS_CACHE[key]
+    out = np.full(rows, np.nan)
+    for r in range(len(edge)):
+        y = round(r - pad + dy)
+        if 0 <= y < rows and not np.isnan(edge[r]):
+            out[y] = edge[r] if np.isnan(out[y]) else (max if rightmost else min)(out[y], edge[r])
+    return out
+
+
+def usable_digits(
+    images: np.ndarray, labels: np.ndarray, model: Model, rng: np.random.Generator, count: int
+) -> tuple[dict[int, list[np.ndarray]], np.ndarray]:
+    """Trace ``count`` random digits into strokes and keep those the model reads right alone, as strokes rendered
+    with the page's brush: a number's error is then the splitting's, never the reading of a digit."""
+    traced = {}
+    for k in rng.choice(len(images), size=min(count, len(images)), replace=False):
+        strokes = digit_strokes(images[k])
+        if strokes:
+            traced[int(k)] = strokes
+    keys = np.array(sorted(traced))
+    inputs = [preprocess(S.render(S.from_points([[[*p, 0.0] for p in s] for s in traced[k]]))) for k in keys]
+    right = model(np.stack(inputs)).argmax(axis=1) == labels[keys]
+    return traced, keys[right]
+
+
+def read_number(images: list[Image.Image], model: Model) -> str:
+    if not images:
+        return ""
+    probabilities = model(np.stack([preprocess(i) for i in images]))
+    return "".join(str(int(d)) for d in probabilities.argmax(axis=1))
+
+
+def scribble_png(strokes: int = 80, seed: int = 0) -> tuple[bytes, S.Drawing]:
+    """80 random strokes across a number canvas, as the page would send them (the costly case of the issue)."""
+    rng = np.random.default_rng(seed)
+    lines, t = [], 0.0
+    for _ in range(strokes):
+        start = rng.uniform([0.05, 0.1], [0.95, 0.9])
+        points = (start + np.cumsum(rng.normal(0, 0.03, (12, 2)), axis=0)).clip(0, 1)
+        lines.append([[float(x), float(y), t + 8 * k] for k, (x, y) in enumerate(points)])
+        t += 8 * len(points) + 120
+    drawing = S.from_points(lines, aspect=2.0, pointer="touch")
+    buffer = io.BytesIO()
+    S.render(drawing).save(buffer, format="PNG")
+    return buffer.getvalue(), drawing
+
+
+# ---------------------------------------------------------------- the run
+
+
+def run(numbers: int, with_split_digits: bool, seed: int = 14) -> dict:
+    model = Model()
+    sources = {"MNIST test": mnist_test(), "other writers": other_writers()}
+    results: dict = {}
+    for source, (images, labels) in sources.items():
+        rng = np.random.default_rng(seed)
+        traced, pool = usable_digits(images, labels, model, rng, 8 * numbers)
+        picks = [rng.choice(pool, size=rng.integers(2, 5), replace=False) for _ in range(numbers)]
+        for case in CASES:
+            counts = {"split_digits": 0, "segmentation": 0, "strokes": 0}
+            times = {"split_digits": [], "segmentation": [], "strokes": []}
+            case_rng = np.random.default_rng(seed + 1)
+            for pick in picks:
+                digit_list = [traced[int(k)] for k in pick]
+                truth = "".join(str(int(labels[k])) for k in pick)
+                drawing, picture = compose(digit_list, case, case_rng)
+                if with_split_digits:
+                    start = time.perf_counter()
+                    got = read_number(split_digits(picture), model)
+                    times["split_digits"].append(time.perf_counter() - start)
+                    counts["split_digits"] += got == truth
+                start = time.perf_counter()
+                try:
+                    got = read_number(segmentation.split_number(picture, model), model)
+                except segmentation.TooManyDigits:
+                    got = ""
+                times["segmentation"].append(time.perf_counter() - start)
+                counts["segmentation"] += got == truth
+                start = time.perf_counter()
+                got = read_number([S.render(d) for d in grouping.split_drawing(drawing, model, preprocess)], model)
+                times["strokes"].append(time.perf_counter() - start)
+                counts["strokes"] += got == truth
+            results[(source, case)] = {
+                k: (counts[k] / len(picks), float(np.median(times[k])) * 1000 if times[k] else float("nan"))
+                for k in counts
+            }
+            print(source, case, results[(source, case)], flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--numbers", type=int, default=150, help="numbers per source (each read in every case)")
+    parser.add_argument("--skip-split-digits", action="store_true", help="do not measure today's split_digits")
+    args = parser.parse_args()
+    machine = Machine()
+    results = run(args.numbers, not args.skip_split_digits)
+
+    rows = []
+    for (source, case), r in results.items():
+        rows.append(
+            (
+                source,
+                case,
+                f"{r['split_digits'][0]:.1%}" if not args.skip_split_digits else "-",
+                f"{r['segmentation'][0]:.1%}",
+                f"{r['strokes'][0]:.1%}",
+                f"{r['segmentation'][1]:.0f}",
+            )
+        )
+    table = markdown_table(
+        ["digits of", "placed", "picture: split_digits", "picture: segmentation", "strokes: grouping", "ms (seg.)"],
+        rows,
+    )
+
+    model = Model()
+    png, drawing = scribble_png()
+    from PIL import Image as _Image
+
+    picture = _Image.open(io.BytesIO(png))
+    cost = []
+    for name, fn in (
+        ("split_digits", lambda: split_digits(picture)),
+        ("segmentation", lambda: segmentation.split_number(picture, model)),
+        (
+            "strokes (grouping + render)",
+            lambda: [S.render(d) for d in grouping.split_drawing(drawing, model, preprocess)],
+        ),
+    ):
+        if name == "split_digits" and args.skip_split_digits:
+            continue
+        start = time.perf_counter()
+        try:
+            pieces = len(fn())
+        except segmentation.TooManyDigits:
+            pieces = "refused"
+        cost.append((name, f"{(time.perf_counter() - start) * 1000:.0f}", pieces))
+    cost_table = markdown_table(["80-stroke picture", "ms", "digits"], cost)
+
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
+    for ax, source in zip(axes, ("MNIST test", "other writers"), strict=True):
+        x = np.arange(len(CASES))
+        for k, (key, label) in enumerate(
+            (
+                ("split_digits", "picture: split_digits"),
+                ("segmentation", "picture: segmentation"),
+                ("strokes", "strokes"),
+            )
+        ):
+            ax.bar(x + (k - 1) * 0.27, [results[(source, c)][key][0] * 100 for c in CASES], 0.27, label=label)
+        ax.set_xticks(x, list(CASES))
+        ax.set_title(source)
+        ax.set_ylim(0, 100)
+    axes[0].set_ylabel("whole numbers read right (%)")
+    axes[0].legend(loc="lower left", fontsize=8)
+    write_result(
+        "numbers",
+        "Numbers: whole numbers read right, by how close the digits are",
+        machine,
+        [
+            f"{args.numbers} numbers of 2-4 digits per source (the same digits in every case), "
+            f"{len(png):,} B picture of 80 strokes for the cost.",
+            table,
+            cost_table,
+        ],
+        fig,
+    )
+
+
+if __name__ == "__main__":
+    main()

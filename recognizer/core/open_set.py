@@ -1,0 +1,124 @@
+"""Honest answers: "that doesn't look like a digit", and "a 4 or a 9?" when two digits are both plausible.
+
+Two measured rules (``bench/open_set.py``; thresholds fitted on calibration digits that are never reported as a test):
+
+* not a digit: the drawing's shape is unlike any digit (:mod:`recognizer.core.uncertainty`'s rules), or the model's
+  evidence is weak. The evidence is read from the model's outputs: the top probability, or, when the serving code
+  can give them, the logits (energy) or the penultimate features (Mahalanobis distance to the nearest class). Each is
+  thresholded so that ``FLAG_RATE`` of calibration digits are flagged.
+* ambiguous: a split-conformal prediction set (LAC) holds two digits or more: every digit whose probability is at
+  least ``SET_THRESHOLD`` is in the set, which covers the true digit for 1 - ``ALPHA`` of calibration digits.
+
+No Django and no model here: callers pass what the model gave.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+#: The share of real (calibration) digits a not-a-digit rule may flag.
+FLAG_RATE = 0.01
+#: The score bench/open_set.py reports per kind of non-digit, and whether the shape rules are combined with it.
+CHOSEN = ("probe", True)
+#: Top probability below this: not a digit (max softmax + shape rules flag 1% of calibration digits in all: 0.634).
+MIN_TOP_PROBABILITY = 0.63
+#: Conformal (LAC) at ALPHA = 0.01 on 3,934 calibration digits: a digit is in the set when p >= 0.245.
+ALPHA = 0.01
+SET_THRESHOLD = 0.245
+
+
+class Verdict(StrEnum):
+    DIGIT = "digit"
+    AMBIGUOUS = "ambiguous"
+    NOT_A_DIGIT = "not_a_digit"
+
+
+@dataclass(frozen=True)
+class Assessment:
+    verdict: Verdict
+    #: The digits that are plausible, most probable first: one for a digit, two or more when ambiguous.
+    candidates: list[int] = field(default_factory=list)
+
+
+def assess(
+    probabilities: np.ndarray | list[float],
+    looks_like_a_digit: bool = True,
+    min_top: float = MIN_TOP_PROBABILITY,
+    set_threshold: float = SET_THRESHOLD,
+) -> Assessment:
+    """Judge one prediction: ``looks_like_a_digit`` is the shape rules' answer on the 28x28 input
+    (``recognizer.core.uncertainty.measure(x).looks_like_a_digit``)."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    order = [int(i) for i in np.argsort(-p)]
+    if not looks_like_a_digit or (p[order[0]] < min_top and p[order[1]] < set_threshold):
+        return Assessment(Verdict.NOT_A_DIGIT, order[:1])
+    members = [d for d in order if p[d] >= set_threshold]
+    if len(members) >= 2:
+        return Assessment(Verdict.AMBIGUOUS, members[:3])
+    if p[order[0]] < min_top:
+        return Assessment(Verdict.NOT_A_DIGIT, order[:1])
+    return Assessment(Verdict.DIGIT, order[:1])
+
+
+def conformal_threshold(probabilities: np.ndarray, labels: np.ndarray, alpha: float = ALPHA) -> float:
+    """Split-conformal (LAC) quantile of 1 - p(true digit) on calibration digits; a digit is in a set when its
+    probability is at least 1 - the returned value."""
+    scores = 1.0 - probabilities[np.arange(len(labels)), labels]
+    n = len(scores)
+    level = min(1.0, np.ceil((n + 1) * (1 - alpha)) / n)
+    return float(np.quantile(scores, level, method="higher"))
+
+
+@dataclass(frozen=True)
+class Mahalanobis:
+    """Class means and a shared precision matrix of penultimate features: the distance to the nearest class."""
+
+    means: np.ndarray
+    precision: np.ndarray
+
+    def distance(self, features: np.ndarray) -> np.ndarray:
+        diffs = features[:, None, :] - self.means[None, :, :]
+        squared = np.einsum("nkd,de,nke->nk", diffs, self.precision, diffs)
+        return np.sqrt(np.maximum(squared.min(axis=1), 0.0))
+
+
+def fit_mahalanobis(features: np.ndarray, labels: np.ndarray, shrink: float = 1e-3) -> Mahalanobis:
+    means = np.stack([features[labels == k].mean(axis=0) for k in range(10)])
+    centred = features - means[labels]
+    covariance = centred.T @ centred / len(features)
+    covariance += shrink * np.trace(covariance) / len(covariance) * np.eye(len(covariance))
+    return Mahalanobis(means.astype(np.float64), np.linalg.inv(covariance).astype(np.float64))
+
+
+@dataclass(frozen=True)
+class LinearProbe:
+    """A logistic "not a digit" score on the penultimate features: trained on digits against synthetic non-digits
+    (letters, shapes, scribbles). Tied to one model version: refit (seconds) whenever the model changes."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: float
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        """Higher is less like a digit (a logit)."""
+        return ((features - self.mean) / self.scale) @ self.weights + self.bias
+
+
+def fit_probe(digits: np.ndarray, others: np.ndarray, steps: int = 400, l2: float = 1e-3) -> LinearProbe:
+    """Balanced logistic regression by gradient descent (no scikit-learn in the serving environment)."""
+    x = np.concatenate([digits, others]).astype(np.float64)
+    y = np.concatenate([np.zeros(len(digits)), np.ones(len(others))])
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    x = (x - mean) / scale
+    weight = np.where(y == 1, 0.5 / len(others), 0.5 / len(digits))
+    w, b = np.zeros(x.shape[1]), 0.0
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(x @ w + b)))
+        grad = weight * (p - y)
+        w -= 1.0 * (x.T @ grad + l2 * w)
+        b -= 1.0 * grad.sum()
+    return LinearProbe(mean, scale, w, float(b))
