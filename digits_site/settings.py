@@ -240,6 +240,8 @@ DIGITS_MAX_IMAGE_PIXELS = env.int("DIGITS_MAX_IMAGE_PIXELS", 4096 * 4096)
 DATA_UPLOAD_MAX_MEMORY_SIZE = DIGITS_MAX_UPLOAD_BYTES * 2
 #: Whether corrections still pending review may train (by default only accepted ones do; see recognizer.corrections).
 DIGITS_TRAIN_ON_PENDING = env.bool("DIGITS_TRAIN_ON_PENDING", False)
+#: How many known drawings of other clients the trust's nearest-neighbour reader compares a correction with.
+DIGITS_TRUST_POOL = env.int("DIGITS_TRUST_POOL", 4000)
 
 # Security. With DEBUG off the site is served over HTTPS only: secure cookies, HSTS and a redirect from HTTP
 # (`manage.py check --deploy` is clean). Each can be changed by its environment variable.

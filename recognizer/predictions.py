@@ -8,6 +8,7 @@ removed again if the rows cannot be, so a failed request leaves nothing half-wri
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,11 +18,13 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
-from recognizer import serving
+from recognizer import policy, serving
 from recognizer.core.preprocessing import preprocess, split_digits
 from recognizer.files import removed_on_failure
 from recognizer.images import as_png, open_image
-from recognizer.models import Drawing, Submission
+from recognizer.models import Drawing, ShadowPrediction, Submission
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -85,20 +88,42 @@ def create_submission(
         with transaction.atomic():
             submission.save()
             Drawing.objects.bulk_create(drawings)
+    if classify is None:
+        _shadow_answers(drawings, np.stack([d.model_input for d in digits]))
     submission.ordered_drawings = drawings
     return submission
+
+
+def _shadow_answers(drawings: list[Drawing], inputs: np.ndarray) -> None:
+    """While a shadow trial runs, its candidate reads the same inputs; its answers are stored, never shown. One more
+    LiteRT call and one INSERT; a failure here is logged and never fails the request."""
+    try:
+        shadow = serving.shadow_predict(inputs)
+        if shadow is None:
+            return
+        trial_id, answers = shadow
+        ShadowPrediction.objects.bulk_create(
+            [
+                ShadowPrediction(trial_id=trial_id, drawing=drawing, digit=answer.digit, confidence=answer.confidence)
+                for drawing, answer in zip(drawings, answers, strict=True)
+            ]
+        )
+    except Exception:  # the shadow must never cost a live answer
+        log.exception("The shadow trial's candidate could not read drawings %s", [d.pk for d in drawings])
 
 
 class CorrectionLocked(RuntimeError):
     """Staff have reviewed the drawing's correction: the public can no longer change it."""
 
 
-def correct(drawing: Drawing, label: int, *, reviewer=None) -> Drawing:
+def correct(drawing: Drawing, label: int, *, reviewer=None, network: str = "") -> Drawing:
     """Store a correction. A later correction replaces an earlier one; staff corrections count as reviewed.
 
     Corrections from the public wait as *pending* until staff accept them; one made by staff is accepted at once.
     Once staff have accepted or rejected a correction, only staff can change it (:class:`CorrectionLocked`), so a
-    client cannot undo a review by correcting again.
+    client cannot undo a review by correcting again. A public correction then gets its trust and the trust policy's
+    decision (:mod:`recognizer.policy`): auto-accepted, auto-excluded or queued; ``network`` is where it came from
+    (:func:`recognizer.trust.network_of`).
     """
     reviewed = (Drawing.CorrectionStatus.ACCEPTED, Drawing.CorrectionStatus.REJECTED)
     if reviewer is None and drawing.correction_status in reviewed:
@@ -112,5 +137,17 @@ def correct(drawing: Drawing, label: int, *, reviewer=None) -> Drawing:
     else:
         drawing.correction_status = Drawing.CorrectionStatus.PENDING
         drawing.reviewed_by, drawing.reviewed_at = None, None
-    drawing.save(update_fields=["corrected_label", "corrected_at", "correction_status", "reviewed_by", "reviewed_at"])
+    drawing.correction_network = network if reviewer is None else ""
+    drawing.save(
+        update_fields=[
+            "corrected_label",
+            "corrected_at",
+            "correction_status",
+            "reviewed_by",
+            "reviewed_at",
+            "correction_network",
+        ]
+    )
+    if reviewer is None:
+        policy.decide(drawing)
     return drawing

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Case, Count, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from recognizer.models import Drawing
@@ -19,9 +19,11 @@ from recognizer.models import Drawing
 CorrectionStatus = Drawing.CorrectionStatus
 
 
-#: The review queue's order: pending corrections first, then the least confident, then the newest.
+#: The review queue's order: pending corrections first, those whose decision would help most first (the trust
+#: policy's ``review_priority``), then the least confident, then the newest.
 REVIEW_ORDER = [
     Case(When(correction_status=CorrectionStatus.PENDING, then=Value(0)), default=Value(1)).asc(),
+    F("review_priority").desc(nulls_last=True),
     "confidence",
     "-created_at",
 ]

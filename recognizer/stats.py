@@ -23,7 +23,7 @@ def shown_wrong(prefix: str = "") -> Q:
     """Drawings (reached through ``prefix``, e.g. ``"drawings__"``) whose standing correction names another digit."""
     return (
         Q(**{f"{prefix}corrected_label__isnull": False})
-        & ~Q(**{f"{prefix}correction_status": CorrectionStatus.REJECTED})
+        & ~Q(**{f"{prefix}correction_status__in": [CorrectionStatus.REJECTED, CorrectionStatus.AUTO_EXCLUDED]})
         & ~Q(**{f"{prefix}corrected_label": F(f"{prefix}predicted_digit")})
     )
 
@@ -101,7 +101,10 @@ def live_confusion(drawings: QuerySet[Drawing] | None = None) -> list[list[int]]
     grouped = drawings.values("predicted_digit", "corrected_label", "correction_status").annotate(n=Count("id"))
     for row in grouped.order_by():
         predicted, corrected = row["predicted_digit"], row["corrected_label"]
-        stands = corrected is not None and row["correction_status"] != CorrectionStatus.REJECTED
+        stands = corrected is not None and row["correction_status"] not in (
+            CorrectionStatus.REJECTED,
+            CorrectionStatus.AUTO_EXCLUDED,
+        )
         matrix[corrected if stands else predicted][predicted] += row["n"]
     return matrix
 

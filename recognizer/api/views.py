@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 
 from recognizer import predictions
 from recognizer.api import authentication as clients
@@ -24,6 +25,7 @@ from recognizer.api.serializers import (
 )
 from recognizer.images import decode_data_url
 from recognizer.models import Drawing
+from recognizer.trust import network_of
 
 
 def request_image(request: Request) -> bytes:
@@ -153,7 +155,8 @@ class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelM
         serializer.is_valid(raise_exception=True)
         self.check_object_permissions(request, drawing)
         reviewer = request.user if request.user.is_staff else None
-        predictions.correct(drawing, serializer.validated_data["label"], reviewer=reviewer)
+        network = network_of(BaseThrottle().get_ident(request))  # the address as the rate limits see it
+        predictions.correct(drawing, serializer.validated_data["label"], reviewer=reviewer, network=network)
         return Response(self.get_serializer(drawing).data)
 
 
