@@ -246,8 +246,8 @@ class TrustPolicy(models.Model):
         DECIDE = "decide", "Decide: auto-accept and auto-exclude; staff decide the uncertain middle"
 
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.ADVISE)
-    accept_above = models.FloatField(default=0.75, help_text="Trust at or above which a correction is auto-accepted.")
-    exclude_below = models.FloatField(default=0.3, help_text="Trust below which a correction is auto-excluded.")
+    accept_above = models.FloatField(default=0.5, help_text="Trust at or above which a correction is auto-accepted.")
+    exclude_below = models.FloatField(default=0.35, help_text="Trust below which a correction is auto-excluded.")
     burst_corrections = models.PositiveIntegerField(
         default=30, help_text="More corrections than this from one client within the burst window lower its trust."
     )
