@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from recognizer import review
+from recognizer import policy, review
 from recognizer.admin.filters import ClientFilter, ConfidenceBandFilter, CorrectedDigitFilter, ReviewFilter, short_key
 from recognizer.admin.html import EMPTY, badge, model_input, percent
 from recognizer.export import build_data_set
@@ -26,6 +26,8 @@ STATUS_TONES = {
     CorrectionStatus.PENDING: "warn",
     CorrectionStatus.ACCEPTED: "ok",
     CorrectionStatus.REJECTED: "bad",
+    CorrectionStatus.AUTO_ACCEPTED: "ok",
+    CorrectionStatus.AUTO_EXCLUDED: "bad",
 }
 REVIEW_FIELDS = {"corrected_label", "correction_status", "excluded_from_training"}
 
@@ -72,6 +74,7 @@ class DrawingAdmin(admin.ModelAdmin):
         "predicted",
         "confidence_bar",
         "correction",
+        "trust_column",
         "client",
         "model_version",
         "created_at",
@@ -109,7 +112,8 @@ class DrawingAdmin(admin.ModelAdmin):
         ("Drawing", {"fields": ["large_image", "model_view_large", "submission", "position", "image_sha256"]}),
         ("Prediction", {"fields": ["predicted_digit", "confidence_pct", "probability_bars", "model_version"]}),
         ("Correction and review", {"fields": [*DrawingForm.Meta.fields, "corrected_at", "reviewed_by", "reviewed_at"]}),
-        ("Origin", {"fields": ["created_at", "client_key"], "classes": ["collapse"]}),
+        ("Trust", {"fields": ["trust", "decision_note", "trust_reasons", "review_priority"]}),
+        ("Origin", {"fields": ["created_at", "client_key", "correction_network"], "classes": ["collapse"]}),
     ]
     readonly_fields = [
         "large_image",
@@ -126,6 +130,11 @@ class DrawingAdmin(admin.ModelAdmin):
         "reviewed_at",
         "created_at",
         "client_key",
+        "trust",
+        "decision_note",
+        "trust_reasons",
+        "review_priority",
+        "correction_network",
     ]
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
@@ -215,6 +224,13 @@ class DrawingAdmin(admin.ModelAdmin):
             excluded,
         )
 
+    @admin.display(description="trust", ordering="trust")
+    def trust_column(self, drawing: Drawing) -> SafeString:
+        if drawing.trust is None:
+            return format_html("{}", EMPTY)
+        tone = "ok" if drawing.trust >= 0.5 else "warn" if drawing.trust >= 0.35 else "bad"
+        return format_html('<span title="{}">{}</span>', drawing.decision_note, badge(f"{drawing.trust:.2f}", tone))
+
     @admin.display(description="client: corrections", ordering="client_corrections")
     def client(self, drawing: Drawing) -> SafeString:
         if not drawing.client_key:
@@ -246,11 +262,15 @@ class DrawingAdmin(admin.ModelAdmin):
 
     @admin.action(description="Accept the selected corrections", permissions=["change"])
     def accept_corrections(self, request: HttpRequest, queryset: QuerySet[Drawing]) -> None:
+        keys = set(queryset.values_list("client_key", flat=True))
         self._done(request, review.accept(queryset, request.user), queryset.count(), "Accepted", "no correction")
+        policy.reconsider(keys)  # the clients' records changed: their waiting corrections are decided again
 
     @admin.action(description="Reject the selected corrections", permissions=["change"])
     def reject_corrections(self, request: HttpRequest, queryset: QuerySet[Drawing]) -> None:
+        keys = set(queryset.values_list("client_key", flat=True))
         self._done(request, review.reject(queryset, request.user), queryset.count(), "Rejected", "no correction")
+        policy.reconsider(keys)
 
     @admin.action(description="Relabel as the digit chosen next to the action", permissions=["change"])
     def relabel(self, request: HttpRequest, queryset: QuerySet[Drawing]) -> None:

@@ -3,6 +3,7 @@
 import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
+from django.utils import timezone
 
 
 class Migration(migrations.Migration):
@@ -103,3 +104,31 @@ class Migration(migrations.Migration):
             constraint=models.UniqueConstraint(fields=('trial', 'drawing'), name='one_shadow_answer_per_drawing'),
         ),
     ]
+
+
+SHADOW_TASK = "Decide shadow trials"
+
+
+def create_shadow_schedule(apps, schema_editor):
+    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
+    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
+    PeriodicTasks = apps.get_model("django_celery_beat", "PeriodicTasks")
+    every, _ = IntervalSchedule.objects.get_or_create(every=10, period="minutes")
+    PeriodicTask.objects.get_or_create(
+        name=SHADOW_TASK,
+        defaults={
+            "task": "training.tasks.decide_shadow_trials",
+            "interval": every,
+            "enabled": True,
+            "description": "Promotes, refuses or extends the shadow trials that are due (training.shadow).",
+        },
+    )
+    PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
+
+
+def remove_shadow_schedule(apps, schema_editor):
+    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=SHADOW_TASK).delete()
+
+
+Migration.operations.append(migrations.RunPython(create_shadow_schedule, remove_shadow_schedule))
+Migration.dependencies.append(("django_celery_beat", "0019_alter_periodictasks_options"))
