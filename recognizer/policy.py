@@ -88,7 +88,8 @@ def decide(drawing: Drawing, policy: TrustPolicy | None = None) -> Drawing:
         fields += ["correction_status", "reviewed_by", "reviewed_at"]
     else:
         drawing.correction_status = CorrectionStatus.PENDING
-        advice = f"Policy would have {verdict} it: {why}."
+        would = {"auto-accepted": "auto-accept it", "auto-excluded": "auto-exclude it", "queued for staff": "queue it"}
+        advice = f"Policy would {would[verdict]}: {why}."
         drawing.decision_note = advice if policy.mode == TrustPolicy.Mode.ADVISE else ""
     drawing.save(update_fields=fields)
     return drawing
