@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> Session:
     turns = max(len(q) for q in queues)
     flood_at: dict[int, list[int]] = {}
     for k, index in enumerate(sevens):
-        flood_at.setdefault(round(k * turns / len(sevens)), []).append(index)
+        flood_at.setdefault(k * turns // len(sevens), []).append(index)
     session = Session()
     flooder = None
     flooded = 0
