@@ -298,6 +298,8 @@ DIGITS_NETWORK_SALT = env.str("DIGITS_NETWORK_SALT", "")
 DIGITS_LIST_PAGE_SIZE = env.int("DIGITS_LIST_PAGE_SIZE", 100)
 #: Whether corrections still pending review may train (by default only accepted ones do; see recognizer.corrections).
 DIGITS_TRAIN_ON_PENDING = env.bool("DIGITS_TRAIN_ON_PENDING", False)
+#: How many known drawings of other clients the trust's nearest-neighbour reader compares a correction with.
+DIGITS_TRUST_POOL = env.int("DIGITS_TRUST_POOL", 4000)
 
 # Security. A site served over HTTPS (DIGITS_HTTPS=1, production) is served over HTTPS only: secure cookies, HSTS and
 # a redirect from HTTP (`manage.py check --deploy` is clean). The run command serves plain HTTP on a laptop (a

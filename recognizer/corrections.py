@@ -1,7 +1,8 @@
 """Which corrections may train a model: the one rule, shared by the fine-tune and the data-set export.
 
-- Only drawings with a correction count, and only while it stands: an *accepted* one always, a *pending* one only
-  when ``include_pending`` (default: the ``DIGITS_TRAIN_ON_PENDING`` setting) says so, a *rejected* one never.
+- Only drawings with a correction count, and only while it stands: an *accepted* or *auto-accepted* (by the trust
+  policy, :mod:`recognizer.policy`) one always, a *pending* one only when ``include_pending`` (default: the
+  ``DIGITS_TRAIN_ON_PENDING`` setting) says so, a *rejected* or *auto-excluded* one never.
 - Exclusion is about the image itself: when staff exclude a drawing, no copy of the same image trains, whatever its
   label (a duplicate resubmitted later must not sneak it back in).
 - The same image submitted many times counts once: among eligible copies (same ``image_sha256``) an accepted
@@ -29,18 +30,20 @@ CorrectionStatus = Drawing.CorrectionStatus
 
 
 def usable_statuses(include_pending: bool | None = None) -> list[str]:
-    """The correction statuses that may train: accepted, plus pending when allowed."""
+    """The correction statuses that may train: accepted and auto-accepted, plus pending when allowed."""
     if include_pending is None:
         include_pending = settings.DIGITS_TRAIN_ON_PENDING
-    return [CorrectionStatus.ACCEPTED, CorrectionStatus.PENDING] if include_pending else [CorrectionStatus.ACCEPTED]
+    trusted = [CorrectionStatus.ACCEPTED, CorrectionStatus.AUTO_ACCEPTED]
+    return [*trusted, CorrectionStatus.PENDING] if include_pending else trusted
 
 
 def _preferred_first() -> list[OrderBy]:
-    """The order in which copies of one image compete: accepted before pending, then the latest correction."""
+    """The order in which copies of one image compete: accepted, auto-accepted, pending, then the latest correction."""
     return [
         Case(
             When(correction_status=CorrectionStatus.ACCEPTED, then=Value(0)),
-            default=Value(1),
+            When(correction_status=CorrectionStatus.AUTO_ACCEPTED, then=Value(1)),
+            default=Value(2),
             output_field=IntegerField(),
         ).asc(),
         F("corrected_at").desc(nulls_last=True),

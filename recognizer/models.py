@@ -7,7 +7,7 @@ import secrets
 import numpy as np
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from recognizer.core import strokes as core_strokes
@@ -118,6 +118,10 @@ class Drawing(models.Model):
         PENDING = "pending", "Pending review"
         ACCEPTED = "accepted", "Accepted"
         REJECTED = "rejected", "Rejected"
+        #: Decided by the trust policy (recognizer.policy), reviewable and reversible by staff: auto-accepted ones
+        #: train like accepted ones, auto-excluded ones never do.
+        AUTO_ACCEPTED = "auto", "Auto-accepted"
+        AUTO_EXCLUDED = "auto_excl", "Auto-excluded"
 
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="drawings")
     position = models.PositiveSmallIntegerField(default=0, help_text="Index of this digit within its number.")
@@ -151,6 +155,20 @@ class Drawing(models.Model):
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     excluded_from_training = models.BooleanField(default=False)
+    correction_network = models.CharField(
+        max_length=32,
+        blank=True,
+        db_index=True,
+        help_text="The network (a keyed hash of the /24 or /48 address prefix) the correction came from.",
+    )
+    trust = models.FloatField(
+        null=True, blank=True, help_text="0-1: how far the correction can be trusted (recognizer.trust), on arrival."
+    )
+    trust_reasons = models.JSONField(default=dict, blank=True, help_text="The trust's parts and what they saw.")
+    review_priority = models.FloatField(
+        null=True, blank=True, help_text="For the review queue: how much a staff decision on it would help."
+    )
+    decision_note = models.TextField(blank=True, help_text="Why the trust policy decided (or would decide) as it did.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -244,3 +262,105 @@ class TrainingRun(models.Model):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
         return None
+
+
+class TrustPolicy(models.Model):
+    """What the product decides by itself about corrections and new models; one row, edited by staff in the admin.
+
+    Read with :meth:`current` (which creates the row with the defaults when missing).
+    """
+
+    class Mode(models.TextChoices):
+        OFF = "off", "Off: every correction waits for staff"
+        ADVISE = "advise", "Advise: compute trust and show what the policy would do; staff decide"
+        DECIDE = "decide", "Decide: auto-accept and auto-exclude; staff decide the uncertain middle"
+
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.ADVISE)
+    accept_above = models.FloatField(default=0.5, help_text="Trust at or above which a correction is auto-accepted.")
+    exclude_below = models.FloatField(default=0.35, help_text="Trust below which a correction is auto-excluded.")
+    burst_corrections = models.PositiveIntegerField(
+        default=30, help_text="More corrections than this from one client within the burst window lower its trust."
+    )
+    burst_minutes = models.PositiveIntegerField(default=10)
+    shadow_trials = models.BooleanField(
+        default=False,
+        help_text="A candidate that passed the offline gate first runs beside the active model on live drawings.",
+    )
+    shadow_drawings = models.PositiveIntegerField(
+        default=500, help_text="A shadow trial ends after this many live drawings…"
+    )
+    shadow_hours = models.FloatField(default=24.0, help_text="…or after this many hours, whichever comes first.")
+    shadow_min_labelled = models.PositiveIntegerField(
+        default=100, help_text="Fewer judged drawings than this at the end: the trial is extended once, then refused."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "trust policy"
+        verbose_name_plural = "trust policy"
+        constraints = [
+            models.CheckConstraint(condition=Q(exclude_below__lte=F("accept_above")), name="exclude_below_accept"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Trust policy ({self.get_mode_display().split(':')[0]})"
+
+    @classmethod
+    def current(cls) -> TrustPolicy:
+        policy, _ = cls.objects.get_or_create(pk=1)
+        return policy
+
+
+class ShadowTrial(models.Model):
+    """A candidate version that passed the offline gate, running beside the active model on live drawings.
+
+    Its answers are stored (:class:`ShadowPrediction`), never shown; it is promoted only if it agrees with what people
+    said about those drawings at least as well as the active model (training.shadow decides, staff may override).
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        PROMOTED = "promoted", "Promoted"
+        REFUSED = "refused", "Refused"
+        STOPPED = "stopped", "Stopped by staff"
+
+    candidate = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="shadow_trials")
+    baseline = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="+", help_text="The active model it is compared with."
+    )
+    training_run = models.ForeignKey(
+        "TrainingRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="shadow_trials"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField(help_text="The trial is decided at this time at the latest…")
+    target_drawings = models.PositiveIntegerField(help_text="…or once this many live drawings have been read by both.")
+    extended = models.PositiveSmallIntegerField(default=0)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=150, blank=True, help_text='"policy", or the staff member.')
+    figures = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["status"], condition=Q(status="running"), name="one_running_shadow_trial")
+        ]
+
+    def __str__(self) -> str:
+        return f"Shadow trial #{self.pk}: {self.candidate} vs {self.baseline} ({self.status})"
+
+
+class ShadowPrediction(models.Model):
+    """A shadow candidate's answer for one live drawing: stored, never shown."""
+
+    trial = models.ForeignKey(ShadowTrial, on_delete=models.CASCADE, related_name="predictions")
+    drawing = models.ForeignKey(Drawing, on_delete=models.CASCADE, related_name="shadow_predictions")
+    digit = models.PositiveSmallIntegerField()
+    confidence = models.FloatField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["trial", "drawing"], name="one_shadow_answer_per_drawing")]
+
+    def __str__(self) -> str:
+        return f"Shadow answer {self.digit} for drawing {self.drawing_id} (trial {self.trial_id})"

@@ -14,6 +14,7 @@ read and the picture is not decoded. A number from strokes is split by which str
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,16 +22,19 @@ import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from PIL import Image
 
-from recognizer import serving
+from recognizer import policy, serving
 from recognizer.core import grouping, segmentation
 from recognizer.core import strokes as core_strokes
 from recognizer.core.preprocessing import TooManyDigits, preprocess
 from recognizer.files import removed_on_failure
 from recognizer.images import as_png, open_image
-from recognizer.models import Drawing, Submission
+from recognizer.models import Drawing, ShadowPrediction, Submission
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CorrectionLocked", "TooManyDigits", "correct", "create_submission"]
 
@@ -147,22 +151,45 @@ def create_submission(
         with transaction.atomic():
             submission.save()
             Drawing.objects.bulk_create(drawings)
+    if classify is None:
+        _shadow_answers(drawings, np.stack([d.model_input for d in digits]))
     submission.ordered_drawings = drawings
     return submission
+
+
+def _shadow_answers(drawings: list[Drawing], inputs: np.ndarray) -> None:
+    """While a shadow trial runs, its candidate reads the same inputs; its answers are stored, never shown. One more
+    LiteRT call and one INSERT; a failure here is logged and never fails the request."""
+    try:
+        shadow = serving.shadow_predict(inputs)
+        if shadow is None:
+            return
+        trial_id, answers = shadow
+        ShadowPrediction.objects.bulk_create(
+            [
+                ShadowPrediction(trial_id=trial_id, drawing=drawing, digit=answer.digit, confidence=answer.confidence)
+                for drawing, answer in zip(drawings, answers, strict=True)
+            ]
+        )
+    except Exception:  # the shadow must never cost a live answer
+        log.exception("The shadow trial's candidate could not read drawings %s", [d.pk for d in drawings])
 
 
 class CorrectionLocked(RuntimeError):
     """Staff have reviewed the drawing's correction: the public can no longer change it."""
 
 
-def correct(drawing: Drawing, label: int, *, reviewer=None) -> Drawing:
+def correct(drawing: Drawing, label: int, *, reviewer=None, network: str = "") -> Drawing:
     """Store a correction. A later correction replaces an earlier one; staff corrections count as reviewed.
 
     Corrections from the public wait as *pending* until staff accept them; one made by staff is accepted at once.
     Once staff have reviewed the drawing (accepted or rejected its correction, confirmed its prediction, excluded it:
-    anything that stamps *reviewed at*), only staff can change it (:class:`CorrectionLocked`), so a client cannot undo
-    a review by correcting again. The check and the write are one conditional UPDATE, so a review that lands between
-    a client's request and its write still wins: there is no moment in which both see the drawing unreviewed.
+    anything that stamps *reviewed at* by a person), only staff can change it (:class:`CorrectionLocked`), so a
+    client cannot undo a review by correcting again; an automatic decision of the trust policy is not such a review.
+    The check and the write are one conditional UPDATE, so a review that lands between a client's request and its
+    write still wins: there is no moment in which both see the drawing unreviewed. A public correction then gets its
+    trust and the trust policy's decision (:mod:`recognizer.policy`): auto-accepted, auto-excluded or queued;
+    ``network`` is the network key it came from (:mod:`recognizer.network`).
     """
     now = timezone.now()
     rows = Drawing.objects.filter(pk=drawing.pk)
@@ -173,14 +200,23 @@ def correct(drawing: Drawing, label: int, *, reviewer=None) -> Drawing:
             "reviewed_at": now,
         }
     else:
+        open_statuses = [
+            Drawing.CorrectionStatus.NONE,
+            Drawing.CorrectionStatus.PENDING,
+            Drawing.CorrectionStatus.AUTO_ACCEPTED,
+            Drawing.CorrectionStatus.AUTO_EXCLUDED,
+        ]
         rows = rows.filter(
-            reviewed_at__isnull=True,
-            correction_status__in=[Drawing.CorrectionStatus.NONE, Drawing.CorrectionStatus.PENDING],
+            Q(reviewed_at__isnull=True) | Q(reviewed_by__username=policy.POLICY_USERNAME),
+            correction_status__in=open_statuses,
         )
         changes = {"correction_status": Drawing.CorrectionStatus.PENDING, "reviewed_by": None, "reviewed_at": None}
+    changes["correction_network"] = network if reviewer is None else ""
     if not rows.update(corrected_label=label, corrected_at=now, **changes):
         raise CorrectionLocked("This drawing's correction has been reviewed by staff and can no longer be changed.")
     drawing.corrected_label, drawing.corrected_at = label, now
     for name, value in changes.items():
         setattr(drawing, name, value)
+    if reviewer is None:
+        policy.decide(drawing)
     return drawing

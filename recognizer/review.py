@@ -19,9 +19,11 @@ from recognizer.models import Drawing
 CorrectionStatus = Drawing.CorrectionStatus
 
 
-#: The review queue's order: pending corrections first, then the least confident, then the newest.
+#: The review queue's order: pending corrections first, those whose decision would help most first (the trust
+#: policy's ``review_priority``), then the least confident, then the newest.
 REVIEW_ORDER = [
     Case(When(correction_status=CorrectionStatus.PENDING, then=Value(0)), default=Value(1)).asc(),
+    F("review_priority").desc(nulls_last=True),
     "confidence",
     "-created_at",
 ]

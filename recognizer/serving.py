@@ -25,7 +25,7 @@ import numpy as np
 from django.conf import settings
 
 from recognizer.core.classifier import Classifier, ModelUnavailable
-from recognizer.models import ModelVersion
+from recognizer.models import ModelVersion, ShadowTrial
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,7 @@ def reset() -> None:
     global _loaded, _checked_at
     with _lock:
         _loaded, _checked_at = None, 0.0
+    reset_shadow()
 
 
 @dataclass(frozen=True)
@@ -166,3 +167,46 @@ def predictions_from(probabilities: np.ndarray, version: ModelVersion) -> list[P
     probabilities = probabilities.astype(np.float64)
     probabilities /= probabilities.sum(axis=1, keepdims=True)
     return [Prediction(int(p.argmax()), float(p.max()), [float(v) for v in p], version) for p in probabilities]
+
+
+# Shadow trials: the candidate of the running trial (if any), loaded the same way and refreshed on the same cadence.
+_shadow_lock = threading.Lock()
+_shadow: tuple[int, LoadedModel] | None = None
+_shadow_checked_at = 0.0
+
+
+def shadow_model() -> tuple[int, LoadedModel] | None:
+    """``(trial id, candidate)`` of the running shadow trial, loaded once per process; None when no trial runs (or
+    its artifact cannot be loaded: a shadow never costs a live answer)."""
+    global _shadow, _shadow_checked_at
+    if time.monotonic() - _shadow_checked_at < settings.DIGITS_MODEL_REFRESH_SECONDS:
+        return _shadow
+    with _shadow_lock:
+        if time.monotonic() - _shadow_checked_at < settings.DIGITS_MODEL_REFRESH_SECONDS:
+            return _shadow
+        running = ShadowTrial.objects.filter(status=ShadowTrial.Status.RUNNING)
+        running = running.values_list("pk", "candidate_id").first()
+        if running is None:
+            _shadow = None
+        elif _shadow is None or _shadow[0] != running[0]:
+            try:
+                _shadow = (running[0], load_version(ModelVersion.objects.get(pk=running[1])))
+            except ModelUnavailable:
+                _shadow = None
+        _shadow_checked_at = time.monotonic()
+        return _shadow
+
+
+def shadow_predict(inputs: np.ndarray) -> tuple[int, list[Prediction]] | None:
+    """The running trial's candidate's answers for ``inputs`` (never shown), or None when no trial runs."""
+    shadow = shadow_model()
+    if shadow is None:
+        return None
+    trial_id, model = shadow
+    return trial_id, predictions_from(model.classifier.predict(inputs), model.version)
+
+
+def reset_shadow() -> None:
+    global _shadow, _shadow_checked_at
+    with _shadow_lock:
+        _shadow, _shadow_checked_at = None, 0.0

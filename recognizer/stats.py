@@ -26,7 +26,7 @@ def shown_wrong(prefix: str = "") -> Q:
     excluded) names another digit."""
     return (
         Q(**{f"{prefix}corrected_label__isnull": False})
-        & Q(**{f"{prefix}correction_status": CorrectionStatus.ACCEPTED})
+        & Q(**{f"{prefix}correction_status__in": [CorrectionStatus.ACCEPTED, CorrectionStatus.AUTO_ACCEPTED]})
         & Q(**{f"{prefix}excluded_from_training": False})
         & ~Q(**{f"{prefix}corrected_label": F(f"{prefix}predicted_digit")})
     )
@@ -109,7 +109,7 @@ def live_confusion(drawings: QuerySet[Drawing] | None = None) -> list[list[int]]
         predicted, corrected = row["predicted_digit"], row["corrected_label"]
         stands = (
             corrected is not None
-            and row["correction_status"] == CorrectionStatus.ACCEPTED
+            and row["correction_status"] in (CorrectionStatus.ACCEPTED, CorrectionStatus.AUTO_ACCEPTED)
             and not row["excluded_from_training"]
         )
         matrix[corrected if stands else predicted][predicted] += row["n"]

@@ -16,6 +16,8 @@ One call of :func:`fine_tune` is one :class:`~recognizer.models.TrainingRun`, wh
 4. register the candidate as a new version (parent: the active one) and activate it only if it passes the gate:
    MNIST test accuracy at most ``DIGITS_GATE_MAX_MNIST_DROP`` below the active model's and held-out accuracy at most
    ``DIGITS_GATE_MAX_HELDOUT_DROP`` below it. A rejected candidate stays registered, inactive, with the reason.
+   With shadow trials on (``TrustPolicy.shadow_trials``), a candidate that passed is not activated but starts a
+   shadow trial (:mod:`training.shadow`), which promotes it only if it does as well on live drawings.
 
 Activation is the last step, so a run that dies anywhere before leaves the active model untouched.
 """
@@ -37,7 +39,8 @@ from django.utils import timezone
 from recognizer import registry
 from recognizer.core import figures
 from recognizer.corrections import CorrectionSet, new_corrections_since, select_corrections
-from recognizer.models import ModelVersion, TrainingRun
+from recognizer.models import ModelVersion, TrainingRun, TrustPolicy
+from training import shadow
 from training.ml.evaluate import evaluate_tflite, mnist_test_metrics
 from training.ml.export import export_artifacts
 from training.ml.fit import fit, prepare_images
@@ -356,5 +359,11 @@ def _activate_if_passed(
         version.notes = f"{verdict.reason} Not activated: {reason}."
         version.save(update_fields=["notes"])
         return RunStatus.REJECTED, version.notes
+    if TrustPolicy.current().shadow_trials:
+        trial = shadow.start_trial(version, base, run)
+        return RunStatus.SUCCEEDED, (
+            f"{verdict.reason} Shadow trial #{trial.pk} started: {version.name} reads live drawings beside "
+            f"{base.name} and is promoted if it agrees with people at least as well."
+        )
     registry.activate(version)
     return RunStatus.SUCCEEDED, f"{verdict.reason} Activated {version.name}."

@@ -107,3 +107,11 @@ def reap_runs_of_dead_workers(**kwargs) -> None:
     from training.runs import reap_stale_runs
 
     reap_stale_runs()
+
+
+@shared_task(name="training.tasks.decide_shadow_trials", ignore_result=True)
+def decide_shadow_trials() -> list[dict]:
+    """Judge the running shadow trials that are due: promote, refuse or extend (see :mod:`training.shadow`)."""
+    from training.shadow import decide_trials
+
+    return [{"trial": t.pk, "status": t.status, "reason": t.reason} for t in decide_trials()]

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from recognizer import review
+from recognizer import policy, review
 from recognizer.admin.filters import (
     ClientFilter,
     ConfidenceBandFilter,
@@ -34,6 +34,8 @@ STATUS_TONES = {
     CorrectionStatus.PENDING: "warn",
     CorrectionStatus.ACCEPTED: "ok",
     CorrectionStatus.REJECTED: "bad",
+    CorrectionStatus.AUTO_ACCEPTED: "ok",
+    CorrectionStatus.AUTO_EXCLUDED: "bad",
 }
 REVIEW_FIELDS = {"corrected_label", "correction_status", "excluded_from_training"}
 
@@ -80,6 +82,7 @@ class DrawingAdmin(admin.ModelAdmin):
         "predicted",
         "confidence_bar",
         "correction",
+        "trust_column",
         "client",
         "model_version",
         "created_at",
@@ -122,7 +125,8 @@ class DrawingAdmin(admin.ModelAdmin):
         ),
         ("Prediction", {"fields": ["predicted_digit", "confidence_pct", "probability_bars", "model_version"]}),
         ("Correction and review", {"fields": [*DrawingForm.Meta.fields, "corrected_at", "reviewed_by", "reviewed_at"]}),
-        ("Origin", {"fields": ["created_at", "client_key"], "classes": ["collapse"]}),
+        ("Trust", {"fields": ["trust", "decision_note", "trust_reasons", "review_priority"]}),
+        ("Origin", {"fields": ["created_at", "client_key", "correction_network"], "classes": ["collapse"]}),
     ]
     readonly_fields = [
         "large_image",
@@ -140,6 +144,11 @@ class DrawingAdmin(admin.ModelAdmin):
         "reviewed_at",
         "created_at",
         "client_key",
+        "trust",
+        "decision_note",
+        "trust_reasons",
+        "review_priority",
+        "correction_network",
     ]
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
@@ -233,6 +242,13 @@ class DrawingAdmin(admin.ModelAdmin):
             excluded,
         )
 
+    @admin.display(description="trust", ordering="trust")
+    def trust_column(self, drawing: Drawing) -> SafeString:
+        if drawing.trust is None:
+            return format_html("{}", EMPTY)
+        tone = "ok" if drawing.trust >= 0.5 else "warn" if drawing.trust >= 0.35 else "bad"
+        return format_html('<span title="{}">{}</span>', drawing.decision_note, badge(f"{drawing.trust:.2f}", tone))
+
     @admin.display(description="client: corrections", ordering="client_corrections")
     def client(self, drawing: Drawing) -> SafeString:
         if not drawing.client_key:
@@ -264,11 +280,15 @@ class DrawingAdmin(admin.ModelAdmin):
 
     @admin.action(description="Accept the selected corrections", permissions=["change"])
     def accept_corrections(self, request: HttpRequest, queryset: QuerySet[Drawing]) -> None:
+        keys = set(queryset.values_list("client_key", flat=True))
         self._done(request, review.accept(queryset, request.user), queryset.count(), "Accepted", "no correction")
+        policy.reconsider(keys)  # the clients' records changed: their waiting corrections are decided again
 
     @admin.action(description="Reject the selected corrections", permissions=["change"])
     def reject_corrections(self, request: HttpRequest, queryset: QuerySet[Drawing]) -> None:
+        keys = set(queryset.values_list("client_key", flat=True))
         self._done(request, review.reject(queryset, request.user), queryset.count(), "Rejected", "no correction")
+        policy.reconsider(keys)
 
     @admin.action(description="Relabel as the digit chosen next to the action", permissions=["change"])
     def relabel(self, request: HttpRequest, queryset: QuerySet[Drawing]) -> None:

@@ -218,7 +218,8 @@ class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelM
         serializer.is_valid(raise_exception=True)
         self.check_object_permissions(request, drawing)
         reviewer = request.user if request.user.is_staff else None
-        predictions.correct(drawing, serializer.validated_data["label"], reviewer=reviewer)
+        network = request_network_key(request)
+        predictions.correct(drawing, serializer.validated_data["label"], reviewer=reviewer, network=network)
         return Response(self.get_serializer(drawing).data)
 
 
