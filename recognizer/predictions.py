@@ -109,16 +109,16 @@ def create_submission(
     :class:`~recognizer.core.preprocessing.EmptyDrawing`, :class:`~recognizer.core.preprocessing.TooManyDigits` or
     :class:`~recognizer.serving.ModelUnavailable` before anything is stored.
     """
-    classify = classify or serving.predict_batch
+    read = classify or serving.predict_batch
     if strokes is not None:
         image, raw = core_strokes.render(strokes), None
-        digits = _digits_of_strokes(strokes, as_number, classify)
+        digits = _digits_of_strokes(strokes, as_number, read)
     else:
         image = open_image(raw)
-        digits = _digits_of_image(image, raw, as_number, classify)
+        digits = _digits_of_image(image, raw, as_number, read)
     if before_classify is not None:
         before_classify(len(digits))
-    predictions = classify(np.stack([d.model_input for d in digits]))
+    predictions = read(np.stack([d.model_input for d in digits]))
     now = timezone.now()
     submission = Submission(
         created_at=now,

@@ -13,7 +13,8 @@ from bench.drawing import mnist_as_drawing, png_bytes
 from recognizer import registry, serving
 from recognizer.models import ModelVersion, ShadowPrediction, ShadowTrial, TrainingRun, TrustPolicy
 from recognizer.predictions import correct, create_submission
-from tests.support.review_data import CLIENTS, register_copy, submit
+from tests.support.factories import ModelVersionFactory
+from tests.support.review_data import CLIENTS, submit
 from training import shadow
 from training.finetune import FinetuneOptions, Verdict, _activate_if_passed
 from training.tasks import decide_shadow_trials
@@ -32,7 +33,7 @@ def trial_policy(active_model) -> TrustPolicy:
 
 
 def test_the_candidate_reads_live_drawings_unseen_and_a_sound_one_is_promoted(trial_policy, active_model, tmp_path):
-    candidate = register_copy(active_model, "candidate", tmp_path, parent=active_model)
+    candidate = ModelVersionFactory(name="candidate", parent=active_model)
     trial = shadow.start_trial(candidate, active_model)
     drawings = [submit(digit % 10, variant=digit // 10) for digit in range(12)]
     answers = dict(ShadowPrediction.objects.filter(trial=trial).values_list("drawing_id", "digit"))
@@ -74,7 +75,7 @@ def test_a_worse_candidate_is_refused(trial_policy, active_model, small_model_fi
 
 
 def test_a_trial_is_judged_only_when_due_and_extended_once_for_want_of_evidence(trial_policy, active_model, tmp_path):
-    candidate = register_copy(active_model, "candidate", tmp_path)
+    candidate = ModelVersionFactory(name="candidate")
     trial = shadow.start_trial(candidate, active_model)
     submit(3)
     assert shadow.decide(trial).status == Status.RUNNING  # 1 of 12 drawings, time not up: not due
@@ -90,7 +91,7 @@ def test_a_trial_is_judged_only_when_due_and_extended_once_for_want_of_evidence(
 
 
 def test_a_passed_candidate_starts_a_trial_instead_of_being_activated(trial_policy, active_model, tmp_path):
-    candidate = register_copy(active_model, "ft-candidate", tmp_path, parent=active_model)
+    candidate = ModelVersionFactory(name="ft-candidate", parent=active_model)
     run = TrainingRun.objects.create(status=TrainingRun.RunStatus.RUNNING)
     status, message = _activate_if_passed(
         run, candidate, active_model, Verdict(True, "Passed the gate."), FinetuneOptions.from_settings()
@@ -104,7 +105,7 @@ def test_a_passed_candidate_starts_a_trial_instead_of_being_activated(trial_poli
 
 def test_staff_promote_extend_and_stop_in_the_admin(trial_policy, active_model, tmp_path, staff_client):
     url = reverse("admin:recognizer_shadowtrial_changelist")
-    first = shadow.start_trial(register_copy(active_model, "first", tmp_path), active_model)
+    first = shadow.start_trial(ModelVersionFactory(name="first"), active_model)
     submit(5)
     page = staff_client.get(url)
     assert page.status_code == 200
@@ -118,7 +119,7 @@ def test_staff_promote_extend_and_stop_in_the_admin(trial_policy, active_model, 
     first.refresh_from_db()
     assert (first.status, first.decided_by) == (Status.STOPPED, "staff")
 
-    second = shadow.start_trial(register_copy(active_model, "second", tmp_path), active_model)
+    second = shadow.start_trial(ModelVersionFactory(name="second"), active_model)
     staff_client.post(url, {"action": "promote_trials", "_selected_action": [second.pk]})
     second.refresh_from_db()
     assert (second.status, second.decided_by) == (Status.PROMOTED, "staff")

@@ -7,6 +7,7 @@ import pytest
 from django.contrib.admin.models import LogEntry
 
 from recognizer import policy, review, trust
+from recognizer.network import network_key
 from recognizer.corrections import training_corrections
 from recognizer.models import Drawing, TrustPolicy
 from recognizer.predictions import CorrectionLocked, correct
@@ -38,10 +39,10 @@ def test_model_plausibility_is_a_log_scale():
 def test_trust_is_stored_with_its_reasons(deciding):
     drawing = submit(4, client=CLIENTS[0])
     plausible, implausible = other_label(drawing)
-    high = correct(drawing, plausible, network=trust.network_of("10.0.0.1"))
+    high = correct(drawing, plausible, network=network_key("10.0.0.1"))
     assert high.trust is not None
     assert set(high.trust_reasons) >= {"model", "reader", "client", "network", "burst"}
-    assert high.correction_network == trust.network_of("10.0.0.1")
+    assert high.correction_network == network_key("10.0.0.1")
     low = correct(submit(4, variant=1, client=CLIENTS[1]), implausible)
     assert low.trust < high.trust
     assert low.trust_reasons["model"] == 0.0
@@ -170,7 +171,7 @@ def test_the_api_correction_goes_through_the_policy(deciding, client_api):
     assert answer.status_code == 200
     drawing = Drawing.objects.get(pk=drawing_id)
     assert drawing.trust is not None
-    assert drawing.correction_network == trust.network_of("10.9.8.7")
+    assert drawing.correction_network == network_key("10.9.8.7")
     assert drawing.correction_status in (S.AUTO_ACCEPTED, S.PENDING, S.AUTO_EXCLUDED)
 
 

@@ -185,7 +185,7 @@ class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelM
         return Response(DrawingSerializer(drawing, context=context).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: DrawingSerializer(many=True)})
-    @action(detail=False, methods=["get"], url_path="recent", url_name="recent")
+    @action(detail=False, methods=["get"], url_path="recent", url_name="recent", pagination_class=None)
     def recent(self, request: Request) -> Response:
         """This client's own latest drawings (by its cookie), newest submission first, a number's digits in order."""
         key = clients.client_key(request)

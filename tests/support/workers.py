@@ -7,10 +7,12 @@ small (2,000 MNIST images replayed, one epoch, 2,000 test images: ``DIGITS_FINET
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -44,6 +46,18 @@ def database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+@functools.cache
+def collected_static() -> Path:
+    """The static files collected once per test session, as the run command collects them: a web process with DEBUG
+    off serves them through WhiteNoise's manifest, which ``collectstatic`` writes."""
+    root = Path(tempfile.mkdtemp(prefix="digits-static-"))
+    env = {**os.environ, "STATIC_ROOT": str(root), "DIGITS_VAR_DIR": str(root / "var"), "PYTHONPATH": str(ROOT)}
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=300
+    )
+    return root
+
+
 def process_env(tmp_path: Path, broker: dict[str, str]) -> dict[str, str]:
     """What worker, web and command processes run with: this test's database, media and ``broker`` settings
     (``CELERY_BROKER_URL``, and a ``CELERY_TASK_DEFAULT_QUEUE`` of its own keeps other test runs on a shared Redis
@@ -53,6 +67,7 @@ def process_env(tmp_path: Path, broker: dict[str, str]) -> dict[str, str]:
         DATABASE_URL=database_url(),
         DIGITS_VAR_DIR=str(tmp_path / "var"),
         MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        STATIC_ROOT=str(collected_static()),
         DIGITS_MNIST_DIR=str(settings.DIGITS_MNIST_DIR),
         DIGITS_MODEL_REFRESH_SECONDS="1.0",
         # One simulated user sends hundreds of drawings a minute: more than the public rate limits allow one client.
