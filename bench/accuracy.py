@@ -32,6 +32,8 @@ from recognizer.calibration import apply_temperature, expected_calibration_error
 NAME = "accuracy"
 DEFAULT_MODEL = ROOT / "recognizer" / "default_model" / "digits-v2.tflite"
 CONFIDENT = 0.9
+#: The page says "not sure" below this confidence (``DIGITS_LOW_CONFIDENCE``'s default).
+LOW_CONFIDENCE = 0.7
 #: The set the temperature is fitted on: never reported as a test.
 CALIBRATION_SET = "optdigits tra"
 
@@ -96,6 +98,10 @@ def scores(probabilities: np.ndarray, labels: np.ndarray, temperature: float) ->
         "ece_t": expected_calibration_error(scaled, labels),
         "confident_wrong": int((wrong & (probabilities.max(axis=1) >= CONFIDENT)).sum()),
         "confident_wrong_t": int((wrong & (scaled.max(axis=1) >= CONFIDENT)).sum()),
+        "unsure": float((probabilities.max(axis=1) < LOW_CONFIDENCE).mean()),
+        "unsure_t": float((scaled.max(axis=1) < LOW_CONFIDENCE).mean()),
+        "errors_unsure": int((wrong & (probabilities.max(axis=1) < LOW_CONFIDENCE)).sum()),
+        "errors_unsure_t": int((wrong & (scaled.max(axis=1) < LOW_CONFIDENCE)).sum()),
         "per_digit": per_digit,
     }
 
@@ -122,6 +128,8 @@ def summary_rows(named_scores: list[tuple[str, str, dict]]) -> list[list[object]
             f"{s['ece_t']:.4f}",
             s["confident_wrong"],
             s["confident_wrong_t"],
+            f"{s['unsure']:.1%} ({s['errors_unsure']})",
+            f"{s['unsure_t']:.1%} ({s['errors_unsure_t']})",
         ]
         for name, note, s in named_scores
     ]
@@ -138,6 +146,8 @@ SUMMARY_HEADERS = [
     "ECE (T)",
     "confident & wrong",
     "confident & wrong (T)",
+    "not sure (errors among them)",
+    "not sure (T)",
 ]
 
 
@@ -232,8 +242,9 @@ def main(argv: list[str] | None = None) -> dict:
         f"Model `{args.model.relative_to(ROOT) if args.model.is_relative_to(ROOT) else args.model}`, preprocessing "
         f"`{args.preprocess}`, temperature T = {temperature:.3f}"
         + (f" (fitted on {CALIBRATION_SET})" if args.fit_temperature else "")
-        + f". Confident = confidence >= {CONFIDENT}. ECE over 15 bins; (T) = with the temperature applied"
-        " (it never changes the predicted digit, so accuracy is the same)."
+        + f". Confident = confidence >= {CONFIDENT}; not sure = confidence < {LOW_CONFIDENCE}, where the page says"
+        ' "not sure" (the share of the set, and how many of its errors are among them). ECE over 15 bins;'
+        " (T) = with the temperature applied (it never changes the predicted digit, so accuracy is the same)."
         + (" **Quick run: every 4th image of the shared sets, fewer sweep digits.**" if args.quick else ""),
         "## Per set\n\n" + markdown_table(SUMMARY_HEADERS, summary_rows([(n, notes[n], s) for n, s in set_scores])),
         "## Per digit (accuracy)\n\n"
