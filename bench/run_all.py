@@ -17,7 +17,17 @@ import time
 
 from bench.common import PYTHON, ROOT, fmt_load, load_average
 
-BENCHMARKS = ["predict_inprocess", "profile_request", "http_load", "memory", "scale", "training", "finetune"]
+BENCHMARKS = [
+    "predict_inprocess",
+    "profile_request",
+    "http_load",
+    "memory",
+    "scale",
+    "training",
+    "finetune",
+    "accuracy",
+    "adaptation",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
