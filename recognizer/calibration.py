@@ -20,9 +20,8 @@ def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarr
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if temperature == 1.0:
         return probabilities / probabilities.sum(axis=1, keepdims=True)
-    logits = np.log(np.clip(probabilities, FLOOR, 1.0)) / temperature
-    logits -= logits.max(axis=1, keepdims=True)
-    scaled = np.exp(logits)
+    # p ** (1/T) = exp(log p / T); no overflow since p <= 1, and the top class (p >= 0.1) keeps the sum away from 0.
+    scaled = np.power(np.maximum(probabilities, FLOOR), 1.0 / temperature)
     return scaled / scaled.sum(axis=1, keepdims=True)
 
 
