@@ -26,6 +26,8 @@ BENCHMARKS = [
     "multinode",
     "training",
     "finetune",
+    "accuracy",
+    "adaptation",
 ]
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
+from recognizer.core.calibration import apply_temperature
 from recognizer.core.classifier import Classifier, ModelUnavailable
 from recognizer.models import ModelVersion, ShadowTrial
 
@@ -163,9 +164,9 @@ def predict_batch(inputs: np.ndarray) -> list[Prediction]:
 
 
 def predictions_from(probabilities: np.ndarray, version: ModelVersion) -> list[Prediction]:
-    """One :class:`Prediction` per row of ``probabilities`` (N, 10), renormalised to sum to exactly 1."""
-    probabilities = probabilities.astype(np.float64)
-    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    """One :class:`Prediction` per row of ``probabilities`` (N, 10), scaled by the version's calibration temperature
+    (``metrics["temperature"]``, 1 when absent) and renormalised to sum to exactly 1."""
+    probabilities = apply_temperature(probabilities, float((version.metrics or {}).get("temperature", 1.0)))
     return [Prediction(int(p.argmax()), float(p.max()), [float(v) for v in p], version) for p in probabilities]
 
 

@@ -212,6 +212,8 @@ def test_finetune_command_trains_judges_registers_and_activates(small_model, sta
     # one or two drawings: with 6 held out, a single drawing moved the held-out accuracy by 17 points.
     for i in range(120):
         corrected(i % 10, 100 + i, reviewer=staff_user)
+    small_model.metrics["temperature"] = 1.3  # its calibration, which the fine-tuned version inherits
+    small_model.save(update_fields=["metrics"])
 
     keras.utils.set_random_seed(1)  # dropout, with --seed's replay sample: the same candidate on every run
     call_command("finetune", replay=2000, epochs=1, seed=1)
@@ -234,6 +236,7 @@ def test_finetune_command_trains_judges_registers_and_activates(small_model, sta
     assert verdict.passed
     assert run.message == f"{verdict.reason} Activated {version.name}."
     assert version.metrics["mnist_test_accuracy"] == run.metrics_after["mnist_test_accuracy"]
+    assert version.metrics["temperature"] == 1.3
     assert np.asarray(version.confusion_matrix).sum() == 2000
     assert run.message.startswith("Passed the gate")
     assert version.notes.startswith("Passed the gate")

@@ -7,9 +7,9 @@ import pytest
 from django.contrib.admin.models import LogEntry
 
 from recognizer import policy, review, trust
-from recognizer.network import network_key
 from recognizer.corrections import training_corrections
 from recognizer.models import Drawing, TrustPolicy
+from recognizer.network import network_key
 from recognizer.predictions import CorrectionLocked, correct
 from tests.support.review_data import CLIENTS, submit
 

@@ -305,6 +305,8 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
                     "mnist_replay": data.replay,
                     "corrections": len(corrections.y_train),
                     "epochs": options.epochs,
+                    # Not refitted (no held-out handwriting here): the parent's calibration, the best guess.
+                    "temperature": base.metrics.get("temperature", 1.0),
                 },
                 confusion_matrix=mnist_matrix,
                 parent=base,

@@ -42,7 +42,7 @@ class EmptyDrawing(ValueError):
     """The image holds no ink: there is nothing to recognise."""
 
 
-def _unit(channel: np.ndarray) -> np.ndarray:
+def unit_range(channel: np.ndarray) -> np.ndarray:
     """uint8 → float32 in 0-1, the fast way: ``np.asarray(image, dtype=float32) / 255.0`` gives the same values but
     converts pixel by pixel and divides through float64, ~10x slower on a canvas-sized drawing."""
     return channel.astype(np.float32) / np.float32(255.0)
@@ -63,8 +63,8 @@ def ink_map(image: Image.Image) -> np.ndarray:
     if "A" in image.getbands():
         alpha = np.asarray(image.getchannel("A"))
         if alpha.min() < 128:  # some of it is transparent (below 0.5)
-            return _unit(alpha)
-    gray = _unit(np.asarray(image.convert("L")))
+            return unit_range(alpha)
+    gray = unit_range(np.asarray(image.convert("L")))
     border = np.concatenate([gray[0, :], gray[-1, :], gray[:, 0], gray[:, -1]])
     if float(np.median(border)) > 0.5:
         gray = 1.0 - gray
@@ -74,7 +74,7 @@ def ink_map(image: Image.Image) -> np.ndarray:
     return np.clip((gray - low) / span, 0.0, 1.0)
 
 
-def _significant(ink: np.ndarray) -> np.ndarray:
+def significant_ink(ink: np.ndarray) -> np.ndarray:
     return ink >= INK_THRESHOLD
 
 
@@ -83,7 +83,7 @@ def center_in_frame(ink: np.ndarray) -> np.ndarray:
 
     Raises :class:`EmptyDrawing` when there is no ink.
     """
-    mask = _significant(ink).view(np.uint8)
+    mask = significant_ink(ink).view(np.uint8)
     if cv2.countNonZero(mask) < MIN_INK_PIXELS:
         raise EmptyDrawing("The canvas is empty: draw a digit first.")
     # The ink's bounding box, then only the crop is masked (a full-size np.nonzero/np.where cost ~0.5 ms a drawing).
@@ -110,7 +110,7 @@ def center_in_frame(ink: np.ndarray) -> np.ndarray:
 
 def preprocess(image: Image.Image | np.ndarray) -> np.ndarray:
     """Turn a drawing (PIL image of any size and mode, or a 2-D uint8 ink array) into the model's 28x28 uint8 input."""
-    ink = _unit(image) if isinstance(image, np.ndarray) else ink_map(image)
+    ink = unit_range(image) if isinstance(image, np.ndarray) else ink_map(image)
     return center_in_frame(ink)
 
 
@@ -134,7 +134,7 @@ def split_digits(image: Image.Image, max_digits: int | None = None) -> list[Imag
     a pass over the whole image, so the work is bounded by ``max_digits`` passes.
     """
     ink = ink_map(image)
-    mask = _significant(ink).astype(np.uint8)
+    mask = significant_ink(ink).astype(np.uint8)
     if int(mask.sum()) < MIN_INK_PIXELS:
         raise EmptyDrawing("The canvas is empty: draw a digit first.")
     _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
