@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 
 from bench.drawing import draw_digit, png_bytes
 from recognizer import registry, serving
+from recognizer.core.calibration import apply_temperature
 from recognizer.core.classifier import Classifier
 from recognizer.models import ModelVersion
 from recognizer.predictions import create_submission
@@ -44,9 +45,10 @@ def weak_version(active_model, small_model_files) -> ModelVersion:
 
 
 def probabilities_of(version: ModelVersion, model_input: np.ndarray) -> np.ndarray:
+    """The version's own interpreter's answer, calibrated by its temperature as served."""
     with version.tflite_file.open("rb") as fh:
-        raw = Classifier(fh.read()).predict(model_input[None])[0].astype(np.float64)
-    return raw / raw.sum()
+        raw = Classifier(fh.read()).predict(model_input[None]).astype(np.float64)
+    return apply_temperature(raw, float(version.metrics.get("temperature", 1.0)))[0]
 
 
 def test_a_running_process_serves_a_newly_activated_version(weak_version, active_model, settings) -> None:

@@ -108,7 +108,7 @@ def test_export_command_follows_the_setting_and_can_zip(states, tmp_path, settin
     with zipfile.ZipFile(tmp_path / "corrections.zip") as archive:
         files = {name: archive.read(name) for name in archive.namelist()}
     read = check_data_set(files, [states["accepted"]])
-    assert read["manifest"]["selection"]["statuses"] == ["accepted"]
+    assert read["manifest"]["selection"]["statuses"] == ["accepted", "auto"]  # staff's and the trust policy's
 
 
 def test_an_empty_export_is_still_a_valid_data_set(active_model, tmp_path) -> None:
