@@ -16,6 +16,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from recognizer.core import drift
 from recognizer.models import Drawing, ModelVersion, Submission
 
 CorrectionStatus = Drawing.CorrectionStatus
@@ -164,3 +165,54 @@ def compare_versions(candidate: ModelVersion, active: ModelVersion | None) -> li
     theirs = version_metrics(active) if active else {}
     labels = VERSION_METRICS + [(f"digit_{d}", f"MNIST accuracy on {d}s") for d in range(10)]
     return [MetricRow(label, theirs.get(key), mine[key]) for key, label in labels]
+
+
+#: Drift: this week (today and the 6 days before) against the 4 weeks before it, for the same version.
+DRIFT_DAYS = 7
+DRIFT_REFERENCE_DAYS = 28
+#: Fewer earlier drawings than this, and the version's stored MNIST confidences are the better reference.
+MIN_REFERENCE = 100
+#: The newest drawings read per period: enough for the test, bounded memory.
+DRIFT_SAMPLE = 20_000
+
+
+def stored_confidences(version: ModelVersion) -> tuple[list[float], int] | None:
+    """The version's confidence quantiles on the MNIST test set (``metrics["confidence_quantiles"]``, from
+    ``training.ml.evaluate``) and how many images they summarise, when stored at the temperature it serves with."""
+    stored = (version.metrics or {}).get("confidence_quantiles")
+    if not isinstance(stored, dict) or not stored.get("values"):
+        return None
+    if abs(float(stored.get("temperature", 1.0)) - float(version.metrics.get("temperature", 1.0))) > 1e-6:
+        return None  # recalibrated since: the stored confidences are not what it serves
+    return stored["values"], int(stored.get("count") or len(stored["values"]))
+
+
+def confidence_drift(version: ModelVersion | None = None) -> tuple[drift.Drift, list[float], list[float]] | None:
+    """How far this week's confidences of the served ``version`` (default: the active one) are from its earlier
+    ones: the previous 4 weeks it served, or when those are too few its stored MNIST confidences. Returns the
+    comparison and both samples (None when no version is served)."""
+    version = version or ModelVersion.objects.active()
+    if version is None:
+        return None
+    served = Drawing.objects.filter(model_version=version).order_by("-created_at")
+    since = window_start(DRIFT_DAYS)
+    current = list(served.filter(created_at__date__gte=since).values_list("confidence", flat=True)[:DRIFT_SAMPLE])
+    earlier = served.filter(
+        created_at__date__gte=since - timedelta(days=DRIFT_REFERENCE_DAYS), created_at__date__lt=since
+    )
+    before = list(earlier.values_list("confidence", flat=True)[:DRIFT_SAMPLE])
+    stored = stored_confidences(version)
+    weeks = f"the previous {DRIFT_REFERENCE_DAYS // 7} weeks"
+    if len(before) >= MIN_REFERENCE or (stored is None and len(before) >= drift.MIN_DRAWINGS):
+        return drift.compare(current, before, reference_source=weeks), current, before
+    if stored is not None:
+        values, count = stored
+        found = drift.compare(
+            current,
+            values,
+            reference_size=count,
+            reference_source="MNIST test",
+            reference_phrase="on the MNIST test set",
+        )
+        return found, current, values
+    return drift.compare(current, [], reference_source=weeks), current, []

@@ -173,10 +173,11 @@ def training_set(corrections: CorrectionSet, options: FinetuneOptions) -> Traini
 
 
 def evaluate_version(
-    model_content: bytes, data: TrainingSet, corrections: CorrectionSet
+    model_content: bytes, data: TrainingSet, corrections: CorrectionSet, temperature: float = 1.0
 ) -> tuple[dict, list[list[int]], list[list[int]]]:
-    """A model's figures on the MNIST test images and the held-out corrections, with both confusion matrices."""
-    metrics, mnist_matrix = mnist_test_metrics(model_content, data.x_test, data.y_test)
+    """A model's figures on the MNIST test images and the held-out corrections, with both confusion matrices
+    (its MNIST confidences at the calibration ``temperature`` it serves with)."""
+    metrics, mnist_matrix = mnist_test_metrics(model_content, data.x_test, data.y_test, temperature)
     heldout, heldout_matrix = evaluate_tflite(model_content, corrections.x_heldout, corrections.y_heldout)
     metrics.update(heldout_corrections_accuracy=heldout["accuracy"], heldout_corrections_count=heldout["count"])
     return metrics, mnist_matrix, heldout_matrix
@@ -276,9 +277,12 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
             keras_path, tflite_path = export_artifacts(model, Path(tmp) / "out", name)
         with recorder.timed("evaluate"):
             recorder.stage(84, f"evaluating the candidate and {base.name} on {len(data.y_test)} MNIST test images")
-            after, mnist_matrix, heldout_after = evaluate_version(tflite_path.read_bytes(), data, corrections)
+            temperature = base.metrics.get("temperature", 1.0)  # the candidate inherits it (below)
+            after, mnist_matrix, heldout_after = evaluate_version(
+                tflite_path.read_bytes(), data, corrections, temperature
+            )
             with base.tflite_file.open("rb") as fh:
-                before, _, heldout_before = evaluate_version(fh.read(), data, corrections)
+                before, _, heldout_before = evaluate_version(fh.read(), data, corrections, temperature)
         verdict = gate(before, after, options)
         run.metrics_before, run.metrics_after, run.history = before, after, history.as_dict()
         with recorder.timed("figures"):
@@ -306,7 +310,7 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
                     "corrections": len(corrections.y_train),
                     "epochs": options.epochs,
                     # Not refitted (no held-out handwriting here): the parent's calibration, the best guess.
-                    "temperature": base.metrics.get("temperature", 1.0),
+                    "temperature": temperature,
                 },
                 confusion_matrix=mnist_matrix,
                 parent=base,

@@ -153,11 +153,33 @@ def lines_figure(
     return figure
 
 
+def histograms_figure(
+    labels: Sequence[str], panels: Sequence[tuple[str, Sequence[float]]], title: str, xlabel: str
+) -> Figure:
+    """Side-by-side bars of shares per bin, one colour per ``(name, shares)`` (e.g. this week and before)."""
+    figure = Figure(figsize=(6.4, 2.8))
+    axes = figure.subplots()
+    width = 0.8 / max(len(panels), 1)
+    positions = np.arange(len(labels))
+    for i, (color, (name, shares)) in enumerate(zip(PALETTE, panels, strict=False)):
+        axes.bar(positions + (i - (len(panels) - 1) / 2) * width, shares, width=width, color=color, label=name)
+    axes.set_xticks(positions, labels, fontsize=7)
+    axes.set_title(title, loc="left")
+    axes.set_xlabel(xlabel)
+    axes.set_ylim(0, 1.02)
+    axes.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    axes.grid(axis="y", color=GRID)
+    axes.set_axisbelow(True)
+    axes.legend(fontsize=7, frameon=False, loc="upper left")
+    return figure
+
+
 _RENDERERS: dict[str, Callable[..., Figure]] = {
     "confusion": confusion_figure,
     "curves": curves_figure,
     "bars": bars_figure,
     "lines": lines_figure,
+    "histograms": histograms_figure,
 }
 
 
@@ -180,3 +202,9 @@ def daily_lines(series: dict[str, Sequence[tuple[date, float]]], days: Sequence[
     """One line per series (e.g. per model version) of a 0-1 rate over ``days``, as percentages (SVG data URI)."""
     points = {name: [(d.isoformat(), v) for d, v in values] for name, values in series.items()}
     return _svg("lines", points, days[0].isoformat(), days[-1].isoformat(), title, ylabel)
+
+
+def histograms(labels: Sequence[str], panels: dict[str, Sequence[float]], title: str, xlabel: str) -> str:
+    """Shares per bin, one set of bars per entry of ``panels`` (e.g. confidence this week and before; SVG data
+    URI)."""
+    return _svg("histograms", list(labels), [[name, list(shares)] for name, shares in panels.items()], title, xlabel)

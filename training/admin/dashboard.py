@@ -1,5 +1,6 @@
 """The staff dashboard (``/admin/dashboard/``, linked from the admin index): traffic, corrections, live accuracy per
-model version, the live confusion matrix, the active version and the last training runs, on one page.
+model version, the live confusion matrix, a drift signal (this week's confidence against before), the active version
+and the last training runs, on one page.
 
 Charts are drawn server-side by :mod:`recognizer.core.figures`; figures come from :mod:`recognizer.stats`.
 """
@@ -13,7 +14,7 @@ from django.urls import reverse
 
 from recognizer import stats
 from recognizer.admin.html import percent, run_progress
-from recognizer.core import figures
+from recognizer.core import drift, figures
 from recognizer.models import Drawing, ModelVersion, TrainingRun
 from recognizer.review import needs_review
 from training.admin.runs import elapsed, may_queue_fine_tune, schedule_links
@@ -45,6 +46,25 @@ def _active_summary() -> dict | None:
     }
 
 
+def _drift_summary() -> dict | None:
+    """This week's confidences of the active version against its earlier ones: the reading, the test and the
+    chart (none when nothing is compared)."""
+    found = stats.confidence_drift()
+    if found is None:
+        return None
+    result, current, reference = found
+    summary = {"result": result, "reading": result.reading(), "chart": None, "ks": result.ks}
+    if result.ks is not None:
+        panels = {
+            f"this week ({result.current})": drift.histogram(current),
+            f"{result.reference_source} ({result.reference})": drift.histogram(reference),
+        }
+        summary["chart"] = figures.histograms(
+            drift.bin_labels(), panels, "Confidence of the active model", "confidence"
+        )
+    return summary
+
+
 def dashboard(request: HttpRequest) -> HttpResponse:
     days = _period(request)
     window = stats.in_window(days)
@@ -74,6 +94,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "confusion": figures.confusion_matrix(stats.live_confusion(window), f"Live traffic, last {days} days"),
         },
         "active": _active_summary(),
+        "drift": _drift_summary(),
         "runs": [
             {
                 "run": run,

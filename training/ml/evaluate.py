@@ -6,7 +6,9 @@ import os
 
 import numpy as np
 
+from recognizer.core.calibration import apply_temperature
 from recognizer.core.classifier import Classifier
+from recognizer.core.drift import confidence_quantiles
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -25,19 +27,39 @@ def metrics_from_predictions(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[di
     return {"accuracy": accuracy, "count": len(y_true), "per_digit_accuracy": per_digit}, matrix.tolist()
 
 
-def evaluate_tflite(model_content: bytes, x: np.ndarray, y: np.ndarray) -> tuple[dict, list[list[int]]]:
-    """Run the LiteRT model over ``x`` (N, 28, 28) uint8 and score it against labels ``y``."""
+def evaluate_tflite(
+    model_content: bytes, x: np.ndarray, y: np.ndarray, with_probabilities: bool = False
+) -> tuple[dict, list[list[int]]]:
+    """Run the LiteRT model over ``x`` (N, 28, 28) uint8 and score it against labels ``y`` (with
+    ``with_probabilities``, the metrics also carry the (N, 10) ``probabilities``, not for JSON)."""
     if len(x) == 0:
-        return metrics_from_predictions(y, y)
-    predictions = Classifier(model_content, num_threads=os.cpu_count() or 1).predict_many(x).argmax(axis=1)
-    return metrics_from_predictions(np.asarray(y), predictions)
+        metrics, matrix = metrics_from_predictions(y, y)
+        probabilities = np.zeros((0, 10))
+    else:
+        probabilities = Classifier(model_content, num_threads=os.cpu_count() or 1).predict_many(x)
+        metrics, matrix = metrics_from_predictions(np.asarray(y), probabilities.argmax(axis=1))
+    if with_probabilities:
+        metrics["probabilities"] = probabilities
+    return metrics, matrix
 
 
-def mnist_test_metrics(model_content: bytes, x_test: np.ndarray, y_test: np.ndarray) -> tuple[dict, list[list[int]]]:
-    """A version's MNIST figures, as stored in its ``metrics``: test accuracy, count, per-digit accuracy."""
-    metrics, matrix = evaluate_tflite(model_content, x_test, y_test)
-    return {
+def mnist_test_metrics(
+    model_content: bytes, x_test: np.ndarray, y_test: np.ndarray, temperature: float = 1.0
+) -> tuple[dict, list[list[int]]]:
+    """A version's MNIST figures, as stored in its ``metrics``: test accuracy, count, per-digit accuracy, and the
+    quantiles of its confidence at the calibration ``temperature`` it will serve with (the dashboard's drift
+    reference when the version has served too few drawings: :mod:`recognizer.core.drift`)."""
+    metrics, matrix = evaluate_tflite(model_content, x_test, y_test, with_probabilities=True)
+    figures = {
         "mnist_test_accuracy": metrics["accuracy"],
         "mnist_test_count": metrics["count"],
         "per_digit_accuracy": metrics["per_digit_accuracy"],
-    }, matrix
+    }
+    if metrics["count"]:
+        confidences = apply_temperature(metrics["probabilities"], temperature).max(axis=1)
+        figures["confidence_quantiles"] = {
+            "values": confidence_quantiles(confidences),
+            "count": metrics["count"],
+            "temperature": temperature,
+        }
+    return figures, matrix
