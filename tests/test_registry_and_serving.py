@@ -69,8 +69,9 @@ def test_a_running_process_serves_a_newly_activated_version(weak_version, active
         served.append(np.asarray(drawing.probabilities))
         other = weak_version if version == active_model else active_model
         assert np.allclose(drawing.probabilities, probabilities_of(version, drawing.input_array), atol=1e-6)
-        assert not np.allclose(drawing.probabilities, probabilities_of(other, drawing.input_array), atol=1e-3)
-    assert not np.allclose(served[0], served[1], atol=1e-3)
+        # Both models may read this clear 1 at over 99%: they still differ far beyond the 1e-6 of the same one.
+        assert np.abs(drawing.probabilities - probabilities_of(other, drawing.input_array)).max() > 1e-5
+    assert np.abs(served[0] - served[1]).max() > 1e-5
     assert np.allclose(served[0], served[2], atol=1e-6)
 
 
