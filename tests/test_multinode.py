@@ -139,8 +139,11 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             DIGITS_NUM_PROXIES="1",
             DIGITS_MNIST_DIR=str(settings.DIGITS_MNIST_DIR),
             DIGITS_MODEL_REFRESH_SECONDS="1.0",
+            # All the test's traffic comes from one address (127.0.0.1 through nginx): no classroom ceiling either.
             DIGITS_RATE_PREDICT="off",
             DIGITS_RATE_CORRECT="off",
+            DIGITS_RATE_PREDICT_ADDRESS="off",
+            DIGITS_RATE_CORRECT_ADDRESS="off",
             TF_CPP_MIN_LOG_LEVEL="2",
             PYTHONPATH=str(cluster.ROOT),
             **cluster.s3_env(endpoint),
