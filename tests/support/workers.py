@@ -80,6 +80,8 @@ def process_env(tmp_path: Path, broker: dict[str, str]) -> dict[str, str]:
         **FAST,
         **broker,
     )
+    if "CELERY_TASK_DEFAULT_QUEUE" in broker:  # a queue of this test's own: fine-tunes too, on a shared Redis
+        env.setdefault("DIGITS_TRAINING_QUEUE", f"{broker['CELERY_TASK_DEFAULT_QUEUE']}-training")
     return env
 
 
