@@ -34,7 +34,7 @@ from bench import cluster
 from bench.drawing import data_url, draw_digit
 from bench.handwriting import render
 from tests.support.env import skip_or_fail
-from tests.support.workers import FAST
+from tests.support.workers import FAST, RATES_OFF
 
 pytestmark = [pytest.mark.slow, pytest.mark.celery]
 
@@ -140,10 +140,7 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             DIGITS_MNIST_DIR=str(settings.DIGITS_MNIST_DIR),
             DIGITS_MODEL_REFRESH_SECONDS="1.0",
             # All the test's traffic comes from one address (127.0.0.1 through nginx): no classroom ceiling either.
-            DIGITS_RATE_PREDICT="off",
-            DIGITS_RATE_CORRECT="off",
-            DIGITS_RATE_PREDICT_ADDRESS="off",
-            DIGITS_RATE_CORRECT_ADDRESS="off",
+            **RATES_OFF,
             TF_CPP_MIN_LOG_LEVEL="2",
             PYTHONPATH=str(cluster.ROOT),
             **cluster.s3_env(endpoint),

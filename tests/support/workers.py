@@ -34,6 +34,13 @@ FAST = {
     "DIGITS_FINETUNE_EVAL_LIMIT": "2000",
     "DIGITS_FINETUNE_MIN_CORRECTIONS": "30",
 }
+#: Test processes send all their traffic from one address and as one busy client: no rate limit of either kind.
+RATES_OFF = {
+    "DIGITS_RATE_PREDICT": "off",
+    "DIGITS_RATE_CORRECT": "off",
+    "DIGITS_RATE_PREDICT_ADDRESS": "off",
+    "DIGITS_RATE_CORRECT_ADDRESS": "off",
+}
 FINISHED = {RunStatus.SUCCEEDED, RunStatus.SKIPPED, RunStatus.REJECTED, RunStatus.FAILED}
 
 
@@ -71,10 +78,7 @@ def process_env(tmp_path: Path, broker: dict[str, str]) -> dict[str, str]:
         DIGITS_MNIST_DIR=str(settings.DIGITS_MNIST_DIR),
         DIGITS_MODEL_REFRESH_SECONDS="1.0",
         # One simulated user sends hundreds of drawings a minute: more than the public rate limits allow one client.
-        DIGITS_RATE_PREDICT="off",
-        DIGITS_RATE_CORRECT="off",
-        DIGITS_RATE_PREDICT_ADDRESS="off",
-        DIGITS_RATE_CORRECT_ADDRESS="off",
+        **RATES_OFF,
         PYTHONPATH=str(ROOT),
         TF_CPP_MIN_LOG_LEVEL="2",
         **FAST,
