@@ -20,7 +20,6 @@ import numpy as np
 
 from bench import handwriting_sets as hw
 from bench.common import Machine, markdown_table, pyplot, write_result
-from bench.feedback_loop import setup_django
 
 NAME = "adaptation"
 
@@ -44,9 +43,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--limit", type=int, help="draw only the first N training writers' digits")
     args = parser.parse_args(argv)
     machine = Machine()
-    from bench.common import bench_var_dir
+    from bench.common import setup_django
 
-    setup_django(bench_var_dir())
+    setup_django()
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.test import override_settings

@@ -1,7 +1,8 @@
-"""Benchmark of the trust policy: a simulated classroom corrects the model through the real API.
+"""Benchmark of the trust policy and the shadow trial: a simulated classroom corrects the model through the real API.
 
-- 30 honest clients write in a style the model has not seen (the optdigits training writers, 32x32 bitmaps scaled
-  8x, bilinear, dark ink on white) and correct every mistake with the true digit;
+- 30 honest clients write in a style the model has not seen (the optdigits training writers, 32x32 bitmaps drawn as
+  canvas-sized pictures by :mod:`bench.handwriting_sets`, their 7s and 9s mirror-written) and correct every mistake
+  with the true digit;
 - 5 careless clients do the same, but 10% of their corrections name a wrong digit;
 - one flooder, from one network but a new cookie every few drawings, draws 7s (the optdigits writer-independent set)
   and "corrects" every one to 1, spread over the whole session.
@@ -12,48 +13,39 @@ class would send it (every client one drawing in turn), with the trust policy on
 corrections left for staff (target ≤ 10%), the precision of the auto-accepted ones (target ≥ 99%), the right
 corrections lost to auto-exclusion, whether any flood correction may train, and the cost of deciding a correction.
 
-Run from the repository root: ``.venv/bin/python bench/classroom.py`` (about a minute); writes
-``bench/results/classroom.md``.
+Then (unless ``--no-cycle``) the loop itself, with the real fine-tune (:func:`training.finetune.fine_tune`):
+
+1. **one cycle as staff would have run it by hand**: every right correction accepted, every wrong one rejected, from
+   the shipped model (not activated);
+2. **one cycle as the policy left it** (its auto-accepted corrections, nothing staff decided), same seed, same MNIST
+   replay, activated only if the offline gate passes; both candidates read the *other* optdigits writers in the
+   classroom's style (never corrected) and the gate's MNIST test and held-out corrections;
+3. **a poisoned candidate**: an attacker's mirror-written 7s "corrected" to 1 (the classroom's own style, which MNIST
+   does not contain) are accepted by mistake, with shadow trials on; the next fine-tune's candidate faces the offline
+   gate and, if it passes, a shadow trial on live drawings of the classroom (other writers, corrected truthfully),
+   judged by :func:`training.shadow.decide_trials`. Target: the trial refuses it and the active model stays.
+
+Run from the repository root: ``.venv/bin/python -m bench.classroom`` (about 15 minutes on 2 cores, a few without the
+cycles); writes ``bench/results/classroom.md``.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import os
 import random
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-OPTDIGITS = ROOT.parent / "shared" / "handwriting"
+from bench import handwriting_sets as hw
+from bench.drawing import data_url
 
 
-def read_optdigits(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The UCI optdigits "orig" format: 21 header lines, then per digit 32 lines of 32 ``0``/``1`` and its label."""
-    lines = path.read_text().splitlines()[21:]
-    bitmaps, labels = [], []
-    for start in range(0, len(lines) - 32, 33):
-        rows = lines[start : start + 32]
-        bitmaps.append(np.array([[c == "1" for c in row.strip()] for row in rows], dtype=np.uint8))
-        labels.append(int(lines[start + 32].strip()))
-    return np.stack(bitmaps), np.array(labels)
-
-
-def bitmap_png(bitmap: np.ndarray, scale: int = 8) -> bytes:
-    """A 32x32 bitmap as a canvas-sized PNG: dark ink on white, enlarged ``scale`` times, bilinear."""
-    from bench.drawing import png_bytes
-
-    image = Image.fromarray((255 - bitmap * 255).astype(np.uint8))
-    size = bitmap.shape[0] * scale
-    return png_bytes(image.resize((size, size), Image.Resampling.BILINEAR).convert("RGB"))
+def drawing(bitmap: np.ndarray, label: int, mirrored: set[int]):
+    """An optdigits bitmap as the classroom draws it: mirror-written when its digit is one of ``mirrored``."""
+    return hw.bitmap_drawing(bitmap[:, ::-1] if label in mirrored else bitmap, 8)
 
 
 @dataclass
@@ -89,6 +81,9 @@ def parse_args() -> argparse.Namespace:
         help="Digits the classroom mirror-writes (its new style, as in bench/handwriting.py); empty for none.",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-cycle", action="store_true", help="Only the session: no fine-tune, no shadow trial.")
+    parser.add_argument("--poison", type=int, default=90, help="Mirror-written 7s the attacker labels 1.")
+    parser.add_argument("--live", type=int, default=600, help="Live drawings the shadow trial reads.")
     parser.add_argument("--no-write", action="store_true", help="Print only; do not write bench/results.")
     return parser.parse_args()
 
@@ -96,8 +91,6 @@ def parse_args() -> argparse.Namespace:
 def setup() -> None:
     from bench.common import setup_django
 
-    os.environ["DIGITS_RATE_PREDICT"] = os.environ["DIGITS_RATE_CORRECT"] = "off"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     setup_django()
     from django.core.management import call_command
 
@@ -109,40 +102,40 @@ def setup() -> None:
     TrustPolicy.objects.update_or_create(pk=1, defaults={"mode": TrustPolicy.Mode.DECIDE})
 
 
-def run(args: argparse.Namespace) -> Session:
-    from rest_framework.test import APIClient
+ATTACKERS = ("flood", "poison")  # groups whose every correction says 1
 
-    rng = random.Random(args.seed)
-    x, y = read_optdigits(OPTDIGITS / "optdigits-orig.tra")
-    clients = args.honest + args.careless
-    # The training writers are stored writer after writer: equal consecutive slices are (about) one writer each.
-    slices = np.array_split(np.arange(len(y)), clients)
-    queues = [[(int(i), "honest" if c < args.honest else "careless") for i in part] for c, part in enumerate(slices)]
-    browsers = [APIClient(REMOTE_ADDR=f"10.20.30.{c + 10}", HTTP_HOST="localhost") for c in range(clients)]
-    xw, yw = read_optdigits(OPTDIGITS / "optdigits-orig.windep")
-    sevens = [int(i) for i in np.flatnonzero(yw == 7)][: args.flood]
-    turns = max(len(q) for q in queues)
-    flood_at: dict[int, list[int]] = {}
-    for k, index in enumerate(sevens):
-        flood_at.setdefault(k * turns // len(sevens), []).append(index)
-    session = Session()
-    flooder = None
-    flooded = 0
 
-    def send(client, png: bytes, true: int, group: str) -> None:
-        image = "data:image/png;base64," + base64.b64encode(png).decode()
-        response = client.post("/api/predictions/", {"image": image}, format="json")
+class Classroom:
+    """The clients and how each answers the site: every drawing and correction goes through the API."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from rest_framework.test import APIClient
+
+        self.args = args
+        self.rng = random.Random(args.seed)
+        self.mirrored = {int(d) for d in args.mirror.split(",") if d.strip()}
+        self.browsers = [
+            APIClient(REMOTE_ADDR=f"10.20.30.{c + 10}", HTTP_HOST="localhost")
+            for c in range(args.honest + args.careless)
+        ]
+
+    def group(self, client: int) -> str:
+        return "honest" if client < self.args.honest else "careless"
+
+    def send(self, session: Session, client, image, true: int, group: str) -> None:
+        """Draw ``image``; correct the answer as ``group`` would (nothing when it is right and the sender honest)."""
+        response = client.post("/api/predictions/", {"image": data_url(image)}, format="json")
         assert response.status_code == 201, response.content[:300]
         data = response.json()
         session.drawings += 1
         predicted = data["digit"]
-        if group == "flood":
+        if group in ATTACKERS:
             label = 1
         elif predicted == true:
             session.read_right += 1
             return
-        elif group == "careless" and rng.random() < args.careless_error:
-            label = rng.choice([d for d in range(10) if d not in (true, predicted)])
+        elif group == "careless" and self.rng.random() < self.args.careless_error:
+            label = self.rng.choice([d for d in range(10) if d not in (true, predicted)])
         else:
             label = true
         started = time.perf_counter()
@@ -151,19 +144,35 @@ def run(args: argparse.Namespace) -> Session:
         assert answer.status_code == 200, answer.content[:300]
         session.outcomes.append(Outcome(group, data["id"], true, label))
 
-    mirrored = {int(d) for d in args.mirror.split(",") if d.strip()}
+
+def run(args: argparse.Namespace, classroom: Classroom) -> Session:
+    from rest_framework.test import APIClient
+
+    x, y = hw.read_optdigits(hw.HANDWRITING / "optdigits-orig.tra")
+    # The training writers are stored writer after writer: equal consecutive slices are (about) one writer each.
+    slices = np.array_split(np.arange(len(y)), len(classroom.browsers))
+    queues = [[(int(i), classroom.group(c)) for i in part] for c, part in enumerate(slices)]
+    xw, yw = hw.read_optdigits(hw.HANDWRITING / "optdigits-orig.windep")
+    sevens = [int(i) for i in np.flatnonzero(yw == 7)][: args.flood]
+    turns = max(len(q) for q in queues)
+    flood_at: dict[int, list[int]] = {}
+    for k, index in enumerate(sevens):
+        flood_at.setdefault(k * turns // len(sevens), []).append(index)
+    session = Session()
+    flooder = None
+    flooded = 0
     for turn in range(turns):
         for c, queue in enumerate(queues):
             if turn < len(queue):
                 index, group = queue[turn]
-                bitmap = x[index][:, ::-1] if int(y[index]) in mirrored else x[index]
-                send(browsers[c], bitmap_png(bitmap), int(y[index]), group)
+                image = drawing(x[index], int(y[index]), classroom.mirrored)
+                classroom.send(session, classroom.browsers[c], image, int(y[index]), group)
         for index in flood_at.get(turn, []):
             if flooded % args.cookies_per == 0:
                 flooder = APIClient(
                     REMOTE_ADDR=f"198.51.100.{flooded // args.cookies_per % 250 + 1}", HTTP_HOST="localhost"
                 )
-            send(flooder, bitmap_png(xw[index]), 7, "flood")
+            classroom.send(session, flooder, hw.bitmap_drawing(xw[index], 8), 7, "flood")
             flooded += 1
     return session
 
@@ -259,13 +268,6 @@ def report(args: argparse.Namespace, session: Session) -> list[str]:
         ["who", "trust of right labels: min / median / max (n)", "trust of wrong labels"],
         [[g, trust_band(g, True), trust_band(g, False)] for g in groups],
     )
-    dump = Drawing.objects.filter(pk__in=[o.drawing for o in outcomes]).values_list("pk", "trust_reasons")
-    groups_of = {o.drawing: (o.group, o.right) for o in outcomes}
-    with open(Path(os.environ["DIGITS_VAR_DIR"]) / "trust.csv", "w") as fh:
-        fh.write("group,right,model,reader,client,network,burst\n")
-        for pk, r in dump:
-            g, right = groups_of[pk]
-            fh.write(f"{g},{int(right)},{r['model']},{r['reader']},{r['client']},{r['network']},{r['burst']}\n")
     return [
         f"{args.honest} honest + {args.careless} careless clients (10% wrong labels) on one school network, "
         f"{session.drawings - args.flood} drawings of the optdigits training writers (read right at first: "
@@ -281,6 +283,198 @@ def report(args: argparse.Namespace, session: Session) -> list[str]:
     ]
 
 
+@dataclass
+class Cycle:
+    """One fine-tune of the benchmark: its run, how long it took and how its candidate reads the other writers."""
+
+    name: str
+    run: object  # recognizer.models.TrainingRun
+    seconds: float
+    reading: dict | None
+
+
+def set_statuses(statuses: dict[int, str]) -> None:
+    from recognizer.models import Drawing
+
+    by_status: dict[str, list[int]] = {}
+    for pk, status in statuses.items():
+        by_status.setdefault(status, []).append(pk)
+    for status, pks in by_status.items():
+        Drawing.objects.filter(pk__in=pks).update(correction_status=status)
+
+
+def version_content(version) -> bytes:
+    with version.tflite_file.open("rb") as fh:
+        return fh.read()
+
+
+def fine_tune_once(name: str, activate: bool, seed: int, other_writers: hw.LabelledSet) -> Cycle:
+    """One real fine-tune (forced: the benchmark decides when) and its candidate's reading of the other writers."""
+    from bench.adaptation import read
+    from training.finetune import FinetuneOptions, fine_tune
+
+    print(f"==> fine-tune: {name}", flush=True)
+    started = time.perf_counter()
+    options = FinetuneOptions.from_settings(
+        force=True, activate=activate, seed=seed, command=f"bench/classroom.py ({name})"
+    )
+    run = fine_tune(options)
+    seconds = time.perf_counter() - started
+    version = run.result_version
+    reading = read(version_content(version), other_writers) if version is not None else None
+    print(f"    {run.status} in {seconds:.0f} s: {run.message}", flush=True)
+    return Cycle(name, run, seconds, reading)
+
+
+def cycles(args: argparse.Namespace, classroom: Classroom, session: Session) -> list[str]:
+    """Staff by hand vs the policy, one cycle each from the same model; then a poisoned candidate's shadow trial."""
+    from bench.adaptation import read
+    from bench.common import markdown_table
+    from recognizer import serving
+    from recognizer.models import Drawing, ModelVersion, ShadowTrial, TrustPolicy
+    from training import shadow
+
+    S = Drawing.CorrectionStatus
+    xw, yw = hw.read_optdigits(hw.HANDWRITING / "optdigits-orig.windep")
+    other_writers = hw.LabelledSet(
+        "optdigits windep, the classroom's style",
+        [drawing(b, int(label), classroom.mirrored) for b, label in zip(xw, yw, strict=True)],
+        yw,
+    )
+    base = ModelVersion.objects.active()
+    base_reading = read(version_content(base), other_writers)
+    pks = [o.drawing for o in session.outcomes]
+    by_policy = dict(Drawing.objects.filter(pk__in=pks).values_list("pk", "correction_status"))
+    set_statuses({o.drawing: S.ACCEPTED if o.right else S.REJECTED for o in session.outcomes})
+    by_hand = fine_tune_once("staff accept every right correction by hand", False, args.seed, other_writers)
+    set_statuses(by_policy)
+    policy = fine_tune_once("the policy's decisions alone", True, args.seed, other_writers)
+    active = ModelVersion.objects.active()
+
+    def gate_cells(run) -> list[str]:
+        before, after = run.metrics_before or {}, run.metrics_after or {}
+        if not after:
+            return ["—", "—"]
+        return [
+            f"{before['mnist_test_accuracy']:.2%} → {after['mnist_test_accuracy']:.2%}",
+            f"{before['heldout_corrections_accuracy']:.2%} → {after['heldout_corrections_accuracy']:.2%} "
+            f"({after['heldout_corrections_count']})",
+        ]
+
+    def reading_cells(reading: dict | None) -> list[str]:
+        if reading is None:
+            return ["—", "—"]
+        mirrored = " / ".join(f"{reading['per_digit'][d]:.1%}" for d in sorted(classroom.mirrored))
+        return [f"{reading['accuracy']:.2%}", mirrored]
+
+    rows = [[f"{base.name} (before)", *reading_cells(base_reading), "", "", "", ""]]
+    for cycle in (by_hand, policy):
+        rows.append(
+            [
+                cycle.name,
+                *reading_cells(cycle.reading),
+                *gate_cells(cycle.run),
+                f"{cycle.run.status}: {cycle.run.correction_samples} trained, {cycle.run.heldout_samples} held out",
+                f"{cycle.seconds:.0f} s",
+            ]
+        )
+    gap = (
+        (policy.reading["accuracy"] - by_hand.reading["accuracy"]) * 100 if policy.reading and by_hand.reading else None
+    )
+    mirrored_names = " / ".join(f"{d}s" for d in sorted(classroom.mirrored))
+    cycle_table = markdown_table(
+        [
+            "model",
+            "other writers, the classroom's style (never corrected)",
+            f"… mirror-written {mirrored_names}",
+            "MNIST test (the gate)",
+            "held-out corrections (the gate)",
+            "run",
+            "cycle",
+        ],
+        rows,
+    )
+
+    # A poisoned candidate: the attacker writes 7s in the classroom's own style and labels them 1; they are accepted
+    # by mistake. MNIST has no mirror-written 7s, so the offline gate has nothing to catch it with.
+    sevens = np.flatnonzero(yw == 7)
+    poison = [int(i) for i in sevens[::2][: args.poison]]
+    attack = Session()
+    from rest_framework.test import APIClient
+
+    attacker = APIClient(REMOTE_ADDR="203.0.113.7", HTTP_HOST="localhost")
+    for index in poison:
+        classroom.send(attack, attacker, drawing(xw[index], 7, classroom.mirrored), 7, "poison")
+    set_statuses({o.drawing: S.ACCEPTED for o in attack.outcomes})
+    TrustPolicy.objects.filter(pk=1).update(shadow_trials=True, shadow_drawings=args.live)
+    poisoned = fine_tune_once(
+        "poisoned (mirror-written 7s labelled 1, accepted by mistake)", True, args.seed, other_writers
+    )
+    candidate = poisoned.run.result_version
+    trial = ShadowTrial.objects.filter(candidate=candidate).first() if candidate else None
+    gate_passed = trial is not None
+    if trial is None and candidate is not None:
+        # The gate refused it: the trial is started by hand so that its verdict is still measured.
+        trial = shadow.start_trial(candidate, ModelVersion.objects.active(), poisoned.run)
+    serving.reset()  # this process's caches; a web process sees the trial within DIGITS_MODEL_REFRESH_SECONDS
+    live = Session()
+    taken = set(poison)
+    rest = [i for i in range(len(yw)) if i not in taken]
+    print(f"==> shadow trial: {args.live} live drawings", flush=True)
+    for k, j in enumerate(np.linspace(0, len(rest) - 1, args.live).astype(int)):
+        c, index = k % len(classroom.browsers), rest[j]
+        image = drawing(xw[index], int(yw[index]), classroom.mirrored)
+        classroom.send(live, classroom.browsers[c], image, int(yw[index]), classroom.group(c))
+    shadow.decide_trials()
+    after = ModelVersion.objects.active()
+    trial_rows = []
+    if trial is not None:
+        trial.refresh_from_db()
+        data = shadow.figures(trial)
+        trial_rows.append(
+            [
+                candidate.name,
+                "passed" if gate_passed else "refused (trial started by hand)",
+                *reading_cells(poisoned.reading),
+                f"{data.drawings} / {data.judged} ({data.corrected} corrected)",
+                f"{data.candidate_accuracy:.2%}" if data.judged else "—",
+                f"{data.baseline_accuracy:.2%}" if data.judged else "—",
+                f"**{trial.get_status_display()}**",
+                after.name,
+            ]
+        )
+    trial_table = markdown_table(
+        [
+            "candidate",
+            "offline gate",
+            "other writers",
+            f"… {mirrored_names}",
+            "live drawings / judged",
+            "candidate agreed with people",
+            "active model agreed",
+            "trial",
+            "active after",
+        ],
+        trial_rows,
+    )
+    return [
+        "## One cycle: the policy's decisions against staff accepting every right correction by hand",
+        f"Both fine-tunes start from `{base.name}` with the same seed and MNIST replay; the policy's candidate is "
+        f"activated if the gate passes (active after: `{active.name}`). The other writers "
+        f"({len(yw)} drawings of the optdigits writer-independent set, written in the classroom's style) were never "
+        "corrected.",
+        cycle_table,
+        f"Policy against staff by hand on the other writers: **{gap:+.2f} pt**." if gap is not None else "",
+        "## A poisoned candidate and the shadow trial",
+        f"An attacker (another network) sends {len(poison)} mirror-written 7s labelled 1, and they are accepted by "
+        f"mistake; shadow trials on. The next cycle's candidate ({poisoned.run.status}: "
+        f"{poisoned.run.message.rstrip('.')}) reads {live.drawings} live drawings of the classroom (other writers, "
+        "corrected truthfully) beside the active model, then the periodic judgement runs.",
+        trial_table,
+        f"Trial's reason: {trial.reason}" if trial is not None else "No candidate was registered.",
+    ]
+
+
 def main() -> None:
     args = parse_args()
     setup()
@@ -288,13 +482,18 @@ def main() -> None:
 
     machine = Machine()
     started = time.perf_counter()
-    session = run(args)
+    classroom = Classroom(args)
+    session = run(args, classroom)
     sections = report(args, session)
     sections.append(f"Session: {time.perf_counter() - started:.0f} s.")
+    if not args.no_cycle:
+        sections += cycles(args, classroom, session)
+        sections.append(f"Whole benchmark: {time.perf_counter() - started:.0f} s.")
+    title = "A classroom corrects the model: the trust policy, one cycle, a shadow trial"
     if args.no_write:
         print("\n\n".join(sections))
     else:
-        write_result("classroom", "A classroom corrects the model: the trust policy", machine, sections)
+        write_result("classroom", title, machine, sections)
 
 
 if __name__ == "__main__":

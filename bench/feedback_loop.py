@@ -46,22 +46,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def setup_django(var_dir: Path) -> None:
-    """An isolated site: a fresh SQLite database and media under ``var_dir``, no Redis, tasks run in this process."""
-    os.environ["DIGITS_VAR_DIR"] = str(var_dir)
-    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "MEDIA_ROOT"):
-        os.environ.pop(name, None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "digits_site.settings")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # The simulated user sends far more drawings a minute than the public rate limits allow one client.
-    for scope in ("PREDICT", "CORRECT", "PREDICT_ADDRESS", "CORRECT_ADDRESS"):
-        os.environ[f"DIGITS_RATE_{scope}"] = "off"
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-
-
 @dataclass
 class Scenario:
     name: str
@@ -303,6 +287,9 @@ def main() -> None:
     command = shlex.join([sys.executable, *sys.argv])
     started, load = datetime.now(UTC), load_average()
     with tempfile.TemporaryDirectory(prefix="digits-bench-") as tmp:
+        sys.path.insert(0, str(ROOT))
+        from bench.common import setup_django
+
         setup_django(Path(tmp))
         from django.core.management import call_command
 
