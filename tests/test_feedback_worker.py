@@ -14,6 +14,7 @@ import io
 import json
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -33,8 +34,8 @@ from bench.drawing import data_url
 from bench.handwriting import render
 from recognizer.core.classifier import Classifier
 from recognizer.corrections import is_heldout
-from recognizer.models import Drawing, ModelVersion, TrainingRun
-from tests.support.env import skip_or_fail
+from recognizer.models import Drawing, ModelVersion, ShadowPrediction, ShadowTrial, TrainingRun, TrustPolicy
+from tests.support.env import ROOT, skip_or_fail
 from tests.support.workers import Service, process_env, queue_fine_tune, start_worker, wait_for_run
 from training.finetune import FinetuneOptions, gate
 
@@ -239,6 +240,62 @@ def test_corrections_are_learnt_promoted_and_served_by_the_running_web_process(
 
     answers, switched_at = traffic_during(url, roll_back)
     check_answers(answers, switched_at, new, small_model, web)
+
+
+def test_a_candidate_proves_itself_in_a_shadow_trial_on_live_drawings_before_it_is_served(
+    small_model, service_env, services
+) -> None:
+    """Shadow trials on: the worker's candidate passes the gate but is not activated; the running web processes read
+    every live drawing with it too (answers stored, never shown); the periodic judgement, run by the worker, promotes
+    it; the web process then serves it."""
+    TrustPolicy.objects.update_or_create(
+        pk=1, defaults={"shadow_trials": True, "shadow_drawings": 20, "shadow_hours": 24, "shadow_min_labelled": 10}
+    )
+    env = {**service_env, "DIGITS_TRAIN_ON_PENDING": "1"}
+    url, _ = start_web(services, env)
+    worker = start_worker(services, env)
+
+    def submit(payload: dict) -> dict:
+        status, body = post_json(url + "/api/predictions/", payload)
+        assert status == 201, body
+        return body
+
+    def correct(correction_url: str, payload: dict) -> None:
+        status, body = post_json(correction_url, payload)
+        assert status == 200, body
+
+    draw_and_correct(submit, correct, 60, seed=30)
+    run = wait_for_run(queue_fine_tune(env), worker)
+    assert run.status == RunStatus.SUCCEEDED, f"{run.message} {run.error}"
+    trial = ShadowTrial.objects.get(candidate=run.result_version)
+    assert f"Shadow trial #{trial.pk} started" in run.message
+    assert ModelVersion.objects.active() == small_model  # not activated by the gate alone
+
+    # Live drawings: shown the active model's answers, read by the candidate too (within the refresh period).
+    time.sleep(2)
+    draw_and_correct(submit, correct, 25, seed=31)
+    live = Drawing.objects.filter(pk__in=ShadowPrediction.objects.filter(trial=trial).values("drawing"))
+    assert live.count() >= 20
+    assert set(live.values_list("model_version", flat=True)) == {small_model.pk}
+
+    judge = [
+        sys.executable,
+        "manage.py",
+        "shell",
+        "-c",
+        "from training.tasks import decide_shadow_trials as t; t.delay()",
+    ]
+    subprocess.run(judge, cwd=ROOT, env=env, check=True, timeout=120)  # what the beat schedule sends
+    worker.wait_for(lambda: ShadowTrial.objects.get(pk=trial.pk).status != ShadowTrial.Status.RUNNING, 120, "verdict")
+    trial.refresh_from_db()
+    assert trial.status == ShadowTrial.Status.PROMOTED, trial.reason
+    assert trial.figures["candidate_right"] >= trial.figures["baseline_right"]
+    assert ModelVersion.objects.active() == run.result_version
+    drawing = {"image": data_url(render(3, np.random.default_rng(32)))}
+    deadline = time.monotonic() + 30
+    while submit(drawing)["model_version"] != run.result_version.name:
+        assert time.monotonic() < deadline, "the web process still serves the old model"
+        time.sleep(0.5)
 
 
 def test_a_candidate_that_fails_the_gate_is_kept_inactive_with_the_reason(
