@@ -3,7 +3,9 @@
 With the policy's mode on *decide*:
 
 - trust at or above ``accept_above``: **auto-accepted** (``AUTO_ACCEPTED``): it trains like an accepted one, and staff
-  can reject or relabel it like any other;
+  can reject or relabel it like any other; unless the client's or the network's record alone is below
+  ``exclude_below``: then it waits for staff, since the other evidence (the reader's neighbours, the model) can be
+  lined up by whoever floods from that network;
 - trust below ``exclude_below``: **auto-excluded** (``AUTO_EXCLUDED``), with the reason in ``decision_note``: it never
   trains unless staff accept it;
 - in between: **pending**, in the review queue, ordered by ``review_priority`` (how much a decision would help).
@@ -63,7 +65,11 @@ def decide(drawing: Drawing, policy: TrustPolicy | None = None) -> Drawing:
     assessed = trust.assess(drawing, label, policy)
     drawing.trust, drawing.trust_reasons = assessed.value, assessed.reasons
     why = trust.explain(assessed.value, assessed.reasons, label)
-    if assessed.value >= policy.accept_above:
+    record = min(assessed.reasons["client"], assessed.reasons["network"])
+    if assessed.value >= policy.accept_above and record < policy.exclude_below:
+        verdict, status = "queued for staff", CorrectionStatus.PENDING
+        why = f"{why} (at or above {policy.accept_above:.2f}, but a record below {policy.exclude_below:.2f})"
+    elif assessed.value >= policy.accept_above:
         verdict, status = "auto-accepted", CorrectionStatus.AUTO_ACCEPTED
         why = f"{why} (at or above {policy.accept_above:.2f})"
     elif assessed.value < policy.exclude_below:

@@ -5,8 +5,8 @@
   scale: ``p <= 1e-4`` → 0, ``p >= 0.3`` → 1.
 - **reader**: an independent reader, a distance-weighted k-nearest-neighbour vote over the 28x28 input against drawings
   of *other* clients whose digit is known or claimed: their standing corrections (accepted, auto-accepted, pending;
-  a pending one weighs as much as its client's share of uncorrected drawings) and predictions the model was very
-  sure of that nobody corrected. It shares no weights with the model, and it reads the live population's own
+  one no person vouched for weighs as much as its client's share of uncorrected drawings) and predictions the model
+  was very sure of that nobody corrected. It shares no weights with the model, and it reads the live population's own
   handwriting, so people who write alike vouch for each other. Neutral (0.5) while the pool is too small.
 - **client**: the client's record (:func:`record`): the share of its corrections staff accepted, and the share of its
   drawings it did not need to correct (an honest user corrects a few; a flood corrects everything).
@@ -37,6 +37,11 @@ WEIGHTS = {"model": 0.25, "reader": 0.35, "client": 0.20, "network": 0.20}
 #: Corrections whose label the reader may learn from (besides confident uncorrected predictions): every standing
 #: one of another client, so that people who write alike vouch for each other; rejected and auto-excluded ones never.
 PEER = (CorrectionStatus.ACCEPTED, CorrectionStatus.AUTO_ACCEPTED, CorrectionStatus.PENDING)
+#: Corrections no person has vouched for: waiting, or accepted by the policy itself. They weigh in the reader's vote
+#: only as much as their client's share of uncorrected drawings, so that the policy's own decisions cannot vouch for
+#: the next ones (a flood that got one correction through would otherwise carry the rest) and a flood's cookies,
+#: which correct everything, weigh nothing.
+UNVOUCHED = (CorrectionStatus.PENDING, CorrectionStatus.AUTO_ACCEPTED)
 #: An uncorrected prediction at least this confident counts as a known digit for the reader.
 SURE = 0.97
 NEIGHBOURS = 9
@@ -58,9 +63,9 @@ class ReaderVote:
 
 def reader_pool(exclude_client: str, exclude_pk: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Known drawings of other clients, newest first (at most ``DIGITS_TRUST_POOL``): inputs (N, 784), digits, and
-    each one's weight in the vote: 1 for a trusted correction or a confident prediction, and for a pending correction
-    the share of its client's drawings that client left uncorrected (a flood's cookies, which correct everything,
-    cannot vouch for each other)."""
+    each one's weight in the vote: 1 for a correction staff accepted or a confident prediction, and for a pending or
+    auto-accepted one the share of its client's drawings that client left uncorrected (a flood's cookies, which
+    correct everything, cannot vouch for each other)."""
     known = Q(correction_status__in=PEER, excluded_from_training=False) | Q(
         correction_status=CorrectionStatus.NONE, confidence__gte=SURE
     )
@@ -74,7 +79,7 @@ def reader_pool(exclude_client: str, exclude_pk: int | None) -> tuple[np.ndarray
     )
     if not rows:
         return np.zeros((0, 784), dtype=np.float32), np.zeros(0, dtype=np.int64), np.zeros(0)
-    pending_clients = {r[3] for r in rows if r[2] == CorrectionStatus.PENDING}
+    pending_clients = {r[3] for r in rows if r[2] in UNVOUCHED}
     shares = {
         key: 1.0 - corrected / total
         for key, total, corrected in Drawing.objects.filter(client_key__in=pending_clients)
@@ -82,7 +87,7 @@ def reader_pool(exclude_client: str, exclude_pk: int | None) -> tuple[np.ndarray
         .values_list("client_key")
         .annotate(total=Count("pk"), corrected=Count("pk", filter=Q(corrected_label__isnull=False)))
     }
-    weights = np.array([shares.get(r[3], 0.0) if r[2] == CorrectionStatus.PENDING else 1.0 for r in rows])
+    weights = np.array([shares.get(r[3], 0.0) if r[2] in UNVOUCHED else 1.0 for r in rows])
     inputs = np.frombuffer(b"".join(bytes(r[0]) for r in rows), dtype=np.uint8).reshape(len(rows), 784)
     return inputs.astype(np.float32) / 255.0, np.array([r[1] for r in rows], dtype=np.int64), weights
 

@@ -93,6 +93,36 @@ def test_the_uncertain_middle_is_queued_by_priority(deciding):
     assert queue[0].review_priority >= queue[1].review_priority
 
 
+def test_a_poor_record_keeps_even_a_trusted_correction_for_staff(deciding):
+    """However plausible a correction looks, a client (or network) whose record alone is below the exclusion threshold
+    is not auto-accepted: a flood can line up the other evidence, so staff decide."""
+    deciding.accept_above = deciding.exclude_below = 0.25  # a plausible correction is auto-accepted on its trust alone
+    deciding.save()
+    for variant in range(6):  # six earlier corrections of this client, rejected by staff
+        submit(1, variant=variant, client=CLIENTS[2], corrected_label=7, correction_status=S.REJECTED)
+    drawing = submit(4, client=CLIENTS[2])
+    plausible, _ = other_label(drawing)
+    drawing = correct(drawing, plausible)
+    assert drawing.trust >= deciding.accept_above
+    assert drawing.trust_reasons["client"] < deciding.exclude_below
+    assert drawing.correction_status == S.PENDING
+    assert "but a record below 0.25" in drawing.decision_note
+    fresh = correct(submit(4, client=CLIENTS[0]), plausible)  # the same correction from a client with no record
+    assert fresh.correction_status == S.AUTO_ACCEPTED
+
+
+def test_only_people_vouch_in_the_readers_vote(deciding):
+    """A correction the policy accepted weighs like a waiting one (its client's share of uncorrected drawings), so
+    the policy's decisions cannot carry the next ones; one staff accepted, or a confident prediction, weighs 1."""
+    by_policy = submit(7, client=CLIENTS[1], corrected_label=1, correction_status=S.AUTO_ACCEPTED)
+    by_staff = submit(7, variant=1, client=CLIENTS[2], corrected_label=1, correction_status=S.ACCEPTED)
+    weights = trust.reader_pool(CLIENTS[0], None)[2]  # newest first: staff's, then the policy's
+    assert weights.tolist() == [1.0, 0.0]  # the policy's: its client corrected every drawing it made
+    submit(3, variant=2, client=CLIENTS[1])  # that client now leaves one drawing of two uncorrected
+    assert trust.reader_pool(CLIENTS[0], None)[2][-1] == 0.5
+    assert by_staff.pk > by_policy.pk
+
+
 def test_advise_mode_only_advises(active_model):
     TrustPolicy.objects.update_or_create(pk=1, defaults={"mode": TrustPolicy.Mode.ADVISE, "exclude_below": 0.45})
     drawing = correct(submit(7), other_label(submit(7, variant=2))[1])
