@@ -74,6 +74,31 @@ def test_a_worse_candidate_is_refused(trial_policy, active_model, small_model_fi
     assert ModelVersion.objects.active() == active_model
 
 
+def test_a_candidate_better_on_average_but_worse_on_one_digit_is_refused(trial_policy, active_model, tmp_path):
+    """What a targeted poisoning looks like live: the candidate reads three 7s as 1 that the active model read right,
+    and fixes four other drawings people corrected. Better on average, refused for the 7s."""
+    trial_policy.shadow_drawings = 16
+    trial_policy.save()
+    candidate = ModelVersionFactory(name="poisoned", parent=active_model)
+    trial = shadow.start_trial(candidate, active_model)
+    sevens = [submit(7, variant=v) for v in range(3)]
+    others = [submit(d % 10, variant=d // 10) for d in range(13)]
+    assert all(s.predicted_digit == 7 for s in sevens)
+    ShadowPrediction.objects.filter(trial=trial, drawing__in=sevens).update(digit=1)
+    for drawing in others[:4]:  # people corrected the active model; the candidate read them as they said
+        label = (drawing.predicted_digit + 1) % 10
+        correct(drawing, label)
+        ShadowPrediction.objects.filter(trial=trial, drawing=drawing).update(digit=label)
+
+    shadow.decide(trial)
+    trial.refresh_from_db()
+    assert trial.figures["candidate_right"] > trial.figures["baseline_right"]
+    assert (trial.figures["worst_digit"], trial.figures["worst_digit_loss"]) == (7, 3)
+    assert trial.status == Status.REFUSED
+    assert trial.reason.startswith("Reads the 7s worse live: 3 more of them wrong")
+    assert ModelVersion.objects.active() == active_model
+
+
 def test_a_trial_is_judged_only_when_due_and_extended_once_for_want_of_evidence(trial_policy, active_model, tmp_path):
     candidate = ModelVersionFactory(name="candidate")
     trial = shadow.start_trial(candidate, active_model)

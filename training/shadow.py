@@ -9,6 +9,9 @@ at ``ends_at``, whichever comes first; :func:`decide_trials` (a periodic task) t
   drawings whose correction was rejected or auto-excluded say nothing and are left out;
 - the candidate is **promoted** (activated) if it agrees with those digits at least as often as the active model
   did, and **refused** otherwise, with the figures;
+- it is refused too if it reads one digit clearly worse (``MAX_DIGIT_LOSS``), however much better it reads the
+  others: that is what a targeted poisoning looks like (one style of one digit taught a wrong label), and a model
+  better on average can still fail a whole class of one digit;
 - too few judged drawings: the trial is extended once, then refused for want of evidence.
 
 Staff can promote, extend or stop a trial in the admin (every decision keeps who, when and why). Imports no Keras.
@@ -30,6 +33,9 @@ Status = ShadowTrial.Status
 CorrectionStatus = Drawing.CorrectionStatus
 POLICY = "policy"
 STANDING = (CorrectionStatus.ACCEPTED, CorrectionStatus.AUTO_ACCEPTED, CorrectionStatus.PENDING)
+#: A candidate that gets wrong this many more drawings of one digit than it fixes (drawings of that digit the active
+#: model read right, less those it missed that the candidate reads right) is refused.
+MAX_DIGIT_LOSS = 3
 
 
 def start_trial(candidate: ModelVersion, baseline: ModelVersion, run: TrainingRun | None = None) -> ShadowTrial:
@@ -59,6 +65,8 @@ class Figures:
     corrected: int  # judged drawings with a standing correction
     candidate_right_on_corrected: int
     disagreements: int  # drawings on which the two models answered differently
+    worst_digit: int | None = None  # the digit the candidate reads worst against the active model
+    worst_digit_loss: int = 0  # of that digit: drawings it gets wrong that the active model read right, less fixes
 
     @property
     def baseline_accuracy(self) -> float | None:
@@ -74,6 +82,7 @@ def figures(trial: ShadowTrial) -> Figures:
         "digit", "drawing__predicted_digit", "drawing__corrected_label", "drawing__correction_status"
     )
     drawings = judged = baseline_right = candidate_right = corrected = candidate_corrected = disagreements = 0
+    loss = [0] * 10
     for shadow, served, label, status in rows.iterator():
         drawings += 1
         disagreements += shadow != served
@@ -88,7 +97,19 @@ def figures(trial: ShadowTrial) -> Figures:
         judged += 1
         baseline_right += served == truth
         candidate_right += shadow == truth
-    return Figures(drawings, judged, baseline_right, candidate_right, corrected, candidate_corrected, disagreements)
+        loss[truth] += (served == truth) - (shadow == truth)
+    worst = max(range(10), key=lambda d: loss[d])
+    return Figures(
+        drawings,
+        judged,
+        baseline_right,
+        candidate_right,
+        corrected,
+        candidate_corrected,
+        disagreements,
+        worst if loss[worst] > 0 else None,
+        max(loss[worst], 0),
+    )
 
 
 def _close(trial: ShadowTrial, status: str, who: str, reason: str, data: Figures | None = None) -> ShadowTrial:
@@ -150,6 +171,12 @@ def decide(trial: ShadowTrial, now=None) -> ShadowTrial:
         if trial.extended == 0:
             return extend(trial, POLICY)
         return _close(trial, Status.REFUSED, POLICY, f"Not enough evidence: {summary(data)}.", data)
+    if data.worst_digit_loss >= MAX_DIGIT_LOSS:
+        why = (
+            f"Reads the {data.worst_digit}s worse live: {data.worst_digit_loss} more of them wrong than the active "
+            f"model (at most {MAX_DIGIT_LOSS - 1} allowed); {summary(data)}."
+        )
+        return _close(trial, Status.REFUSED, POLICY, why, data)
     if data.candidate_right >= data.baseline_right:
         return promote(trial, POLICY, f"At least as good live: {summary(data)}.")
     return _close(trial, Status.REFUSED, POLICY, f"Worse live than the active model: {summary(data)}.", data)

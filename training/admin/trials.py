@@ -53,16 +53,21 @@ class ShadowTrialAdmin(admin.ModelAdmin):
     def live_figures(self, trial: ShadowTrial) -> SafeString:
         data = shadow.figures(trial) if trial.status == ShadowTrial.Status.RUNNING else None
         if data is None and trial.figures:
-            data = shadow.Figures(**{k: trial.figures[k] for k in shadow.Figures.__dataclass_fields__})
+            fields = shadow.Figures.__dataclass_fields__
+            data = shadow.Figures(**{k: v for k, v in trial.figures.items() if k in fields})
         if data is None or not data.judged:
             return format_html("{}", EMPTY)
+        worst = ""
+        if data.worst_digit is not None:
+            worst = f"; reads the {data.worst_digit}s worse by {data.worst_digit_loss}"
         return format_html(
-            "<b>{}</b> vs {} on {} judged ({} corrected); disagree on {}",
+            "<b>{}</b> vs {} on {} judged ({} corrected); disagree on {}{}",
             percent(data.candidate_accuracy, 2),
             percent(data.baseline_accuracy, 2),
             data.judged,
             data.corrected,
             data.disagreements,
+            worst,
         )
 
     @admin.display(description="decided")
