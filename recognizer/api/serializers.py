@@ -105,10 +105,7 @@ class TrueField(serializers.BooleanField):
 
 
 class CorrectionRequestSerializer(serializers.Serializer):
-    """Exactly one of ``label`` (the digit that was really drawn) and ``not_a_digit: true`` (it is no digit at all).
-
-    ``validated_data["label"]`` is the stored label either way: the digit, or ``Drawing.NOT_A_DIGIT``.
-    """
+    """Exactly one of label (the digit that was really drawn) and not_a_digit: true (it is no digit at all)."""
 
     label = DigitField(min_value=0, max_value=9, required=False, help_text="The digit that was really drawn, 0-9.")
     not_a_digit = TrueField(
@@ -120,6 +117,7 @@ class CorrectionRequestSerializer(serializers.Serializer):
     )
 
     def validate(self, data: dict) -> dict:
+        """``label`` becomes the stored label either way: the digit, or ``Drawing.NOT_A_DIGIT``."""
         if ("label" in data) == ("not_a_digit" in data):
             raise serializers.ValidationError(
                 "Send either label (the digit drawn, 0-9) or not_a_digit: true (it is not a digit), not "
