@@ -102,11 +102,14 @@ def test_a_malformed_correction_is_refused_and_changes_nothing(client_api, activ
     assert (drawing.corrected_label, drawing.correction_status) == (None, S.NONE)
 
 
-def test_a_form_says_not_a_digit_as_text(client_api, active_model) -> None:
+@pytest.mark.parametrize(("form", "label"), [({"not_a_digit": "true"}, NOT_A_DIGIT), ({"label": "3"}, 3)])
+def test_a_form_sends_either_as_text(client_api, active_model, form: dict, label: int) -> None:
+    """A form leaves out the field it does not send: that is not a "false" (as DRF reads a missing checkbox)."""
     prediction = predicted(client_api, draw_digit(1))
-    response = client_api.post(prediction["correction_url"], {"not_a_digit": "true"}, format="multipart")
+    token = {"token": prediction["correction_token"]}
+    response = APIClient().post(prediction["correction_url"], {**form, **token}, format="multipart")
     assert response.status_code == 200, response.content
-    assert Drawing.objects.get(pk=prediction["id"]).corrected_label == NOT_A_DIGIT
+    assert Drawing.objects.get(pk=prediction["id"]).corrected_label == label
 
 
 def test_who_may_say_not_a_digit_is_who_may_correct(client_api, staff_api, staff_user, active_model) -> None:

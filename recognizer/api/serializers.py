@@ -6,6 +6,7 @@ from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from recognizer.api.authentication import correction_token
 from recognizer.core import strokes as core_strokes
@@ -97,6 +98,7 @@ class TrueField(serializers.BooleanField):
     is taken only in its plain form, and ``false`` says nothing (the digit is sent as ``label``)."""
 
     default_error_messages = {"invalid": "Send not_a_digit as true, or leave it out and send the digit as label."}
+    default_empty_html = empty  # left out of a form is left out (a BooleanField would read it as false)
 
     def to_internal_value(self, data):
         if data is True or data == "true":
