@@ -19,7 +19,7 @@ from recognizer.core import strokes as core_strokes
 from recognizer.core.idx import read_idx
 from recognizer.corrections import select_corrections, training_corrections
 from recognizer.export import IDX_IMAGES, IDX_LABELS, NPZ, STROKES, build_data_set
-from recognizer.models import Drawing, TrustPolicy
+from recognizer.models import Drawing, TrainingRun, TrustPolicy
 from recognizer.predictions import correct, create_submission
 from tests.support.factories import CLIENTS, DrawingFactory
 
@@ -276,3 +276,12 @@ def test_the_export_keeps_not_a_digit_apart_and_idx_holds_digits_only(active_mod
     [line] = [json.loads(line) for line in data_set.files[STROKES].decode().splitlines()]
     assert (line["key_id"], line["word"], line["not_a_digit"], line["index"]) == (str(said.pk), "not a digit", True, 0)
     assert line["recognized"] is False
+
+
+def test_a_runs_not_a_digit_figures_read_as_shares(staff_client, active_model) -> None:
+    figures = {"heldout_not_a_digit_count": 17, "heldout_not_a_digit_flagged": 10 / 17}
+    before = {**figures, "heldout_not_a_digit_flagged": 1 / 17, "heldout_not_a_digit_top_probability": 0.80412}
+    run = TrainingRun.objects.create(metrics_before=before, metrics_after=figures)
+    page = staff_client.get(f"/admin/recognizer/trainingrun/{run.pk}/change/").content.decode()
+    assert "<td>5.88%</td><td>58.82%</td>" in page
+    assert "<td>0.804</td>" in page
