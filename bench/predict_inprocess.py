@@ -77,7 +77,7 @@ def keras_child(iterations: int) -> None:
     import keras
 
     inputs = np.frombuffer(sys.stdin.buffer.read(), dtype=np.uint8).reshape(-1, 28, 28, 1).astype(np.float32)
-    model = keras.saving.load_model(default_model_file("keras_file"))
+    model = keras.saving.load_model(default_model_file("keras_file"), compile=False)
     result: dict[str, list[float]] = {"Keras model.predict": [], "Keras model(x)": []}
     for _ in range(5):  # warm-up: the first calls trace the graph
         model.predict(inputs[:1], verbose=0)

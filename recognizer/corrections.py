@@ -84,7 +84,8 @@ def is_heldout(model_input: bytes, share: float) -> bool:
 
 @dataclass(frozen=True)
 class CorrectionSet:
-    """Training corrections as model inputs (N, 28, 28) uint8 and labels, split into training and held out."""
+    """Training corrections as model inputs (N, 28, 28) uint8 and labels (0-9, or ``Drawing.NOT_A_DIGIT``), split
+    into training and held out."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -95,6 +96,21 @@ class CorrectionSet:
     @property
     def total(self) -> int:
         return len(self.y_train) + len(self.y_heldout)
+
+    @property
+    def not_a_digit_train(self) -> int:
+        return int((self.y_train == Drawing.NOT_A_DIGIT).sum())
+
+    @property
+    def heldout_digits(self) -> tuple[np.ndarray, np.ndarray]:
+        """The held-out corrections to a digit, inputs and labels: what held-out accuracy is measured on."""
+        keep = self.y_heldout != Drawing.NOT_A_DIGIT
+        return self.x_heldout[keep], self.y_heldout[keep]
+
+    @property
+    def heldout_not_digits(self) -> np.ndarray:
+        """The held-out inputs people said are not a digit: a model should flag them (no accuracy to measure)."""
+        return self.x_heldout[self.y_heldout == Drawing.NOT_A_DIGIT]
 
 
 def _stack(inputs: list[bytes]) -> np.ndarray:

@@ -5,6 +5,10 @@ The samples are exactly the ones training would use (:func:`recognizer.correctio
 reader; the manifest says how the set was selected, what each sample is, and the checksum of every file. The samples
 that were drawn as strokes have them in the NDJSON file, one drawing a line in the Quick, Draw! raw format (``word``,
 ``drawing``: per stroke ``[[x...], [y...], [t...]]``), with ``index`` linking the line to the arrays.
+
+Drawings people said are not a digit are kept apart, so that every existing array keeps its meaning (``labels`` and
+the IDX labels are digits 0-9, as any MNIST reader expects): the NPZ's ``not_a_digit_*`` arrays hold them, the IDX
+files leave them out, and their NDJSON lines say ``"not_a_digit": true`` with ``index`` into those arrays.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from recognizer.core.idx import idx_bytes
 from recognizer.corrections import training_corrections, usable_statuses
 from recognizer.models import Drawing
 
-FORMAT = "digits-corrections/1"
+FORMAT = "digits-corrections/2"  # 2: the not_a_digit arrays and samples
 NPZ = "corrections.npz"
 IDX_IMAGES = "corrections-images-idx3-ubyte"
 IDX_LABELS = "corrections-labels-idx1-ubyte"
@@ -65,7 +69,8 @@ def _sample(index: int, drawing: Drawing) -> dict:
     return {
         "index": index,
         "drawing_id": drawing.pk,
-        "label": drawing.corrected_label,
+        "label": None if drawing.corrected_not_a_digit else drawing.corrected_label,
+        "not_a_digit": drawing.corrected_not_a_digit,
         "predicted_digit": drawing.predicted_digit,
         "confidence": round(drawing.confidence, 6),
         "correction_status": drawing.correction_status,
@@ -84,7 +89,8 @@ def _strokes_line(index: int, drawing: Drawing) -> str:
     line = {
         "key_id": str(drawing.pk),
         "index": index,
-        "word": str(drawing.corrected_label),
+        "not_a_digit": drawing.corrected_not_a_digit,
+        "word": drawing.get_corrected_label_display(),
         "recognized": drawing.predicted_digit == drawing.corrected_label,
         "timestamp": drawing.created_at.isoformat(),
         "countrycode": "",
@@ -95,15 +101,21 @@ def _strokes_line(index: int, drawing: Drawing) -> str:
     return json.dumps(line, separators=(",", ":"))
 
 
+def _inputs(drawings: list[Drawing]) -> np.ndarray:
+    return np.stack([d.input_array for d in drawings]) if drawings else np.zeros((0, 28, 28), np.uint8)
+
+
 def build_data_set(include_pending: bool | None = None, within: QuerySet[Drawing] | None = None) -> DataSet:
     """The training corrections (optionally only those also in ``within``, e.g. an admin selection) as a data set."""
     if include_pending is None:
         include_pending = settings.DIGITS_TRAIN_ON_PENDING
-    drawings = training_corrections(include_pending)
+    selected = training_corrections(include_pending)
     if within is not None:
-        drawings = drawings.filter(pk__in=within.values("pk"))
-    drawings = list(drawings.select_related("model_version", "reviewed_by"))
-    images = np.stack([d.input_array for d in drawings]) if drawings else np.zeros((0, 28, 28), np.uint8)
+        selected = selected.filter(pk__in=within.values("pk"))
+    selected = list(selected.select_related("model_version", "reviewed_by"))
+    drawings = [d for d in selected if not d.corrected_not_a_digit]
+    others = [d for d in selected if d.corrected_not_a_digit]
+    images = _inputs(drawings)
     labels = np.array([d.corrected_label for d in drawings], dtype=np.uint8)
     buffer = io.BytesIO()
     np.savez_compressed(
@@ -112,8 +124,11 @@ def build_data_set(include_pending: bool | None = None, within: QuerySet[Drawing
         labels=labels,
         drawing_ids=np.array([d.pk for d in drawings], dtype=np.int64),
         predicted=np.array([d.predicted_digit for d in drawings], dtype=np.uint8),
+        not_a_digit_images=_inputs(others),
+        not_a_digit_ids=np.array([d.pk for d in others], dtype=np.int64),
+        not_a_digit_predicted=np.array([d.predicted_digit for d in others], dtype=np.uint8),
     )
-    lines = [_strokes_line(i, d) for i, d in enumerate(drawings) if d.strokes is not None]
+    lines = [_strokes_line(i, d) for group in (drawings, others) for i, d in enumerate(group) if d.strokes is not None]
     files = {
         NPZ: buffer.getvalue(),
         IDX_IMAGES: idx_bytes(images),
@@ -124,6 +139,7 @@ def build_data_set(include_pending: bool | None = None, within: QuerySet[Drawing
         "format": FORMAT,
         "created_at": timezone.now().isoformat(),
         "count": len(drawings),
+        "not_a_digit_count": len(others),
         "with_strokes": len(lines),
         "selection": {
             "statuses": usable_statuses(include_pending),
@@ -138,14 +154,18 @@ def build_data_set(include_pending: bool | None = None, within: QuerySet[Drawing
             for name, content in files.items()
         },
         "arrays": {
-            NPZ: "images (N, 28, 28) uint8, labels (N,) uint8, drawing_ids (N,) int64, predicted (N,) uint8",
-            IDX_IMAGES: "MNIST IDX, unsigned bytes, (N, 28, 28); light ink on black like MNIST",
-            IDX_LABELS: "MNIST IDX, unsigned bytes, (N,)",
+            NPZ: "images (N, 28, 28) uint8, labels (N,) uint8 0-9, drawing_ids (N,) int64, predicted (N,) uint8; "
+            "the drawings people said are not a digit apart: not_a_digit_images (M, 28, 28) uint8, not_a_digit_ids "
+            "(M,) int64, not_a_digit_predicted (M,) uint8",
+            IDX_IMAGES: "MNIST IDX, unsigned bytes, (N, 28, 28); light ink on black like MNIST; digits only",
+            IDX_LABELS: "MNIST IDX, unsigned bytes, (N,), 0-9; not-a-digit samples are left out (see the NPZ)",
             STROKES: "one JSON object a line for each sample drawn as strokes (Quick, Draw! raw format): key_id "
-            "(drawing id), index (into the arrays), word (the label), recognized, timestamp, pointer, canvas "
-            "[width, height] px, drawing: per stroke [[x...], [y...], [t ms...]]",
+            "(drawing id), index (into the arrays: the not_a_digit_* ones when not_a_digit is true), not_a_digit, "
+            "word (the label, or 'not a digit'), recognized, timestamp, pointer, canvas [width, height] px, "
+            "drawing: per stroke [[x...], [y...], [t ms...]]",
         },
         "samples": [_sample(i, d) for i, d in enumerate(drawings)],
+        "not_a_digit_samples": [_sample(i, d) for i, d in enumerate(others)],
     }
     files[MANIFEST] = (json.dumps(manifest, indent=2) + "\n").encode()
     return DataSet(files)

@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from recognizer.core import strokes as core_strokes
+from recognizer.core.open_set import NOT_A_DIGIT_LABEL
 
 
 def model_artifact_path(instance: ModelVersion, filename: str) -> str:
@@ -123,6 +124,11 @@ class Drawing(models.Model):
         AUTO_ACCEPTED = "auto", "Auto-accepted"
         AUTO_EXCLUDED = "auto_excl", "Auto-excluded"
 
+    #: ``corrected_label`` of a drawing a person says is not a digit at all (a letter, a doodle): one more answer
+    #: beside 0-9, so that every rule about corrections (statuses, trust, review, selection) holds for it unchanged.
+    NOT_A_DIGIT = NOT_A_DIGIT_LABEL
+    LABEL_CHOICES = [(d, str(d)) for d in range(10)] + [(NOT_A_DIGIT, "not a digit")]
+
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="drawings")
     position = models.PositiveSmallIntegerField(default=0, help_text="Index of this digit within its number.")
     image = models.ImageField(upload_to=drawing_image_path, max_length=255)
@@ -145,7 +151,13 @@ class Drawing(models.Model):
         db_index=True,
         help_text="The anonymous client's key (recognizer.api.authentication).",
     )
-    corrected_label = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True)
+    corrected_label = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        db_index=True,
+        choices=LABEL_CHOICES,
+        help_text=f"What a person said it is: a digit 0-9, or {NOT_A_DIGIT_LABEL} for not a digit.",
+    )
     corrected_at = models.DateTimeField(null=True, blank=True)
     correction_status = models.CharField(
         max_length=10, choices=CorrectionStatus.choices, default=CorrectionStatus.NONE, db_index=True
@@ -176,12 +188,22 @@ class Drawing(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(predicted_digit__lte=9), name="predicted_digit_0_9"),
             models.CheckConstraint(
-                condition=Q(corrected_label__isnull=True) | Q(corrected_label__lte=9), name="corrected_label_0_9"
+                condition=Q(corrected_label__isnull=True) | Q(corrected_label__lte=NOT_A_DIGIT_LABEL),
+                name="corrected_label_digit_or_not_a_digit",
             ),
         ]
 
     def __str__(self) -> str:
         return f"Drawing {self.pk}: {self.predicted_digit}"
+
+    @classmethod
+    def label_name(cls, label: int) -> str:
+        """A label as people read it: "7", or "not a digit"."""
+        return dict(cls.LABEL_CHOICES)[label]
+
+    @property
+    def corrected_not_a_digit(self) -> bool:
+        return self.corrected_label == self.NOT_A_DIGIT
 
     @property
     def input_array(self) -> np.ndarray:

@@ -180,7 +180,8 @@ class CorrectionLocked(RuntimeError):
 
 
 def correct(drawing: Drawing, label: int, *, reviewer=None, network: str = "") -> Drawing:
-    """Store a correction. A later correction replaces an earlier one; staff corrections count as reviewed.
+    """Store a correction: ``label`` is a digit 0-9 or ``Drawing.NOT_A_DIGIT``. A later correction replaces an earlier
+    one; staff corrections count as reviewed.
 
     Corrections from the public wait as *pending* until staff accept them; one made by staff is accepted at once.
     Once staff have reviewed the drawing (accepted or rejected its correction, confirmed its prediction, excluded it:

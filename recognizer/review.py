@@ -65,9 +65,10 @@ def reject(queryset: QuerySet[Drawing], reviewer) -> list[int]:
 
 
 def relabel(queryset: QuerySet[Drawing], label: int, reviewer) -> list[int]:
-    """Give every drawing in ``queryset`` the correct ``label``, as an accepted correction made by ``reviewer``."""
-    if not 0 <= label <= 9:
-        raise ValueError(f"a digit label is 0-9, not {label}")
+    """Give every drawing in ``queryset`` the correct ``label`` (a digit, or ``Drawing.NOT_A_DIGIT``), as an accepted
+    correction made by ``reviewer``."""
+    if label not in dict(Drawing.LABEL_CHOICES):
+        raise ValueError(f"a label is a digit 0-9 or {Drawing.NOT_A_DIGIT} (not a digit), not {label}")
     now = timezone.now()
     return _update(
         queryset, reviewer, now, corrected_label=label, corrected_at=now, correction_status=CorrectionStatus.ACCEPTED

@@ -24,7 +24,7 @@ CorrectionStatus = Drawing.CorrectionStatus
 
 def shown_wrong(prefix: str = "") -> Q:
     """Drawings (reached through ``prefix``, e.g. ``"drawings__"``) whose standing correction (accepted, not
-    excluded) names another digit."""
+    excluded) names another digit, or says it is not a digit at all."""
     return (
         Q(**{f"{prefix}corrected_label__isnull": False})
         & Q(**{f"{prefix}correction_status__in": [CorrectionStatus.ACCEPTED, CorrectionStatus.AUTO_ACCEPTED]})
@@ -100,7 +100,7 @@ def daily_rates(days: int = 30) -> DailyRates:
 
 def live_confusion(drawings: QuerySet[Drawing] | None = None) -> list[list[int]]:
     """The 10x10 confusion matrix of live traffic: the standing correction (else the prediction) against the
-    prediction."""
+    prediction. Drawings whose standing correction says "not a digit" have no row: they count in ``shown_wrong``."""
     drawings = Drawing.objects.all() if drawings is None else drawings
     matrix = [[0] * 10 for _ in range(10)]
     grouped = drawings.values(
@@ -113,6 +113,8 @@ def live_confusion(drawings: QuerySet[Drawing] | None = None) -> list[list[int]]
             and row["correction_status"] in (CorrectionStatus.ACCEPTED, CorrectionStatus.AUTO_ACCEPTED)
             and not row["excluded_from_training"]
         )
+        if stands and corrected == Drawing.NOT_A_DIGIT:
+            continue
         matrix[corrected if stands else predicted][predicted] += row["n"]
     return matrix
 
@@ -130,6 +132,7 @@ def live_accuracy(served: int, wrong: int) -> float | None:
 VERSION_METRICS = [
     ("mnist_test_accuracy", "MNIST test accuracy"),
     ("heldout_corrections_accuracy", "Held-out corrections accuracy"),
+    ("heldout_not_a_digit_flagged", "Held-out not-a-digit corrections flagged"),
     ("live_accuracy", "Live accuracy (from corrections)"),
 ]
 

@@ -3,6 +3,9 @@
 - **model**: how plausible the corrected label is under the probabilities the model stored for the drawing. A model
   that misread a 4 as a 9 usually still gives 4 some weight; a 7 "corrected" to 1 gets almost none. Scored on a log
   scale: ``p <= 1e-4`` → 0, ``p >= 0.3`` → 1.
+  The model has no output for "not a digit": there, ``p`` is how unsure it was (1 when the open-set rules flagged
+  the drawing as not a digit, else 1 - its top probability), so a confident digit "corrected" to not a digit scores
+  low and a drawing it already doubted scores high.
 - **reader**: an independent reader, a distance-weighted k-nearest-neighbour vote over the 28x28 input against drawings
   of *other* clients whose digit is known or claimed: their standing corrections (accepted, auto-accepted, pending;
   one no person vouched for weighs as much as its client's share of uncorrected drawings) and predictions the model
@@ -30,6 +33,7 @@ from django.conf import settings
 from django.db.models import Case, Count, F, Q, When
 from django.utils import timezone
 
+from recognizer.core.uncertainty import Reason, judge
 from recognizer.models import Drawing, TrustPolicy
 
 CorrectionStatus = Drawing.CorrectionStatus
@@ -48,24 +52,33 @@ NEIGHBOURS = 9
 MIN_POOL = 30
 
 
-def model_plausibility(probabilities: list[float], label: int) -> float:
-    """0-1 on a log scale of the model's probability for ``label``: 1e-4 or less → 0, 0.3 or more → 1."""
-    p = max(float(probabilities[label]), 1e-12)
+def label_probability(drawing: Drawing, label: int) -> float:
+    """The model's probability for ``label``; for not a digit, how unsure it was: 1 when its answer was flagged not a
+    digit (what the person saw), else the probability it left off its answer."""
+    if label != Drawing.NOT_A_DIGIT:
+        return float(drawing.probabilities[label])
+    judged = judge(drawing.input_array, drawing.probabilities, settings.DIGITS_LOW_CONFIDENCE)
+    return 1.0 if judged.reason is Reason.NOT_A_DIGIT else 1.0 - float(max(drawing.probabilities))
+
+
+def model_plausibility(probability: float) -> float:
+    """0-1 on a log scale of the model's probability for a label: 1e-4 or less → 0, 0.3 or more → 1."""
+    p = max(probability, 1e-12)
     return float(np.clip((math.log10(p) + 4.0) / (4.0 + math.log10(0.3)), 0.0, 1.0))
 
 
 @dataclass(frozen=True)
 class ReaderVote:
     agreement: float  # weight share of the neighbours that read ``label``
-    digit: int | None  # the digit the neighbours read most
+    digit: int | None  # the label the neighbours read most (a digit, or Drawing.NOT_A_DIGIT)
     pool: int  # how many known drawings it compared with
 
 
 def reader_pool(exclude_client: str, exclude_pk: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Known drawings of other clients, newest first (at most ``DIGITS_TRUST_POOL``): inputs (N, 784), digits, and
-    each one's weight in the vote: 1 for a correction staff accepted or a confident prediction, and for a pending or
-    auto-accepted one the share of its client's drawings that client left uncorrected (a flood's cookies, which
-    correct everything, cannot vouch for each other)."""
+    """Known drawings of other clients, newest first (at most ``DIGITS_TRUST_POOL``): inputs (N, 784), labels (a digit,
+    or not a digit where a person said so), and each one's weight in the vote: 1 for a correction staff accepted or a
+    confident prediction, and for a pending or auto-accepted one the share of its client's drawings that client left
+    uncorrected (a flood's cookies, which correct everything, cannot vouch for each other)."""
     known = Q(correction_status__in=PEER, excluded_from_training=False) | Q(
         correction_status=CorrectionStatus.NONE, confidence__gte=SURE
     )
@@ -103,7 +116,7 @@ def reader_vote(model_input: np.ndarray, label: int, pool: tuple[np.ndarray, np.
     weights = credibility[nearest] / (distances[nearest] + 1.0)
     if weights.sum() <= 0:
         return ReaderVote(0.5, None, len(digits))
-    votes = np.bincount(digits[nearest], weights=weights, minlength=10)
+    votes = np.bincount(digits[nearest], weights=weights, minlength=len(Drawing.LABEL_CHOICES))
     return ReaderVote(float(votes[label] / votes.sum()), int(votes.argmax()), len(digits))
 
 
@@ -140,7 +153,8 @@ class Trust:
 def assess(drawing: Drawing, label: int, policy: TrustPolicy | None = None) -> Trust:
     """The trust of ``drawing``'s correction to ``label`` (its ``client_key`` and ``correction_network`` set)."""
     policy = policy or TrustPolicy.current()
-    model = model_plausibility(drawing.probabilities, label)
+    probability = label_probability(drawing, label)
+    model = model_plausibility(probability)
     vote = reader_vote(drawing.input_array, label, reader_pool(drawing.client_key, drawing.pk))
     corrected = Drawing.objects.filter(corrected_label__isnull=False)
     client, client_seen = (0.5, {})
@@ -166,7 +180,7 @@ def assess(drawing: Drawing, label: int, policy: TrustPolicy | None = None) -> T
         value *= policy.burst_corrections / burst
     reasons = {
         "model": round(model, 3),
-        "model_probability": float(drawing.probabilities[label]),
+        "model_probability": probability,
         "reader": round(vote.agreement, 3),
         "reader_digit": vote.digit,
         "reader_pool": vote.pool,
@@ -181,10 +195,18 @@ def assess(drawing: Drawing, label: int, policy: TrustPolicy | None = None) -> T
 
 def explain(trust: float, reasons: dict, label: int) -> str:
     """One sentence for staff: what each piece of evidence said."""
+    probability, name = reasons["model_probability"], Drawing.label_name(label)
+    if label != Drawing.NOT_A_DIGIT:
+        model = f"the model gave {label} {probability:.1%}"
+    elif probability >= 1.0:
+        model = "the model flagged it not a digit itself"
+    else:
+        model = f"the model was {1.0 - probability:.1%} sure of its digit"
     parts = [
-        f"the model gave {label} {reasons['model_probability']:.1%}",
+        model,
         (
-            f"the nearest known drawings read {reasons['reader_digit']} ({reasons['reader']:.0%} for {label})"
+            f"the nearest known drawings read {Drawing.label_name(reasons['reader_digit'])} "
+            f"({reasons['reader']:.0%} for {name})"
             if reasons.get("reader_digit") is not None
             else "too few known drawings to compare with"
         ),

@@ -469,3 +469,37 @@ def test_an_a_is_not_presented_as_a_4(open_page) -> None:
     Pen(page).strokes(LETTERS["A"], page.locator("#pad").bounding_box())
     answer(page)
     expect(page.locator("#status")).not_to_contain_text("It's a 4")
+
+
+@pytest.mark.parametrize("touch", [False, True], ids=["mouse", "finger"])
+def test_a_drawing_is_corrected_as_not_a_digit_in_one_tap(open_page, touch: bool, tmp_path: Path) -> None:
+    """The 'A' the served model reads as a 4: "Wrong?", then the "Not a digit" button (a real button, named by its
+    text) beside 0-9, on a desktop with the mouse and on a phone with a finger."""
+    from playwright.sync_api import expect
+
+    page = open_page(**(PHONES["390x844"] if touch else DESKTOP))
+    Pen(page, touch=touch).strokes(LETTERS["A"], page.locator("#pad").bounding_box())
+    [drawing] = answer(page)
+    tap = (lambda locator: locator.tap()) if touch else (lambda locator: locator.click())
+    tap(page.get_by_role("button", name="Wrong?"))
+    choice = page.get_by_role("button", name="Not a digit", exact=True)
+    expect(choice).to_be_visible()
+    expect(choice).to_have_text("Not a digit")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= page.viewport_size["width"]
+    box = choice.bounding_box()
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= page.viewport_size["width"]
+    assert box["height"] >= 24  # a finger's target
+    screenshot(page, f"not-a-digit-{'finger' if touch else 'mouse'}.png", tmp_path, full_page=True)
+    tap(choice)
+
+    expect(page.locator("#status")).to_have_text("Thank you! Saved as not a digit. I'll learn from it.")
+    expect(page.locator("#badge")).to_have_text("Corrected")
+    expect(page.locator("#confidence")).to_have_text(f"you said not a digit, I read {drawing.predicted_digit}")
+    expect(page.locator("#quick .quick-note")).to_have_text("not a digit")
+    expect(page.locator(f'#recent li[data-id="{drawing.pk}"] .caption')).to_have_text(f"{drawing.predicted_digit} → ✕")
+    drawing.refresh_from_db()
+    assert drawing.corrected_label == Drawing.NOT_A_DIGIT
+    assert drawing.correction_status == Drawing.CorrectionStatus.PENDING
+    tap(page.get_by_role("button", name="Still wrong?"))
+    expect(page.get_by_role("button", name="Not a digit (my current answer)")).to_be_visible()

@@ -18,7 +18,9 @@ from PIL import Image
 
 from bench.drawing import png_bytes
 from bench.handwriting import render
+from bench.non_digits import FONTS, letter
 from recognizer import registry
+from recognizer.core.classifier import Classifier
 from recognizer.corrections import is_heldout, new_corrections_since, select_corrections
 from recognizer.models import Drawing, ModelVersion, TrainingRun
 from recognizer.predictions import correct, create_submission
@@ -327,3 +329,43 @@ def test_a_candidate_is_not_activated_when_the_active_model_changed_while_it_tra
     assert candidate.notes == run.message
     assert not candidate.is_active
     assert ModelVersion.objects.active() == second_version
+
+
+def top_probabilities(version: ModelVersion, inputs: np.ndarray) -> np.ndarray:
+    """The version's top probability on each 28x28 input, through LiteRT as web processes serve it."""
+    with version.tflite_file.open("rb") as fh:
+        return Classifier(fh.read()).predict_many(inputs).max(axis=1)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_not_a_digit_corrections_teach_the_model_to_be_unsure_on_them(small_model, staff_user, open_gate) -> None:
+    """Outlier exposure: letters people said are not digits train towards the uniform distribution over the digits,
+    so the candidate's top probability on them falls; the held-out ones are measured before and after."""
+    rng = np.random.default_rng(0)
+    for i, char in enumerate("AKMWXHNEFRYVTPJUCL"):
+        drawing = create_submission(png_bytes(letter(char, FONTS[i % 2], "pen", rng)), "user").ordered_drawings[0]
+        correct(drawing, Drawing.NOT_A_DIGIT, reviewer=staff_user)
+    for i in range(20):
+        corrected(i % 10, 500 + i, reviewer=staff_user)
+    selection = select_corrections()
+    letters = selection.x_train[selection.y_train == Drawing.NOT_A_DIGIT]
+    heldout = len(selection.heldout_not_digits)
+    assert len(letters) >= 10
+    assert heldout >= 1  # which are held out is a function of the inputs alone: the same on every run
+
+    keras.utils.set_random_seed(1)
+    run = fine_tune(FinetuneOptions.from_settings(replay=2000, epochs=1, seed=1, activate=False))
+
+    assert run.status == RunStatus.SUCCEEDED, f"{run.message} {run.error}"
+    assert run.parameters["not_a_digit_corrections"] == len(letters)
+    before, after = top_probabilities(small_model, letters), top_probabilities(run.result_version, letters)
+    assert after.mean() < before.mean() - 0.05  # measured: 0.74-0.80 before, 0.60-0.61 after
+    assert (after < before).mean() >= 0.8
+    for metrics in (run.metrics_before, run.metrics_after):
+        assert metrics["heldout_not_a_digit_count"] == heldout
+        assert 0.0 <= metrics["heldout_not_a_digit_flagged"] <= metrics["heldout_not_a_digit_uncertain"] <= 1.0
+        assert metrics["heldout_corrections_count"] == len(selection.y_heldout) - heldout
+    top = "heldout_not_a_digit_top_probability"
+    assert run.metrics_after[top] < run.metrics_before[top]
+    assert "held-out not-a-digit corrections flagged" in run.message

@@ -30,7 +30,7 @@ def other_label(drawing: Drawing) -> tuple[int, int]:
 
 def test_model_plausibility_is_a_log_scale():
     probabilities = [0.5, 0.3, 0.1, 0.01, 1e-3, 1e-4, 1e-6, 0, 0, 0]
-    scores = [trust.model_plausibility(probabilities, d) for d in range(7)]
+    scores = [trust.model_plausibility(probabilities[d]) for d in range(7)]
     assert scores[0] == scores[1] == 1.0
     assert scores[5] == scores[6] == 0.0
     assert scores == sorted(scores, reverse=True)

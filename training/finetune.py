@@ -6,16 +6,19 @@ One call of :func:`fine_tune` is one :class:`~recognizer.models.TrainingRun`, wh
    ``DIGITS_FINETUNE_MIN_CORRECTIONS`` usable corrections arrived since the last fine-tune that trained;
 2. start from the active model's ``.keras`` and train (``DIGITS_FINETUNE_EPOCHS``) on a random replay sample of
    MNIST plus the training share of the corrections (their stored 28x28 inputs, selected by
-   :mod:`recognizer.corrections`),
+   :mod:`recognizer.corrections`; a drawing people said is not a digit has the uniform distribution over the ten
+   digits as its target, outlier exposure, so the model learns to be unsure on such drawings),
    repeated so that they make up ``DIGITS_FINETUNE_CORRECTION_SHARE`` of the examples, every repeat augmented
    differently: a few hundred corrections then weigh as much as thousands of MNIST images, while the replay keeps
    the model from forgetting MNIST; the candidate is then a weighted average of the fine-tuned and the active
    model's weights (``DIGITS_FINETUNE_INTERPOLATION``), which keeps more of both;
 3. evaluate the candidate and the active model, both as exported ``.tflite`` through LiteRT (exactly what web
-   processes would serve), on the 10,000 MNIST test images and on the held-out corrections neither trained on;
+   processes would serve), on the 10,000 MNIST test images and on the held-out corrections neither trained on: the
+   accuracy on those to a digit, and the share of the not-a-digit ones the product would flag as not a digit;
 4. register the candidate as a new version (parent: the active one) and activate it only if it passes the gate:
-   MNIST test accuracy at most ``DIGITS_GATE_MAX_MNIST_DROP`` below the active model's and held-out accuracy at most
-   ``DIGITS_GATE_MAX_HELDOUT_DROP`` below it. A rejected candidate stays registered, inactive, with the reason.
+   MNIST test accuracy at most ``DIGITS_GATE_MAX_MNIST_DROP`` below the active model's, held-out accuracy and the
+   held-out not-a-digit share flagged each at most ``DIGITS_GATE_MAX_HELDOUT_DROP`` below it. A rejected candidate
+   stays registered, inactive, with the reason.
    With shadow trials on (``TrustPolicy.shadow_trials``), a candidate that passed is not activated but starts a
    shadow trial (:mod:`training.shadow`), which promotes it only if it does as well on live drawings.
 
@@ -41,7 +44,7 @@ from recognizer.core import figures
 from recognizer.corrections import CorrectionSet, new_corrections_since, select_corrections
 from recognizer.models import ModelVersion, TrainingRun, TrustPolicy
 from training import shadow
-from training.ml.evaluate import evaluate_tflite, mnist_test_metrics
+from training.ml.evaluate import evaluate_tflite, mnist_test_metrics, not_a_digit_metrics
 from training.ml.export import export_artifacts
 from training.ml.fit import fit, prepare_images
 from training.ml.mnist import load_mnist
@@ -116,18 +119,21 @@ def gate(before: dict, after: dict, options: FinetuneOptions) -> Verdict:
             f"MNIST test accuracy changed {change * 100:+.2f} points, "
             f"the gate allows down to {-options.max_mnist_drop * 100:+.2f}"
         )
-    if after["heldout_corrections_count"]:
-        summary += (
-            f"; held-out corrections {before['heldout_corrections_accuracy']:.2%} → "
-            f"{after['heldout_corrections_accuracy']:.2%} on {after['heldout_corrections_count']}"
-        )
-        change = after["heldout_corrections_accuracy"] - before["heldout_corrections_accuracy"]
+    held_out = [
+        ("heldout_corrections_accuracy", "heldout_corrections_count", "held-out corrections", "accuracy"),
+        ("heldout_not_a_digit_flagged", "heldout_not_a_digit_count", "held-out not-a-digit corrections", "flagged"),
+    ]
+    for key, count, what, figure in held_out:
+        if not after.get(count):
+            continue
+        summary += f"; {what} {figure} {before[key]:.2%} → {after[key]:.2%} on {after[count]}"
+        change = after[key] - before[key]
         if change < -options.max_heldout_drop - 1e-9:
             failures.append(
-                f"held-out corrections accuracy changed {change * 100:+.2f} points, "
+                f"{what} {figure} changed {change * 100:+.2f} points, "
                 f"the gate allows down to {-options.max_heldout_drop * 100:+.2f}"
             )
-    else:
+    if not any(after.get(count) for _, count, _, _ in held_out):
         summary += "; no held-out corrections yet, judged on MNIST alone"
     if failures:
         return Verdict(False, f"Rejected by the gate: {'; '.join(failures)}. {summary}.")
@@ -176,10 +182,15 @@ def evaluate_version(
     model_content: bytes, data: TrainingSet, corrections: CorrectionSet, temperature: float = 1.0
 ) -> tuple[dict, list[list[int]], list[list[int]]]:
     """A model's figures on the MNIST test images and the held-out corrections, with both confusion matrices
-    (its MNIST confidences at the calibration ``temperature`` it serves with)."""
+    (its MNIST confidences, and its answers to the held-out not-a-digit corrections, at the calibration
+    ``temperature`` it serves with)."""
     metrics, mnist_matrix = mnist_test_metrics(model_content, data.x_test, data.y_test, temperature)
-    heldout, heldout_matrix = evaluate_tflite(model_content, corrections.x_heldout, corrections.y_heldout)
+    heldout, heldout_matrix = evaluate_tflite(model_content, *corrections.heldout_digits)
     metrics.update(heldout_corrections_accuracy=heldout["accuracy"], heldout_corrections_count=heldout["count"])
+    others = not_a_digit_metrics(
+        model_content, corrections.heldout_not_digits, temperature, settings.DIGITS_LOW_CONFIDENCE
+    )
+    metrics.update({f"heldout_not_a_digit_{key}": value for key, value in others.items()})
     return metrics, mnist_matrix, heldout_matrix
 
 
@@ -244,7 +255,11 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
         run.mnist_samples = data.replay
         run.correction_samples = len(corrections.y_train)
         run.heldout_samples = len(corrections.y_heldout)
-        run.parameters.update(correction_repeats=data.repeats, duplicates_dropped=corrections.duplicates)
+        run.parameters.update(
+            correction_repeats=data.repeats,
+            duplicates_dropped=corrections.duplicates,
+            not_a_digit_corrections=corrections.not_a_digit_train,
+        )
         run.save(update_fields=["base_version", "mnist_samples", "correction_samples", "heldout_samples", "parameters"])
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -252,7 +267,7 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
             recorder.stage(
                 8,
                 f"fine-tuning {base.name}: {data.replay} MNIST + {len(corrections.y_train)} corrections "
-                f"x{data.repeats}, {options.epochs} epoch(s)",
+                f"({corrections.not_a_digit_train} not a digit) x{data.repeats}, {options.epochs} epoch(s)",
             )
             model = _load_keras(base, Path(tmp))
             base_weights = model.get_weights()

@@ -88,6 +88,8 @@ def figures(trial: ShadowTrial) -> Figures:
         disagreements += shadow != served
         if label is None:
             truth = served
+        elif label == Drawing.NOT_A_DIGIT:
+            continue  # no digit to agree with: both models answer digits (how unsure they are is not compared)
         elif status in STANDING:
             truth = label
             corrected += 1

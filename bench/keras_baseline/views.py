@@ -32,7 +32,7 @@ def _active() -> tuple[ModelVersion, keras.Model]:
     version = ModelVersion.objects.active()
     if version is None:
         raise serving.ModelUnavailable("no model version is active")
-    return version, keras.saving.load_model(version.keras_file.path)
+    return version, keras.saving.load_model(version.keras_file.path, compile=False)
 
 
 def keras_classify(inputs: np.ndarray) -> list[serving.Prediction]:

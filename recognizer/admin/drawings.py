@@ -41,11 +41,11 @@ REVIEW_FIELDS = {"corrected_label", "correction_status", "excluded_from_training
 
 
 class DrawingActionForm(ActionForm):
-    """The action bar, plus the digit that the "relabel" action gives the selected drawings."""
+    """The action bar, plus the digit (or not a digit) that the "relabel" action gives the selected drawings."""
 
     label = forms.TypedChoiceField(
-        label="digit",
-        choices=[("", "—")] + [(d, d) for d in range(10)],
+        label="as",
+        choices=[("", "—"), *Drawing.LABEL_CHOICES],
         coerce=int,
         empty_value=None,
         required=False,
@@ -54,12 +54,12 @@ class DrawingActionForm(ActionForm):
 
 
 class DrawingForm(forms.ModelForm):
-    """Editing one drawing's review fields: a correction status needs a corrected digit, and the other way round."""
+    """Editing one drawing's review fields: a correction status needs a corrected digit (or not a digit), and the
+    other way round. The label's choices are the model field's: 0-9 and "not a digit"."""
 
     class Meta:
         model = Drawing
         fields = ["corrected_label", "correction_status", "excluded_from_training"]
-        widgets = {"corrected_label": forms.Select(choices=[("", "—")] + [(d, d) for d in range(10)])}
 
     def clean(self) -> dict:
         data = super().clean()
@@ -236,8 +236,9 @@ class DrawingAdmin(admin.ModelAdmin):
         if drawing.corrected_label is None:
             return format_html("{} {}", EMPTY, excluded)
         return format_html(
-            '<span class="digits-digit">{}</span> {} {}',
-            drawing.corrected_label,
+            '<span class="digits-digit{}">{}</span> {} {}',
+            " digits-not-a-digit" if drawing.corrected_not_a_digit else "",
+            drawing.get_corrected_label_display(),
             badge(drawing.get_correction_status_display(), STATUS_TONES[drawing.correction_status]),
             excluded,
         )
@@ -290,16 +291,17 @@ class DrawingAdmin(admin.ModelAdmin):
         self._done(request, review.reject(queryset, request.user), queryset.count(), "Rejected", "no correction")
         policy.reconsider(keys)
 
-    @admin.action(description="Relabel as the digit chosen next to the action", permissions=["change"])
+    @admin.action(description="Relabel as the digit (or not a digit) chosen next to the action", permissions=["change"])
     def relabel(self, request: HttpRequest, queryset: QuerySet[Drawing]) -> None:
         try:
             label = DrawingActionForm.base_fields["label"].clean(request.POST.get("label", ""))
         except ValidationError:
             label = None
         if label is None:
-            self.message_user(request, "Choose the digit to relabel the drawings as.", messages.ERROR)
+            self.message_user(request, "Choose the digit (or not a digit) to relabel the drawings as.", messages.ERROR)
             return
-        self._done(request, review.relabel(queryset, label, request.user), queryset.count(), f"Relabelled as {label}")
+        ids = review.relabel(queryset, label, request.user)
+        self._done(request, ids, queryset.count(), f"Relabelled as {Drawing.label_name(label)}")
 
     @admin.action(description="Confirm the predictions (reviewed, no correction)", permissions=["change"])
     def confirm_predictions(self, request: HttpRequest, queryset: QuerySet[Drawing]) -> None:
@@ -332,7 +334,7 @@ class DrawingAdmin(admin.ModelAdmin):
     def export_data_set(self, request: HttpRequest, queryset: QuerySet[Drawing]) -> HttpResponse | None:
         """Download the selected drawings that training would use (see recognizer.corrections) as NPZ + IDX."""
         data_set = build_data_set(within=queryset)
-        if not data_set.manifest["count"]:
+        if not data_set.manifest["count"] + data_set.manifest["not_a_digit_count"]:
             self.message_user(
                 request, "None of the selected drawings has a correction that may train.", messages.WARNING
             )

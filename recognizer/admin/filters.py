@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from recognizer.models import Drawing
 from recognizer.review import needs_review, top_correcting_clients, top_correcting_networks
 
 
@@ -27,11 +28,14 @@ class ReviewFilter(admin.SimpleListFilter):
 
 
 class CorrectedDigitFilter(admin.SimpleListFilter):
+    """Drawings by what people said they are: any correction, none, one digit, or not a digit."""
+
     title = "corrected digit"
     parameter_name = "corrected"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [("any", "Any correction"), ("none", "No correction")] + [(str(d), str(d)) for d in range(10)]
+        labels = [(str(label), name) for label, name in Drawing.LABEL_CHOICES]
+        return [("any", "Any correction"), ("none", "No correction"), *labels]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = self.value()
@@ -39,7 +43,7 @@ class CorrectedDigitFilter(admin.SimpleListFilter):
             return queryset.filter(corrected_label__isnull=False)
         if value == "none":
             return queryset.filter(corrected_label__isnull=True)
-        if value in {str(d) for d in range(10)}:
+        if value in {str(label) for label, _ in Drawing.LABEL_CHOICES}:
             return queryset.filter(corrected_label=int(value))
         return queryset
 

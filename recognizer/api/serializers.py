@@ -6,6 +6,7 @@ from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from recognizer.api.authentication import correction_token
 from recognizer.core import strokes as core_strokes
@@ -91,17 +92,57 @@ class DigitField(serializers.IntegerField):
         self.fail("invalid")
 
 
+@extend_schema_field({"type": "boolean", "enum": [True]})
+class TrueField(serializers.BooleanField):
+    """``true`` (the JSON value, or the text a form sends), nothing else: like a label, a claim that trains the model
+    is taken only in its plain form, and ``false`` says nothing (the digit is sent as ``label``)."""
+
+    default_error_messages = {"invalid": "Send not_a_digit as true, or leave it out and send the digit as label."}
+    default_empty_html = empty  # left out of a form is left out (a BooleanField would read it as false)
+
+    def to_internal_value(self, data):
+        if data is True or data == "true":
+            return True
+        self.fail("invalid")
+
+
 class CorrectionRequestSerializer(serializers.Serializer):
-    label = DigitField(min_value=0, max_value=9, help_text="The digit that was really drawn, 0-9.")
+    """Exactly one of label (the digit that was really drawn) and not_a_digit: true (it is no digit at all)."""
+
+    label = DigitField(min_value=0, max_value=9, required=False, help_text="The digit that was really drawn, 0-9.")
+    not_a_digit = TrueField(
+        required=False,
+        help_text="true: the drawing is not a digit at all (a letter, a doodle, a scribble). Instead of label.",
+    )
     token = serializers.CharField(
         required=False, allow_blank=True, help_text="The correction_token from the prediction, for cookie-less clients."
     )
 
+    def validate(self, data: dict) -> dict:
+        """``label`` becomes the stored label either way: the digit, or ``Drawing.NOT_A_DIGIT``."""
+        if ("label" in data) == ("not_a_digit" in data):
+            raise serializers.ValidationError(
+                "Send either label (the digit drawn, 0-9) or not_a_digit: true (it is not a digit), not "
+                + ("both." if "label" in data else "neither.")
+            )
+        if data.pop("not_a_digit", False):
+            data["label"] = Drawing.NOT_A_DIGIT
+        return data
+
 
 class CorrectionSerializer(serializers.Serializer):
-    label = serializers.IntegerField(source="corrected_label", allow_null=True)
+    label = serializers.SerializerMethodField(
+        help_text="The digit a person said was drawn, 0-9; null without a correction, or when it is not a digit."
+    )
+    not_a_digit = serializers.BooleanField(
+        source="corrected_not_a_digit", help_text="True when a person said the drawing is not a digit at all."
+    )
     status = serializers.CharField(source="correction_status")
     corrected_at = serializers.DateTimeField(allow_null=True)
+
+    @extend_schema_field(serializers.IntegerField(min_value=0, max_value=9, allow_null=True))
+    def get_label(self, drawing: Drawing) -> int | None:
+        return None if drawing.corrected_not_a_digit else drawing.corrected_label
 
 
 def judgement_of(drawing: Drawing) -> Judgement:

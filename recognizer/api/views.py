@@ -105,6 +105,13 @@ _STROKES_EXAMPLE = OpenApiExample(
 )
 
 
+#: The two kinds of correction, for the API docs.
+_CORRECTION_EXAMPLES = [
+    OpenApiExample("it is a 7", value={"label": 7}),
+    OpenApiExample("it is not a digit", value={"not_a_digit": True}),
+]
+
+
 def _error(description: str) -> OpenApiResponse:
     return OpenApiResponse(ErrorSerializer, description=description)
 
@@ -197,9 +204,13 @@ class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelM
 
     @extend_schema(
         request=CorrectionRequestSerializer,
+        examples=_CORRECTION_EXAMPLES,
         responses={
             200: DrawingSerializer,
-            400: _error("The label is not a digit 0-9."),
+            400: _error(
+                "Neither or both of label and not_a_digit, a label that is not a digit 0-9, or a not_a_digit "
+                "that is not true."
+            ),
             403: _error("Not your drawing, or no CSRF token with the client cookie."),
             404: _error("No such drawing."),
             409: _error("Staff have reviewed it: it can no longer be changed."),
@@ -209,7 +220,8 @@ class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelM
     )
     @action(detail=True, methods=["post"], url_path="correction", url_name="correction")
     def correction(self, request: Request, pk: str) -> Response:
-        """Correct a prediction: the client that made the drawing (its token or cookie) and staff may.
+        """Correct a prediction: the digit that was drawn (``label``), or ``not_a_digit: true`` when it is no digit at
+        all. The client that made the drawing (its token or cookie) and staff may.
 
         A second correction replaces the first, until staff have reviewed it (then 409).
         """

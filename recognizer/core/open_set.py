@@ -19,6 +19,10 @@ from enum import StrEnum
 
 import numpy as np
 
+#: The label a person gives a drawing that is not a digit: an eleventh class beside 0-9, as open-set recognition
+#: writes it. The model has no output for it; fine-tuning teaches it to be unsure on such drawings instead
+#: (outlier exposure: training.ml.fit.dense_targets).
+NOT_A_DIGIT_LABEL = 10
 #: The share of real (calibration) digits a not-a-digit rule may flag.
 FLAG_RATE = 0.01
 #: The score bench/open_set.py reports per kind of non-digit, and whether the shape rules are combined with it.

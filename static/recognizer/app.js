@@ -48,7 +48,17 @@
   const percent = (p) => (p >= 0.995 ? "over 99%" : `${Math.round(p * 100)}%`);
   const finePercent = (p) => (p > 0.999 ? ">99.9%" : p < 0.001 ? "<0.1%" : `${(p * 100).toFixed(1)}%`);
   const labelOf = (drawing) => drawing.correction.label ?? drawing.digit;
-  const isCorrected = (drawing) => drawing.correction.label !== null && drawing.correction.label !== undefined;
+  // A person said it is no digit at all (the correction's not_a_digit; its label is then null).
+  const saidNotADigit = (drawing) => drawing.correction.not_a_digit === true;
+  const isCorrected = (drawing) =>
+    saidNotADigit(drawing) || (drawing.correction.label !== null && drawing.correction.label !== undefined);
+  // What stands for the drawing in the big answer, a number's digits and the strip: its digit, or ✕ for not a digit.
+  const shownLabel = (drawing) => (saidNotADigit(drawing) ? "✕" : String(labelOf(drawing)));
+  /** What the person said it is, in words: "a 7", "an 8", "not a digit". */
+  const said = (drawing) => {
+    if (saidNotADigit(drawing)) return "not a digit";
+    return `${drawing.correction.label === 8 ? "an" : "a"} ${drawing.correction.label}`;
+  };
   // The plausible digits, most probable first (the API's candidates: two or three when ambiguous).
   const candidatesOf = (drawing) => (drawing.candidates && drawing.candidates.length ? drawing.candidates : [drawing.digit]);
   const isAmbiguous = (drawing) =>
@@ -317,7 +327,7 @@
     digitEl.replaceChildren(
       ...drawings.map((d, i) => {
         const notADigit = isNotADigit(d);
-        const shown = notADigit ? "?" : String(labelOf(d)) + (d.uncertain && !isCorrected(d) && !several ? "?" : "");
+        const shown = notADigit ? "?" : shownLabel(d) + (d.uncertain && !isCorrected(d) && !several ? "?" : "");
         const kind = isCorrected(d) ? "fixed" : d.uncertain ? "unsure" : "";
         const selected = several && i === state.selected ? "selected" : "";
         return element("span", { textContent: shown, className: `${kind} ${selected}`.trim() });
@@ -337,7 +347,7 @@
     badgeEl.className = `badge ${badgeKind}`;
     const which = several ? `Digit ${state.selected + 1} of ${drawings.length}: ` : "";
     confidenceEl.textContent = isCorrected(drawing)
-      ? `${which}you said ${drawing.correction.label}, I read ${drawing.digit}`
+      ? `${which}you said ${saidNotADigit(drawing) ? "not a digit" : drawing.correction.label}, I read ${drawing.digit}`
       : `${which}${percent(drawing.confidence)} sure`;
     seenEl.src = drawing.input_image;
     seenEl.alt = `The 28 by 28 pixel image the model saw${several ? ` for digit ${state.selected + 1}` : ""}`;
@@ -348,12 +358,13 @@
         const className = d.uncertain && !isCorrected(d) ? "unsure" : "";
         const button = element("button", { type: "button", className }, [
           element("img", { src: d.input_image, alt: "", width: 42, height: 42 }),
-          element("span", { textContent: String(labelOf(d)) }),
+          element("span", { textContent: shownLabel(d) }),
         ]);
         button.setAttribute("aria-pressed", String(i === state.selected));
+        const name = saidNotADigit(d) ? "not a digit" : labelOf(d);
         button.setAttribute(
           "aria-label",
-          `Digit ${i + 1}: ${labelOf(d)}${isCorrected(d) ? ", corrected" : d.uncertain ? ", not sure" : ""}`,
+          `Digit ${i + 1}: ${name}${isCorrected(d) ? ", corrected" : d.uncertain ? ", not sure" : ""}`,
         );
         button.addEventListener("click", () => {
           state.selected = i;
@@ -380,9 +391,13 @@
 
     wrongBtn.textContent = isCorrected(drawing) ? "Still wrong?" : "Wrong?";
     for (const button of choiceGrid.children) {
-      const current = Number(button.dataset.label) === labelOf(drawing);
+      const notADigit = button.dataset.label === NOT_A_DIGIT;
+      const current = notADigit
+        ? saidNotADigit(drawing)
+        : !saidNotADigit(drawing) && Number(button.dataset.label) === labelOf(drawing);
       button.classList.toggle("current", current);
-      button.setAttribute("aria-label", `It is a ${button.dataset.label}${current ? " (my current answer)" : ""}`);
+      const name = notADigit ? "Not a digit" : `It is a ${button.dataset.label}`;
+      button.setAttribute("aria-label", `${name}${current ? " (my current answer)" : ""}`);
     }
   }
 
@@ -398,10 +413,10 @@
     let text;
     let note = "";
     if (several) {
-      text = drawings.map((d) => (isNotADigit(d) ? "?" : String(labelOf(d)))).join("");
+      text = drawings.map((d) => (isNotADigit(d) ? "?" : shownLabel(d))).join("");
       note = drawings.some((d) => d.uncertain && !isCorrected(d)) ? "not sure" : "";
     } else if (isCorrected(drawing)) {
-      [text, note] = [String(drawing.correction.label), "corrected"];
+      [text, note] = [shownLabel(drawing), saidNotADigit(drawing) ? "not a digit" : "corrected"];
     } else if (isNotADigit(drawing)) {
       [text, note] = ["?", "not a digit?"];
     } else if (isAmbiguous(drawing)) {
@@ -418,7 +433,7 @@
   }
 
   function describe(drawing) {
-    if (isCorrected(drawing)) return `you said it is a ${drawing.correction.label} (I read ${drawing.digit}).`;
+    if (isCorrected(drawing)) return `you said it is ${said(drawing)} (I read ${drawing.digit}).`;
     if (isNotADigit(drawing)) {
       return `that doesn't look like a digit to me (my best guess: ${drawing.digit}, ${percent(drawing.confidence)}).`;
     }
@@ -432,7 +447,7 @@
     const drawing = drawings[0];
     if (drawings.length === 1) {
       if (isCorrected(drawing)) {
-        say(`You said it is a ${drawing.correction.label}.`, "thanks");
+        say(`You said it is ${said(drawing)}.`, "thanks");
       } else if (isNotADigit(drawing)) {
         const hint = kind === "digit" && inkAspect() > 1.6 ? " Writing several digits? Choose “A number”." : "";
         say(`That doesn't look like a digit to me. If it is one, tap “Wrong?” and tell me which.${hint}`, "unsure");
@@ -461,13 +476,18 @@
     }
   }
 
-  /* ---------- correcting: "Wrong?" then one tap on the right digit ---------- */
+  /* ---------- correcting: "Wrong?" then one tap on the right digit, or on "Not a digit" ---------- */
+  const NOT_A_DIGIT = "not_a_digit"; // the "Not a digit" button's data-label
   for (let digit = 0; digit <= 9; digit++) {
     const button = element("button", { type: "button", textContent: String(digit) });
     button.dataset.label = String(digit);
-    button.addEventListener("click", () => correct(digit));
+    button.addEventListener("click", () => correct({ label: digit }));
     choiceGrid.append(button);
   }
+  const notADigitBtn = element("button", { type: "button", className: "not-a-digit", textContent: "Not a digit" });
+  notADigitBtn.dataset.label = NOT_A_DIGIT;
+  notADigitBtn.addEventListener("click", () => correct({ not_a_digit: true }));
+  choiceGrid.append(notADigitBtn);
   function openChoices() {
     choicesEl.hidden = false;
     wrongBtn.setAttribute("aria-expanded", "true");
@@ -479,16 +499,17 @@
     if (returnFocus) wrongBtn.focus();
   }
 
-  async function correct(label) {
+  /** Send a correction: ``{label: 0-9}`` or ``{not_a_digit: true}``. */
+  async function correct(answer) {
     const drawing = state.result.drawings[state.selected];
     for (const button of choiceGrid.children) button.disabled = true;
     try {
-      const data = await api(drawing.correction_url, { label, token: drawing.correction_token });
+      const data = await api(drawing.correction_url, { ...answer, token: drawing.correction_token });
       drawing.correction = data.correction;
       render();
       closeChoices(true);
       const where = state.result.drawings.length > 1 ? ` for digit ${state.selected + 1}` : "";
-      say(`Thank you! Saved as a ${label}${where}. I'll learn from it.`, "thanks");
+      say(`Thank you! Saved as ${said(drawing)}${where}. I'll learn from it.`, "thanks");
       loadRecent();
     } catch (error) {
       say(`Sorry, the correction was not saved: ${error.message}`, "error");
@@ -515,7 +536,7 @@
     recentEl.replaceChildren(
       ...state.recent.map((d) => {
         const caption = isCorrected(d)
-          ? [element("s", { textContent: `${d.digit}` }), " → ", element("b", { textContent: `${d.correction.label}` })]
+          ? [element("s", { textContent: `${d.digit}` }), " → ", element("b", { textContent: shownLabel(d) })]
           : [`${d.digit}${d.uncertain ? "?" : ""}`];
         const button = element("button", { type: "button" }, [
           element("img", { src: d.input_image, alt: "", width: 48, height: 48 }),
@@ -524,7 +545,7 @@
         button.setAttribute(
           "aria-label",
           `Drawing read as ${d.digit}${d.uncertain ? " (not sure)" : ""}` +
-            `${isCorrected(d) ? `, corrected to ${d.correction.label}` : ""}. Show it.`,
+            `${isCorrected(d) ? `, corrected to ${saidNotADigit(d) ? "not a digit" : d.correction.label}` : ""}. Show it.`,
         );
         button.addEventListener("click", () => {
           state.result = { kind: "digit", version: null, drawings: [d] };

@@ -53,10 +53,16 @@ def schedule_links() -> dict:
     }
 
 
+#: Metrics that are shares, shown as percentages: accuracies, and how many not-a-digit corrections were flagged.
+SHARES = ("accuracy", "_flagged", "_uncertain")
+
+
 def _figure(key: str, value: float | None) -> str:
     if value is None:
         return EMPTY
-    return percent(value, 2) if "accuracy" in key else f"{value:,}"
+    if any(part in key for part in SHARES):
+        return percent(value, 2)
+    return f"{value:,.3f}" if isinstance(value, float) else f"{value:,}"
 
 
 def elapsed(run: TrainingRun) -> str:

@@ -21,7 +21,7 @@ from recognizer.admin.html import EMPTY, badge, percent, signed_points
 from recognizer.core import figures
 from recognizer.models import ModelVersion
 from recognizer.registry import ActivationRefused, activate, sha256_of
-from recognizer.stats import compare_versions, live_accuracy, with_live_counts
+from recognizer.stats import VERSION_METRICS, compare_versions, live_accuracy, with_live_counts
 
 
 def is_roll_back(version: ModelVersion, active: ModelVersion | None) -> bool:
@@ -113,7 +113,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
         body = format_html_join(
             "", "<tr><th>{}</th><td>{}</td></tr>", ((r.label, percent(r.candidate, 2)) for r in rows)
         )
-        extra = {k: v for k, v in version.metrics.items() if not isinstance(v, dict | list) and "accuracy" not in k}
+        shown = {key for key, _ in VERSION_METRICS}
+        extra = {
+            k: v
+            for k, v in version.metrics.items()
+            if not isinstance(v, dict | list) and "accuracy" not in k and k not in shown
+        }
         more = format_html_join(
             "", "<tr><th>{}</th><td>{}</td></tr>", ((k.replace("_", " "), v) for k, v in sorted(extra.items()))
         )

@@ -9,6 +9,7 @@ import numpy as np
 from recognizer.core.calibration import apply_temperature
 from recognizer.core.classifier import Classifier
 from recognizer.core.drift import confidence_quantiles
+from recognizer.core.uncertainty import Reason, judge
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -63,3 +64,20 @@ def mnist_test_metrics(
             "temperature": temperature,
         }
     return figures, matrix
+
+
+def not_a_digit_metrics(model_content: bytes, x: np.ndarray, temperature: float, low_confidence: float) -> dict:
+    """How a model answers drawings people said are not a digit, as the product would show it (at the served
+    ``temperature``, judged by :func:`recognizer.core.uncertainty.judge`): the share it flags as not a digit, the
+    share it presents as uncertain for any reason, and its mean top probability."""
+    if len(x) == 0:
+        return {"count": 0, "flagged": None, "uncertain": None, "top_probability": None}
+    probabilities = Classifier(model_content, num_threads=os.cpu_count() or 1).predict_many(x)
+    probabilities = apply_temperature(probabilities, temperature)
+    judged = [judge(image, row.tolist(), low_confidence) for image, row in zip(x, probabilities, strict=True)]
+    return {
+        "count": len(x),
+        "flagged": float(np.mean([j.reason is Reason.NOT_A_DIGIT for j in judged])),
+        "uncertain": float(np.mean([j.uncertain for j in judged])),
+        "top_probability": float(probabilities.max(axis=1).mean()),
+    }

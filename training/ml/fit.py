@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from recognizer.core.open_set import NOT_A_DIGIT_LABEL
 from recognizer.core.preprocessing import preprocess
 from training.ml.augment import augment_batch, make_augmenter
 
@@ -19,6 +20,19 @@ ProgressFn = Callable[[float, str], None]
 def prepare_images(images: np.ndarray) -> np.ndarray:
     """Run raw 28x28 images (MNIST's) through the one serving preprocessing, so training sees what serving sees."""
     return np.stack([preprocess(image) for image in images])
+
+
+def dense_targets(labels: np.ndarray) -> np.ndarray:
+    """Training targets (N, 10) float32 for labels 0-9 or ``NOT_A_DIGIT_LABEL``: one-hot for a digit, the uniform
+    distribution for a drawing that is not a digit. Cross-entropy to the uniform target is outlier exposure
+    (Hendrycks et al., 2019, "Deep Anomaly Detection with Outlier Exposure"): the model learns to spread its
+    probability on such drawings, and its low top probability is what the open-set rules flag."""
+    labels = np.asarray(labels)
+    targets = np.zeros((len(labels), 10), dtype=np.float32)
+    digits = labels != NOT_A_DIGIT_LABEL
+    targets[np.flatnonzero(digits), labels[digits].astype(np.int64)] = 1.0
+    targets[~digits] = 1.0 / 10
+    return targets
 
 
 @dataclass
@@ -77,9 +91,11 @@ def make_dataset(
     sample_weight: np.ndarray | None = None,
     seed: int = 0,
 ) -> tf.data.Dataset:
-    """A shuffled, batched, optionally augmented ``tf.data`` pipeline over uint8 28x28 images."""
+    """A shuffled, batched, optionally augmented ``tf.data`` pipeline over uint8 28x28 images and their labels (0-9
+    or ``NOT_A_DIGIT_LABEL``), as :func:`dense_targets`."""
     images = x.astype(np.float32)[..., None]
-    parts = (images, y.astype(np.int32)) if sample_weight is None else (images, y.astype(np.int32), sample_weight)
+    targets = dense_targets(y)
+    parts = (images, targets) if sample_weight is None else (images, targets, sample_weight)
     ds = tf.data.Dataset.from_tensor_slices(parts).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     if augment:
@@ -124,7 +140,7 @@ def fit(
         )
     val = None
     if validation is not None:
-        val = (validation[0].astype(np.float32)[..., None], validation[1].astype(np.int32))
+        val = (validation[0].astype(np.float32)[..., None], dense_targets(validation[1]))
     result = model.fit(
         train, epochs=epochs, validation_data=val, callbacks=callbacks, verbose=verbose, shuffle=False
     )  # the dataset shuffles itself

@@ -9,7 +9,7 @@ global-pooling head with one hidden layer, which keeps the parameter count, and 
 from __future__ import annotations
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 
 def build_model(learning_rate: float = 2e-3) -> keras.Model:
@@ -41,9 +41,38 @@ def build_model(learning_rate: float = 2e-3) -> keras.Model:
 
 
 def compile_model(model: keras.Model, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule) -> None:
-    """(Re)compile with the optimiser and loss used for both training from scratch and fine-tuning."""
+    """(Re)compile with the optimiser and loss used for both training from scratch and fine-tuning.
+
+    The targets are dense distributions over the ten digits (:func:`training.ml.fit.dense_targets`): one-hot for a
+    digit, which makes the loss the same as sparse cross-entropy on its label, and uniform for a drawing people said
+    is not a digit (outlier exposure).
+    """
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=["accuracy"],
+        loss=keras.losses.CategoricalCrossentropy(),
+        metrics=[DigitAccuracy()],
     )
+
+
+@keras.saving.register_keras_serializable(package="digits")
+class DigitAccuracy(keras.metrics.Metric):
+    """Accuracy over the examples whose target is a digit: a not-a-digit example (a uniform target) has no right
+    answer, and Keras' own accuracy would count it right whenever the model said 0 (the uniform target's argmax)."""
+
+    def __init__(self, name: str = "accuracy", **kwargs) -> None:
+        super().__init__(name=name, **kwargs)
+        self.right = self.add_variable(shape=(), initializer="zeros", name="right")
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        is_digit = ops.cast(ops.max(y_true, axis=-1) > 0.5, "float32")
+        hit = ops.cast(ops.argmax(y_true, axis=-1) == ops.argmax(y_pred, axis=-1), "float32")
+        self.right.assign_add(ops.sum(hit * is_digit))
+        self.total.assign_add(ops.sum(is_digit))
+
+    def result(self):
+        return ops.divide_no_nan(self.right, self.total)
+
+    def reset_state(self) -> None:
+        self.right.assign(0.0)
+        self.total.assign(0.0)

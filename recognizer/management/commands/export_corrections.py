@@ -38,6 +38,9 @@ class Command(BaseCommand):
         else:
             written = data_set.write(directory)
         manifest = data_set.manifest
-        self.stdout.write(f"Exported {manifest['count']} corrections {manifest['label_counts']} to:")
+        self.stdout.write(
+            f"Exported {manifest['count']} corrections {manifest['label_counts']} and "
+            f"{manifest['not_a_digit_count']} not a digit to:"
+        )
         for path in written:
             self.stdout.write(f"  {path}")
