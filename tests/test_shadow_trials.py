@@ -70,7 +70,8 @@ def test_a_worse_candidate_is_refused(trial_policy, active_model, small_model_fi
     trial.refresh_from_db()
     assert trial.status == Status.REFUSED
     assert trial.figures["candidate_right"] < trial.figures["baseline_right"]
-    assert trial.reason.startswith("Worse live than the active model")
+    # Refused as worse overall, or for the digit it reads worst (whichever it is for this training of the weak model).
+    assert trial.reason.startswith(("Worse live than the active model", "Reads the "))
     assert ModelVersion.objects.active() == active_model
 
 
