@@ -123,11 +123,16 @@ def group_strokes_scored(
     consecutive strokes make them (fewer strokes than digits; too many strokes for so few digits).
     """
     n = len(drawing.strokes)
-    window = min(MAX_STROKES_PER_DIGIT, max(1, MAX_CANDIDATES // max(n, 1)))
-    if count is not None and not count <= n <= window * count:
-        raise CannotSplit(f"These {n} strokes cannot be grouped into {count} digits.")
-    if n > window * max_digits:  # no grouping into at most max_digits runs of window strokes: no model work
+
+    def unscored() -> list[list[int]]:
+        """No grouping for the model to choose: the rules' own, or none when a count was asked for."""
+        if count is not None:
+            raise CannotSplit(f"These {n} strokes cannot be grouped into {count} digits.")
         return group_strokes(drawing)
+
+    window = min(MAX_STROKES_PER_DIGIT, max(1, MAX_CANDIDATES // max(n, 1)))
+    if not (count or 1) <= n <= window * (count or max_digits):  # no such runs of at most window strokes
+        return unscored()
     order = sorted(range(n), key=lambda i: float(drawing.strokes[i][0, 2]))
     width, height = drawing.canvas_size(1000)
     brush = min(width, height) * BRUSH_FRACTION
@@ -151,6 +156,8 @@ def group_strokes_scored(
             spans.append((i, j))
             penalties.append(penalty)
             inputs.append(preprocess(render(drawing.subset(members), crop=True)))
+    if not spans:  # every stroke wider than two line heights (a flat line across the canvas)
+        return unscored()
     probabilities = np.asarray(scorer(np.stack(inputs)), dtype=np.float64)
     scores = {span: float(np.log(max(probabilities[k].max(), FLOOR))) - penalties[k] for k, span in enumerate(spans)}
 
@@ -183,9 +190,7 @@ def group_strokes_scored(
                     best[j, k + 1], back[j, k + 1] = best[i, k] + gain, i
     k = int(np.argmax(best[n])) if count is None else count
     if not np.isfinite(best[n, k]):
-        if count is not None:
-            raise CannotSplit(f"These {n} strokes cannot be grouped into {count} digits.")
-        return group_strokes(drawing)
+        return unscored()
     groups = []
     j = n
     while j > 0:
