@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from bench.drawing import digit_strokes, draw_digit, draw_number
-from bench.handwriting import render as handwritten
+from bench.handwriting import touching_pair
 from recognizer.core import grouping, segmentation
 from recognizer.core import strokes as S
 from recognizer.core.preprocessing import preprocess
@@ -29,18 +29,6 @@ def read(images: list[Image.Image], model) -> str:
 
 def read_strokes(drawings: list[S.Drawing], model) -> str:
     return read([S.render(d, crop=True) for d in drawings], model)
-
-
-def touching_pair(first: int, second: int, rng: np.random.Generator) -> Image.Image:
-    """Two handwritten digits (bench.handwriting: jittered, slanted, rotated, each its own size) whose ink boxes
-    touch, as a transparent canvas exports them."""
-    a, b = (handwritten(d, rng) for d in (first, second))
-    a, b = a.crop(a.getbbox()), b.crop(b.getbbox())
-    height = max(a.height, b.height)
-    out = Image.new("RGBA", (a.width + b.width + 40, height + 40), (0, 0, 0, 0))
-    out.alpha_composite(a, (20, 20 + (height - a.height) // 2))
-    out.alpha_composite(b, (20 + a.width, 20 + (height - b.height) // 2))
-    return out
 
 
 # ---------------------------------------------------------------- pictures
