@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import ValidationError
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -386,7 +386,8 @@ class DrawingInline(admin.TabularInline):
         "superseded",
     ]
     readonly_fields = fields
-    ordering = ["-superseded_by", "position"]  # the current digits first, then each earlier split's, latest first
+    # The current digits first, then each earlier split's, latest first (NULLs sort differently in each database).
+    ordering = [F("superseded_by").desc(nulls_first=True), "position"]
     extra = 0
     can_delete = False
     show_change_link = True
@@ -399,7 +400,8 @@ class DrawingInline(admin.TabularInline):
     def superseded(self, drawing: Drawing) -> SafeString:
         if drawing.superseded_by_id is None:
             return format_html("{}", "current")
-        return badge(f"superseded ({drawing.superseded_by.digits_before} digits)", "off")
+        before = drawing.superseded_by.digits_before
+        return badge(f"superseded ({before} digit{'' if before == 1 else 's'})", "off")
 
 
 class SplitCorrectionInline(admin.TabularInline):

@@ -1,7 +1,6 @@
 """The REST API: predict (a digit or a number), read a prediction back, correct it, split a number again. Thin: the
-work is in
-:mod:`recognizer.predictions`; this module maps HTTP to it, and :mod:`recognizer.api.exceptions` turns errors
-into JSON."""
+work is in :mod:`recognizer.predictions`; this module maps HTTP to it, and :mod:`recognizer.api.exceptions` turns
+errors into JSON."""
 
 from __future__ import annotations
 
