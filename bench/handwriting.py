@@ -61,3 +61,16 @@ def render(digit: int, rng: np.random.Generator, size: int = 280) -> Image.Image
         for px, py in (points[0], points[-1]):
             draw.ellipse((px - pen / 2, py - pen / 2, px + pen / 2, py + pen / 2), fill=(0, 0, 0, 255))
     return image
+
+
+def touching_pair(first: int, second: int, rng: np.random.Generator, overlap: int = 0) -> Image.Image:
+    """Two drawings of the style side by side on one transparent canvas, each cropped to its ink and centred on the
+    line, the second's ink box starting ``overlap`` px inside the first's (0: the boxes touch): a two-digit number
+    whose digits may touch, as the page's canvas exports it."""
+    a, b = (render(digit, rng) for digit in (first, second))
+    a, b = a.crop(a.getbbox()), b.crop(b.getbbox())
+    height = max(a.height, b.height)
+    out = Image.new("RGBA", (a.width + b.width - overlap + 40, height + 40), (0, 0, 0, 0))
+    out.alpha_composite(a, (20, 20 + (height - a.height) // 2))
+    out.alpha_composite(b, (20 + a.width - overlap, 20 + (height - b.height) // 2))
+    return out

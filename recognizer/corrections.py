@@ -5,6 +5,8 @@
   ``DIGITS_TRAIN_ON_PENDING`` setting) says so, a *rejected* or *auto-excluded* one never.
 - Exclusion is about the image itself: when staff exclude a drawing, no copy of the same image trains, whatever its
   label (a duplicate resubmitted later must not sneak it back in).
+- A digit superseded by a new split of its number (the person said the number has another count of digits) never
+  trains: it was cut wrong, whatever its label.
 - The same image submitted many times counts once: among eligible copies (same ``image_sha256``) an accepted
   correction beats a pending one, then the most recent correction wins. For training, two files that give the very
   same 28x28 model input are the same image too (:func:`select_corrections`), decided by the same preference.
@@ -59,7 +61,7 @@ def training_corrections(include_pending: bool | None = None) -> QuerySet[Drawin
     excluded_copy = Drawing.objects.filter(image_sha256=OuterRef("image_sha256"), excluded_from_training=True)
     eligible = (
         Drawing.objects.filter(corrected_label__isnull=False, correction_status__in=usable_statuses(include_pending))
-        .filter(excluded_from_training=False)
+        .filter(excluded_from_training=False, superseded_by=None)  # a digit of a wrong split is no digit
         .exclude(Exists(excluded_copy))
     )
     ranked = eligible.annotate(

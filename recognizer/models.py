@@ -181,6 +181,16 @@ class Drawing(models.Model):
         null=True, blank=True, help_text="For the review queue: how much a staff decision on it would help."
     )
     decision_note = models.TextField(blank=True, help_text="Why the trust policy decided (or would decide) as it did.")
+    superseded_by = models.ForeignKey(
+        "SplitCorrection",
+        null=True,
+        blank=True,
+        # Deleted only with its submission (and so with this drawing): never leaves a wrong split looking current.
+        on_delete=models.RESTRICT,
+        related_name="superseded_drawings",
+        help_text="Set when the person said its number has another count of digits: this digit was cut wrong, is "
+        "kept for the record, and never trains.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -214,6 +224,32 @@ class Drawing(models.Model):
     def stroke_drawing(self) -> core_strokes.Drawing | None:
         """The stored strokes, decoded; None for a drawing sent only as a picture."""
         return None if self.strokes is None else core_strokes.decode(bytes(self.strokes))
+
+
+class SplitCorrection(models.Model):
+    """A person said how many digits a number has: it was read again into that many, and its earlier digits were
+    kept but superseded (:attr:`Drawing.superseded_by`)."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="split_corrections")
+    digits_before = models.PositiveSmallIntegerField()
+    digits_after = models.PositiveSmallIntegerField()
+    number_before = models.CharField(max_length=64)
+    number_after = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    made_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The staff member who said it; empty when the client that drew it did.",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.digits_before} → {self.digits_after} digits: {self.number_before} → {self.number_after}"
 
 
 def training_run_path(instance: TrainingRun, filename: str) -> str:

@@ -9,10 +9,12 @@ A drawing arrives as a picture, as strokes, or both. Strokes are rendered with t
 read and the picture is not decoded. A number from strokes is split by which strokes make which digit
 (:mod:`recognizer.core.grouping`); a number from a picture alone by recognition-scored cuts
 (:mod:`recognizer.core.segmentation`). Both are bounded: more than ``DIGITS_MAX_NUMBER_DIGITS`` digits is refused.
+When the person says the number has another count of digits, :func:`resplit` reads it again into that many.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Callable
@@ -30,13 +32,22 @@ from recognizer import policy, serving
 from recognizer.core import grouping, segmentation
 from recognizer.core import strokes as core_strokes
 from recognizer.core.preprocessing import TooManyDigits, preprocess
+from recognizer.core.segmentation import CannotSplit
 from recognizer.files import removed_on_failure
 from recognizer.images import as_png, open_image
-from recognizer.models import Drawing, ShadowPrediction, Submission
+from recognizer.models import Drawing, ShadowPrediction, SplitCorrection, Submission
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CorrectionLocked", "TooManyDigits", "correct", "create_submission"]
+__all__ = [
+    "CannotSplit",
+    "CorrectionLocked",
+    "SplitConflict",
+    "TooManyDigits",
+    "correct",
+    "create_submission",
+    "resplit",
+]
 
 Classify = Callable[[np.ndarray], list[serving.Prediction]]
 
@@ -63,6 +74,10 @@ def _digits_of_image(image: Image.Image, raw: bytes | None, as_number: bool, cla
             f"The canvas is {image.width}x{image.height} pixels; a number's may have at most {limit:,} pixels."
         )
     pieces = segmentation.split_number(image, _scorer(classify), settings.DIGITS_MAX_NUMBER_DIGITS)
+    return _digits_of_pieces(pieces)
+
+
+def _digits_of_pieces(pieces: list[Image.Image]) -> list[_Digit]:
     return [_Digit(as_png(piece), preprocess(piece)) for piece in pieces]
 
 
@@ -71,7 +86,13 @@ def _digits_of_strokes(drawing: core_strokes.Drawing, as_number: bool, classify:
     if not as_number:
         image = core_strokes.render(drawing)
         return [_Digit(as_png(image), preprocess(image), core_strokes.encode(drawing))]
-    groups = grouping.split_drawing(drawing, _scorer(classify), preprocess, settings.DIGITS_MAX_NUMBER_DIGITS)
+    return _digits_of_groups(
+        grouping.split_drawing(drawing, _scorer(classify), preprocess, settings.DIGITS_MAX_NUMBER_DIGITS)
+    )
+
+
+def _digits_of_groups(groups: list[core_strokes.Drawing]) -> list[_Digit]:
+    """Each group of strokes rendered on its own ink, keeping its strokes."""
     digits = []
     for group in groups:
         image = core_strokes.render(group, crop=True)
@@ -128,32 +149,99 @@ def create_submission(
         # A number keeps its whole drawing (as it keeps its picture); a single digit's is on its drawing.
         strokes=core_strokes.encode(strokes) if strokes is not None and as_number else None,
     )
-    drawings = []
     with removed_on_failure() as saved:
         if as_number:
             _store(submission.image, as_png(image, raw), saved)
-        for position, (digit, prediction) in enumerate(zip(digits, predictions, strict=True)):
-            drawing = Drawing(
-                submission=submission,  # its id is taken when the drawings are written, after the submission
-                client_key=client_key,
-                position=position,
-                image_sha256=hashlib.sha256(digit.png).hexdigest(),
-                model_input=digit.model_input.tobytes(),
-                strokes=digit.strokes,
-                predicted_digit=prediction.digit,
-                confidence=prediction.confidence,
-                probabilities=prediction.probabilities,
-                model_version=prediction.version,
-                created_at=now,
-            )
-            _store(drawing.image, digit.png, saved)
-            drawings.append(drawing)
+        drawings = _drawings(submission, digits, predictions, now, saved)
         with transaction.atomic():
             submission.save()
             Drawing.objects.bulk_create(drawings)
     if classify is None:
         _shadow_answers(drawings, np.stack([d.model_input for d in digits]))
     submission.ordered_drawings = drawings
+    return submission
+
+
+def _drawings(
+    submission: Submission, digits: list[_Digit], predictions: list[serving.Prediction], now, saved: list
+) -> list[Drawing]:
+    """The digits' rows, in their order, not yet written; their images are stored (and listed in ``saved``)."""
+    drawings = []
+    for position, (digit, prediction) in enumerate(zip(digits, predictions, strict=True)):
+        drawing = Drawing(
+            submission=submission,  # its id is taken when the drawings are written, after the submission
+            client_key=submission.client_key,
+            position=position,
+            image_sha256=hashlib.sha256(digit.png).hexdigest(),
+            model_input=digit.model_input.tobytes(),
+            strokes=digit.strokes,
+            predicted_digit=prediction.digit,
+            confidence=prediction.confidence,
+            probabilities=prediction.probabilities,
+            model_version=prediction.version,
+            created_at=now,
+        )
+        _store(drawing.image, digit.png, saved)
+        drawings.append(drawing)
+    return drawings
+
+
+class SplitConflict(RuntimeError):
+    """Another request split the same number again first: this one's reading is dropped."""
+
+
+def resplit(submission: Submission, digits: int, *, made_by=None, classify: Classify | None = None) -> Submission:
+    """Read a number again into exactly ``digits`` digits, because the person (or staff, ``made_by``) says that is
+    how many it has: the first split was wrong ("10" read as one digit, a "0" cut in two).
+
+    Its current count changes nothing (a repeated tap is harmless). Otherwise the stored strokes are regrouped
+    (:func:`recognizer.core.grouping.regroup`), or, when they cannot make that many (a number written without
+    lifting the pen) or there are none, the stored picture is cut again (:func:`recognizer.core.segmentation.resplit`).
+    The new digits are stored like the first reading's; the earlier ones are kept, superseded by a
+    :class:`~recognizer.models.SplitCorrection` that says from how many to how many and when: they never train and
+    the public can no longer correct them. Raises :class:`CannotSplit` or
+    :class:`~recognizer.serving.ModelUnavailable` before anything is stored, and :class:`SplitConflict` (nothing
+    stored) when another split of it landed first.
+    """
+    current = list(submission.drawings.filter(superseded_by=None).order_by("position"))
+    if len(current) == digits:
+        submission.ordered_drawings = current
+        return submission
+    read = classify or serving.predict_batch
+    scorer, limit = _scorer(read), settings.DIGITS_MAX_NUMBER_DIGITS
+    new = None
+    if submission.strokes is not None:
+        strokes = core_strokes.decode(bytes(submission.strokes))
+        with contextlib.suppress(CannotSplit):  # then the picture may still be cut into that many
+            new = _digits_of_groups(grouping.regroup(strokes, digits, scorer, preprocess, limit))
+    if new is None:
+        with submission.image.open("rb") as file:
+            image = open_image(file.read())
+        new = _digits_of_pieces(segmentation.resplit(image, scorer, digits, limit))
+    predictions = read(np.stack([d.model_input for d in new]))
+    now = timezone.now()
+    number = "".join(str(p.digit) for p in predictions)
+    split = SplitCorrection(
+        submission=submission,
+        digits_before=len(current),
+        digits_after=digits,
+        number_before=submission.number,
+        number_after=number,
+        created_at=now,
+        made_by=made_by,
+    )
+    with removed_on_failure() as saved:
+        drawings = _drawings(submission, new, predictions, now, saved)
+        with transaction.atomic():
+            split.save()
+            earlier = Drawing.objects.filter(pk__in=[d.pk for d in current], superseded_by=None)
+            if earlier.update(superseded_by=split) != len(current):
+                raise SplitConflict("This number was just read again by another request; reload it.")
+            Drawing.objects.bulk_create(drawings)
+            Submission.objects.filter(pk=submission.pk).update(number=number)
+    if classify is None:
+        _shadow_answers(drawings, np.stack([d.model_input for d in new]))
+    submission.number, submission.ordered_drawings = number, drawings
     return submission
 
 
@@ -190,7 +278,8 @@ def correct(drawing: Drawing, label: int, *, reviewer=None, network: str = "") -
     The check and the write are one conditional UPDATE, so a review that lands between a client's request and its
     write still wins: there is no moment in which both see the drawing unreviewed. A public correction then gets its
     trust and the trust policy's decision (:mod:`recognizer.policy`): auto-accepted, auto-excluded or queued;
-    ``network`` is the network key it came from (:mod:`recognizer.network`).
+    ``network`` is the network key it came from (:mod:`recognizer.network`). A digit superseded by a new split of
+    its number (:func:`resplit`) was cut wrong: only staff can still change it.
     """
     now = timezone.now()
     rows = Drawing.objects.filter(pk=drawing.pk)
@@ -207,9 +296,12 @@ def correct(drawing: Drawing, label: int, *, reviewer=None, network: str = "") -
             Drawing.CorrectionStatus.AUTO_ACCEPTED,
             Drawing.CorrectionStatus.AUTO_EXCLUDED,
         ]
+        if drawing.superseded_by_id is not None:
+            raise CorrectionLocked("This digit was replaced when its number was read again: correct the new digits.")
         rows = rows.filter(
             Q(reviewed_at__isnull=True) | Q(reviewed_by__username=policy.POLICY_USERNAME),
             correction_status__in=open_statuses,
+            superseded_by=None,
         )
         changes = {"correction_status": Drawing.CorrectionStatus.PENDING, "reviewed_by": None, "reviewed_at": None}
     changes["correction_network"] = network if reviewer is None else ""

@@ -32,14 +32,15 @@ REVIEW_ORDER = [
 def needs_review(queryset: QuerySet[Drawing]) -> QuerySet[Drawing]:
     """Pending corrections, then unreviewed uncorrected predictions below the low-confidence threshold.
 
-    Excluded drawings are out of the queue: excluding one is a review decision in itself.
+    Excluded drawings are out of the queue: excluding one is a review decision in itself. So are digits superseded
+    by a new split of their number: they never train.
 
     Ordered by :data:`REVIEW_ORDER`.
     """
     unsure = Q(
         correction_status=CorrectionStatus.NONE, confidence__lt=settings.DIGITS_LOW_CONFIDENCE, reviewed_at__isnull=True
     )
-    waiting = queryset.filter(excluded_from_training=False)
+    waiting = queryset.filter(excluded_from_training=False, superseded_by=None)
     return waiting.filter(Q(correction_status=CorrectionStatus.PENDING) | unsure).order_by(*REVIEW_ORDER)
 
 

@@ -25,6 +25,7 @@ PUBLIC_OPERATIONS = {
     ("get", "/api/predictions/recent/"),  # this session's own latest drawings
     ("post", "/api/predictions/{id}/correction/"),
     ("post", "/api/numbers/"),
+    ("post", "/api/numbers/{id}/split/"),  # a number's count of digits corrected
     ("get", "/api/predictions/"),  # the full listing: staff only (below)
 }
 

@@ -129,6 +129,12 @@ def test_a_late_stroke_joins_the_digit_it_lies_in() -> None:
     assert grouping.group_strokes(drawing) == [[0, 2], [1]]
 
 
+def test_a_flat_line_across_a_number_canvas_is_one_group(model) -> None:
+    """No stroke fits one digit's width, so the model has no candidate to read: the rules group it."""
+    line = S.from_points([[[0.05, 0.5, 0], [0.95, 0.5, 300]]], aspect=2.0)
+    assert len(grouping.split_drawing(line, model, preprocess)) == 1
+
+
 # ---------------------------------------------------------------- segmenting pictures
 
 

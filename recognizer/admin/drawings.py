@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import ValidationError
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -26,7 +26,7 @@ from recognizer.admin.filters import (
 from recognizer.admin.html import EMPTY, badge, model_input, percent, replay
 from recognizer.core import strokes as core_strokes
 from recognizer.export import build_data_set
-from recognizer.models import Drawing, Submission
+from recognizer.models import Drawing, SplitCorrection, Submission
 
 CorrectionStatus = Drawing.CorrectionStatus
 STATUS_TONES = {
@@ -96,6 +96,7 @@ class DrawingAdmin(admin.ModelAdmin):
         "correction_status",
         ConfidenceBandFilter,
         "excluded_from_training",
+        ("superseded_by", admin.EmptyFieldListFilter),
         ClientFilter,
         NetworkFilter,
         "model_version",
@@ -121,7 +122,17 @@ class DrawingAdmin(admin.ModelAdmin):
     fieldsets = [
         (
             "Drawing",
-            {"fields": ["large_image", "strokes_replay", "model_view_large", "submission", "position", "image_sha256"]},
+            {
+                "fields": [
+                    "large_image",
+                    "strokes_replay",
+                    "model_view_large",
+                    "submission",
+                    "position",
+                    "split",
+                    "image_sha256",
+                ]
+            },
         ),
         ("Prediction", {"fields": ["predicted_digit", "confidence_pct", "probability_bars", "model_version"]}),
         ("Correction and review", {"fields": [*DrawingForm.Meta.fields, "corrected_at", "reviewed_by", "reviewed_at"]}),
@@ -134,6 +145,7 @@ class DrawingAdmin(admin.ModelAdmin):
         "model_view_large",
         "submission",
         "position",
+        "split",
         "image_sha256",
         "predicted_digit",
         "confidence_pct",
@@ -230,9 +242,18 @@ class DrawingAdmin(admin.ModelAdmin):
         )
         return format_html('<div class="digits-probs">{}</div>', rows)
 
+    @admin.display(description="its number's split")
+    def split(self, drawing: Drawing) -> str:
+        split = drawing.superseded_by
+        if split is None:
+            return "current" if drawing.submission.split_corrections.exists() else EMPTY
+        return f"Replaced when its number was read again as {split.digits_after} digits: {describe_split(split)}"
+
     @admin.display(description="correction", ordering="corrected_label")
     def correction(self, drawing: Drawing) -> SafeString:
         excluded = badge("excluded from training", "bad") if drawing.excluded_from_training else ""
+        if drawing.superseded_by_id is not None:
+            excluded = format_html("{} {}", excluded, badge("superseded: split again", "off"))
         if drawing.corrected_label is None:
             return format_html("{} {}", EMPTY, excluded)
         return format_html(
@@ -345,10 +366,30 @@ class DrawingAdmin(admin.ModelAdmin):
         return response
 
 
+def describe_split(split: SplitCorrection) -> str:
+    """A split for staff, e.g. "1 → 2 digits (1 → 14), 2026-12-02 14:03, by the client" (or the staff member)."""
+    who = split.made_by.get_username() if split.made_by else "the client"
+    when = timezone.localtime(split.created_at)
+    return (
+        f"{split.digits_before} → {split.digits_after} digits ({split.number_before} → {split.number_after}), "
+        f"{when:%Y-%m-%d %H:%M}, by {who}"
+    )
+
+
 class DrawingInline(admin.TabularInline):
     model = Drawing
-    fields = ["position", "model_view", "predicted_digit", "confidence", "corrected_label", "correction_status"]
+    fields = [
+        "position",
+        "model_view",
+        "predicted_digit",
+        "confidence",
+        "corrected_label",
+        "correction_status",
+        "superseded",
+    ]
     readonly_fields = fields
+    # The current digits first, then each earlier split's, latest first (NULLs sort differently in each database).
+    ordering = [F("superseded_by").desc(nulls_first=True), "position"]
     extra = 0
     can_delete = False
     show_change_link = True
@@ -357,14 +398,40 @@ class DrawingInline(admin.TabularInline):
     def model_view(self, drawing: Drawing) -> SafeString:
         return model_input(drawing, 56)
 
+    @admin.display(description="split")
+    def superseded(self, drawing: Drawing) -> SafeString:
+        if drawing.superseded_by_id is None:
+            return format_html("{}", "current")
+        before = drawing.superseded_by.digits_before
+        return badge(f"superseded ({before} digit{'' if before == 1 else 's'})", "off")
+
+
+class SplitCorrectionInline(admin.TabularInline):
+    """Each time the person said the number has another count of digits."""
+
+    model = SplitCorrection
+    verbose_name = "split corrected"
+    verbose_name_plural = "splits corrected (the person said how many digits there were)"
+    fields = ["what", "created_at", "made_by"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    @admin.display(description="digits (number)")
+    def what(self, split: SplitCorrection) -> str:
+        return f"{split.digits_before} → {split.digits_after} digits ({split.number_before} → {split.number_after})"
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
 
 @admin.register(Submission)
 class SubmissionAdmin(admin.ModelAdmin):
-    list_display = ["id", "number", "digits", "created_at"]
+    list_display = ["id", "number", "digits", "split", "created_at"]
     date_hierarchy = "created_at"
     search_fields = ["=id", "number"]
     readonly_fields = ["created_at", "client_key", "number", "image", "strokes_replay"]
-    inlines = [DrawingInline]
+    inlines = [SplitCorrectionInline, DrawingInline]
 
     @admin.display(description="strokes (replayed)")
     def strokes_replay(self, submission: Submission) -> SafeString:
@@ -372,11 +439,26 @@ class SubmissionAdmin(admin.ModelAdmin):
         return replay(strokes, height=160)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Submission]:
-        return super().get_queryset(request).annotate(digit_count=Count("drawings"))
+        latest = SplitCorrection.objects.filter(submission=OuterRef("pk")).order_by("-created_at", "-pk")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                digit_count=Count("drawings", filter=Q(drawings__superseded_by=None)),
+                split_id=Subquery(latest.values("pk")[:1]),
+            )
+        )
 
     @admin.display(description="digits", ordering="digit_count")
     def digits(self, submission: Submission) -> int:
         return submission.digit_count
+
+    @admin.display(description="split corrected")
+    def split(self, submission: Submission) -> str:
+        """The latest time the person said how many digits there were (most numbers: never)."""
+        if submission.split_id is None:
+            return EMPTY
+        return describe_split(SplitCorrection.objects.select_related("made_by").get(pk=submission.split_id))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -78,12 +78,12 @@ def correction_token(drawing_id: int) -> str:
     return signing.dumps(drawing_id, salt=CORRECTION_SALT)
 
 
-def token_matches(drawing_id: int, token: str | None) -> bool:
-    """Whether ``token`` is a correction token for this drawing that has not expired."""
+def token_drawing(token: str | None) -> int | None:
+    """The drawing a correction token was given for, if it is one and has not expired."""
     if not token:
-        return False
+        return None
     try:
         found = signing.loads(token, salt=CORRECTION_SALT, max_age=settings.DIGITS_CORRECTION_TOKEN_AGE)
     except signing.BadSignature:  # SignatureExpired is one too
-        return False
-    return type(found) is int and found == drawing_id
+        return None
+    return found if type(found) is int else None

@@ -24,9 +24,10 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from recognizer.core.classifier import ModelUnavailable
 from recognizer.core.preprocessing import EmptyDrawing, TooManyDigits
+from recognizer.core.segmentation import CannotSplit
 from recognizer.core.strokes import InvalidStrokes
 from recognizer.images import ImageTooLarge, InvalidImage
-from recognizer.predictions import CorrectionLocked
+from recognizer.predictions import CorrectionLocked, SplitConflict
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,9 @@ _ERRORS = {
     InvalidStrokes: (status.HTTP_400_BAD_REQUEST, "invalid_strokes"),
     EmptyDrawing: (status.HTTP_400_BAD_REQUEST, "empty_drawing"),
     TooManyDigits: (status.HTTP_400_BAD_REQUEST, "number_too_large"),
+    CannotSplit: (status.HTTP_400_BAD_REQUEST, "cannot_split"),
     CorrectionLocked: (status.HTTP_409_CONFLICT, "correction_locked"),
+    SplitConflict: (status.HTTP_409_CONFLICT, "split_conflict"),
     ModelUnavailable: (status.HTTP_503_SERVICE_UNAVAILABLE, "model_unavailable"),
     DatabaseError: (status.HTTP_503_SERVICE_UNAVAILABLE, "database_unavailable"),
 }

@@ -75,21 +75,31 @@ class PredictionRequestSerializer(serializers.Serializer):
         return data
 
 
-class DigitField(serializers.IntegerField):
-    """A digit 0-9, written plainly: the JSON number ``7`` or the string ``"7"`` (a form field), nothing else.
+class PlainIntegerField(serializers.IntegerField):
+    """A whole number written plainly: a JSON number, or a string of ASCII digits (a form field), nothing else.
 
     DRF's ``IntegerField`` reads anything Python's ``int()`` does: ``"\\u0667"`` (an Arabic-Indic seven), ``"+7"``,
-    ``" 7"``, ``"7.0"``, ``7.0``. A label trains the model, so only the plain forms are taken.
+    ``" 7"``, ``"7.0"``, ``7.0``, ``true``. What trains the model or splits a number takes only the plain forms.
     """
+
+    def to_internal_value(self, data) -> int:
+        if type(data) is int:
+            return data
+        if isinstance(data, str) and 0 < len(data) <= 3 and data.isascii() and data.isdigit():
+            return int(data)
+        self.fail("invalid")
+
+
+class DigitField(PlainIntegerField):
+    """A digit 0-9, written plainly: the JSON number ``7`` or the string ``"7"``."""
 
     default_error_messages = {"invalid": "A label is one digit 0-9, as a number or a one-character string."}
 
-    def to_internal_value(self, data):
-        if type(data) is int and 0 <= data <= 9:
-            return data
-        if isinstance(data, str) and len(data) == 1 and data in "0123456789":
-            return int(data)
-        self.fail("invalid")
+    def to_internal_value(self, data) -> int:
+        value = super().to_internal_value(data)
+        if not 0 <= value <= 9 or (isinstance(data, str) and len(data) != 1):
+            self.fail("invalid")
+        return value
 
 
 @extend_schema_field({"type": "boolean", "enum": [True]})
@@ -130,6 +140,19 @@ class CorrectionRequestSerializer(serializers.Serializer):
         return data
 
 
+class SplitRequestSerializer(serializers.Serializer):
+    digits = PlainIntegerField(
+        min_value=1,
+        max_value=settings.DIGITS_MAX_NUMBER_DIGITS,
+        help_text="How many digits the number really has; the same count as now changes nothing.",
+    )
+    token = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="The correction_token of any digit of the number, for cookie-less clients.",
+    )
+
+
 class CorrectionSerializer(serializers.Serializer):
     label = serializers.SerializerMethodField(
         help_text="The digit a person said was drawn, 0-9; null without a correction, or when it is not a digit."
@@ -143,6 +166,12 @@ class CorrectionSerializer(serializers.Serializer):
     @extend_schema_field(serializers.IntegerField(min_value=0, max_value=9, allow_null=True))
     def get_label(self, drawing: Drawing) -> int | None:
         return None if drawing.corrected_not_a_digit else drawing.corrected_label
+
+
+def absolute_url(context: dict, path: str) -> str:
+    """The path as a full URL on the request's host, when the serializer has the request."""
+    request = context.get("request")
+    return request.build_absolute_uri(path) if request else path
 
 
 def judgement_of(drawing: Drawing) -> Judgement:
@@ -184,6 +213,10 @@ class DrawingSerializer(serializers.Serializer):
     correction_url = serializers.SerializerMethodField()
     correction_token = serializers.SerializerMethodField()
     input_image = serializers.SerializerMethodField(help_text="The 28x28 input the model saw, as a PNG data URL.")
+    superseded = serializers.SerializerMethodField(
+        help_text="True when its number was read again with another count of digits: this digit was cut wrong, is "
+        "kept for the record, and can no longer be corrected but by staff."
+    )
 
     def get_uncertain(self, drawing: Drawing) -> bool:
         return judgement_of(drawing).uncertain
@@ -198,9 +231,7 @@ class DrawingSerializer(serializers.Serializer):
         return None if reason is None else reason.value
 
     def get_correction_url(self, drawing: Drawing) -> str:
-        url = reverse("prediction-correction", args=[drawing.pk])
-        request = self.context.get("request")
-        return request.build_absolute_uri(url) if request else url
+        return absolute_url(self.context, reverse("prediction-correction", args=[drawing.pk]))
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_correction_token(self, drawing: Drawing) -> str | None:
@@ -209,6 +240,9 @@ class DrawingSerializer(serializers.Serializer):
 
     def get_input_image(self, drawing: Drawing) -> str:
         return png_data_url(array_to_png(drawing.input_array))
+
+    def get_superseded(self, drawing: Drawing) -> bool:
+        return drawing.superseded_by_id is not None
 
 
 class NumberSerializer(serializers.Serializer):
@@ -219,6 +253,9 @@ class NumberSerializer(serializers.Serializer):
     confidence = serializers.SerializerMethodField(help_text="The lowest confidence among the digits.")
     uncertain = serializers.SerializerMethodField(help_text="True when any digit is uncertain.")
     digits = serializers.SerializerMethodField()
+    split_url = serializers.SerializerMethodField(
+        help_text="Where to say how many digits the number really has, when it was split wrong."
+    )
 
     def get_confidence(self, submission) -> float:
         return min(d.confidence for d in submission.ordered_drawings)
@@ -230,6 +267,9 @@ class NumberSerializer(serializers.Serializer):
     def get_digits(self, submission) -> list[dict]:
         return DrawingSerializer(submission.ordered_drawings, many=True, context=self.context).data
 
+    def get_split_url(self, submission) -> str:
+        return absolute_url(self.context, reverse("number-split", args=[submission.pk]))
+
 
 class ErrorSerializer(serializers.Serializer):
     """Every error: what is wrong, for people, and a stable code for programs."""
@@ -237,7 +277,7 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField(
         help_text="invalid_input, invalid_image, invalid_strokes, image_too_large, empty_drawing, number_too_large, "
-        "throttled, …"
+        "cannot_split, correction_locked, split_conflict, throttled, …"
     )
     errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),

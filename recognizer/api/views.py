@@ -1,6 +1,6 @@
-"""The REST API: predict (a digit or a number), read a prediction back, correct it. Thin: the work is in
-:mod:`recognizer.predictions`; this module maps HTTP to it, and :mod:`recognizer.api.exceptions` turns errors
-into JSON."""
+"""The REST API: predict (a digit or a number), read a prediction back, correct it, split a number again. Thin: the
+work is in :mod:`recognizer.predictions`; this module maps HTTP to it, and :mod:`recognizer.api.exceptions` turns
+errors into JSON."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from recognizer.api.serializers import (
     ErrorSerializer,
     NumberSerializer,
     PredictionRequestSerializer,
+    SplitRequestSerializer,
 )
 from recognizer.core import strokes as core_strokes
 from recognizer.images import decode_data_url
@@ -125,16 +126,28 @@ _PREDICT_ERRORS = {
     429: _error("Too many predictions; see the Retry-After header."),
     503: _error("No model is available, or the database is down."),
 }
-#: Which rate limit (``DIGITS_RATE_*``) applies to which action; reading back a drawing is not limited.
-_THROTTLE_SCOPES = {"create": "predict", "correction": "correct"}
+#: Which rate limit (``DIGITS_RATE_*``) applies to which action; reading back a drawing is not limited. Saying how
+#: many digits a number has is a correction of it.
+_THROTTLE_SCOPES = {"create": "predict", "correction": "correct", "split": "correct"}
+#: Actions on what a client made, which it proves by its cookie or a correction token (:class:`MayCorrect`).
+_OWNERS_ACTIONS = {"correction", "split"}
 
 
-class _Throttled:
-    """Viewsets whose ``create`` and ``correction`` actions are rate limited per address."""
+class _ClientActions:
+    """Viewsets whose actions are rate limited per client and address, and whose owners' actions answer a stranger
+    403, never 401: an anonymous client proves itself by cookie or token, never by logging in."""
 
     @property
     def throttle_scope(self) -> str | None:
         return _THROTTLE_SCOPES.get(self.action)
+
+    def get_permissions(self) -> list[permissions.BasePermission]:
+        return [MayCorrect()] if self.action in _OWNERS_ACTIONS else super().get_permissions()
+
+    def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> None:
+        if self.action in _OWNERS_ACTIONS:
+            raise PermissionDenied(message, code)
+        super().permission_denied(request, message, code)
 
 
 class DrawingPagination(PageNumberPagination):
@@ -152,7 +165,7 @@ class DrawingPagination(PageNumberPagination):
     list=extend_schema(responses={200: DrawingSerializer(many=True), 403: _error("Staff only.")}),
     retrieve=extend_schema(responses={200: DrawingSerializer, 404: _error("No such drawing, or not yours.")}),
 )
-class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+class PredictionViewSet(_ClientActions, mixins.RetrieveModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """Predictions: every one is stored, with its drawing and the 28x28 input the model saw."""
 
     serializer_class = DrawingSerializer
@@ -164,14 +177,7 @@ class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelM
     def get_permissions(self) -> list[permissions.BasePermission]:
         if self.action == "list":
             return [permissions.IsAdminUser()]
-        if self.action == "correction":
-            return [MayCorrect()]
-        return [permissions.AllowAny()]
-
-    def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> None:
-        if self.action == "correction":  # an anonymous client proves itself by cookie or token, never by logging in
-            raise PermissionDenied(message, code)
-        super().permission_denied(request, message, code)
+        return super().get_permissions()
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -198,7 +204,7 @@ class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelM
         key = clients.client_key(request)
         drawings = Drawing.objects.none()
         if key:
-            drawings = Drawing.objects.select_related("model_version").filter(client_key=key)
+            drawings = Drawing.objects.select_related("model_version").filter(client_key=key, superseded_by=None)
         drawings = drawings.order_by("-submission_id", "position")
         return Response(self.get_serializer(drawings[:RECENT_COUNT], many=True).data)
 
@@ -235,10 +241,12 @@ class PredictionViewSet(_Throttled, mixins.RetrieveModelMixin, mixins.ListModelM
         return Response(self.get_serializer(drawing).data)
 
 
-class NumberViewSet(_Throttled, viewsets.GenericViewSet):
-    """Numbers: several digits written side by side, each stored and correctable as its own drawing."""
+class NumberViewSet(_ClientActions, viewsets.GenericViewSet):
+    """Numbers: several digits written side by side, each stored and correctable as its own drawing; a number split
+    wrong is read again into as many digits as its person says it has."""
 
     serializer_class = NumberSerializer
+    lookup_value_regex = PredictionViewSet.lookup_value_regex
 
     @extend_schema(
         request=PredictionRequestSerializer,
@@ -255,3 +263,34 @@ class NumberViewSet(_Throttled, viewsets.GenericViewSet):
         )
         context = {**self.get_serializer_context(), "include_token": True}
         return Response(NumberSerializer(submission, context=context).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=SplitRequestSerializer,
+        responses={
+            200: NumberSerializer,
+            400: _error(
+                "digits is not a whole number from 1 to the most a number may have (invalid_input), or the drawing "
+                "cannot be cut into that many (cannot_split)."
+            ),
+            403: _error("Not your number, or no CSRF token with the client cookie."),
+            404: _error("No such number (a single digit's prediction is not one)."),
+            409: _error("Another request split it again first (split_conflict)."),
+            429: _error("Too many corrections; see the Retry-After header."),
+            503: _error("No model is available, or the database is down."),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="split", url_name="split")
+    def split(self, request: Request, pk: str) -> Response:
+        """Say how many digits the number really has ("10" was read as one digit, a "0" was cut in two): it is read
+        again into exactly that many, each stored and correctable; the earlier digits are kept, superseded, and no
+        longer train. The same count as now changes nothing. The client that drew it (its cookie, or the
+        correction token of any of its digits) and staff may.
+        """
+        submission = get_object_or_404(Submission.objects.exclude(image=""), pk=pk)
+        serializer = SplitRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.check_object_permissions(request, submission)
+        made_by = request.user if request.user.is_staff else None
+        predictions.resplit(submission, serializer.validated_data["digits"], made_by=made_by)
+        context = {**self.get_serializer_context(), "include_token": True}
+        return Response(NumberSerializer(submission, context=context).data)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recognizer.core.segmentation import MAX_DIGITS, TooManyDigits
+from recognizer.core.segmentation import MAX_DIGITS, CannotSplit, TooManyDigits
 from recognizer.core.strokes import BRUSH_FRACTION, Drawing, render
 
 #: A stroke starting this many brush widths left of the current digit's right edge, or further right, begins a new
@@ -107,19 +107,32 @@ def _extents(drawing: Drawing, width: float) -> list[tuple[float, float, float, 
 
 
 def group_strokes_scored(
-    drawing: Drawing, scorer: Callable[[np.ndarray], np.ndarray], preprocess: Callable, max_digits: int = 12
+    drawing: Drawing,
+    scorer: Callable[[np.ndarray], np.ndarray],
+    preprocess: Callable,
+    max_digits: int = 12,
+    count: int | None = None,
 ) -> list[list[int]]:
     """Like :func:`group_strokes`, but the model chooses among the ways to cut the strokes (in time order) into
     runs of consecutive strokes, as :mod:`recognizer.core.segmentation` does for pictures: the sum over digits of
     the log of the model's top probability, with penalties for groups too wide or in separate pieces side by side,
     and the rules' evidence (a stroke starting right of the digit so far begins a new one) as a prior.
 
-    ``preprocess`` turns a rendered PIL image into the 28x28 input (the site's one preprocessing function).
+    ``preprocess`` turns a rendered PIL image into the 28x28 input (the site's one preprocessing function). With
+    ``count``, exactly that many groups, or :class:`~recognizer.core.segmentation.CannotSplit` when no runs of
+    consecutive strokes make them (fewer strokes than digits; too many strokes for so few digits).
     """
     n = len(drawing.strokes)
-    window = min(MAX_STROKES_PER_DIGIT, max(1, MAX_CANDIDATES // max(n, 1)))
-    if n > window * max_digits:  # no grouping into at most max_digits runs of window strokes: no model work
+
+    def unscored() -> list[list[int]]:
+        """No grouping for the model to choose: the rules' own, or none when a count was asked for."""
+        if count is not None:
+            raise CannotSplit(f"These {n} strokes cannot be grouped into {count} digits.")
         return group_strokes(drawing)
+
+    window = min(MAX_STROKES_PER_DIGIT, max(1, MAX_CANDIDATES // max(n, 1)))
+    if not (count or 1) <= n <= window * (count or max_digits):  # no such runs of at most window strokes
+        return unscored()
     order = sorted(range(n), key=lambda i: float(drawing.strokes[i][0, 2]))
     width, height = drawing.canvas_size(1000)
     brush = min(width, height) * BRUSH_FRACTION
@@ -143,6 +156,8 @@ def group_strokes_scored(
             spans.append((i, j))
             penalties.append(penalty)
             inputs.append(preprocess(render(drawing.subset(members), crop=True)))
+    if not spans:  # every stroke wider than two line heights (a flat line across the canvas)
+        return unscored()
     probabilities = np.asarray(scorer(np.stack(inputs)), dtype=np.float64)
     scores = {span: float(np.log(max(probabilities[k].max(), FLOOR))) - penalties[k] for k, span in enumerate(spans)}
 
@@ -173,9 +188,9 @@ def group_strokes_scored(
             for k in range(max_digits):
                 if best[i, k] + gain > best[j, k + 1]:
                     best[j, k + 1], back[j, k + 1] = best[i, k] + gain, i
-    k = int(np.argmax(best[n]))
+    k = int(np.argmax(best[n])) if count is None else count
     if not np.isfinite(best[n, k]):
-        return group_strokes(drawing)
+        return unscored()
     groups = []
     j = n
     while j > 0:
@@ -221,4 +236,25 @@ def split_drawing(
         groups = group_strokes(drawing)
     if len(groups) > max_digits:
         raise TooManyDigits(f"A number may have at most {max_digits} digits; this drawing has {len(groups)}.")
+    return [drawing.subset(members) for members in groups]
+
+
+def regroup(
+    drawing: Drawing,
+    digits: int,
+    scorer: Callable[[np.ndarray], np.ndarray],
+    preprocess: Callable,
+    max_digits: int = MAX_DIGITS,
+) -> list[Drawing]:
+    """Exactly ``digits`` digits' strokes, left to right, for a person who said how many there were (the grouping
+    was wrong: a "1" and a "0" drawn touching taken for one digit, a "5" whose bar came late taken for two). The
+    model chooses among the same runs of consecutive strokes as :func:`group_strokes_scored`, with the same bound
+    on candidates; only the count is no longer its choice.
+
+    Raises :class:`~recognizer.core.segmentation.CannotSplit` when ``digits`` is not 1 to ``max_digits`` or the
+    strokes cannot make that many groups (a number written without lifting the pen has fewer strokes than digits).
+    """
+    if not 1 <= digits <= max_digits:
+        raise CannotSplit(f"A number has 1 to {max_digits} digits, not {digits}.")
+    groups = group_strokes_scored(drawing, scorer, preprocess, digits, count=digits)
     return [drawing.subset(members) for members in groups]

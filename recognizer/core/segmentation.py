@@ -60,6 +60,10 @@ HEIGHT_PENALTY = 6.0
 FLOOR = 1e-4
 
 
+class CannotSplit(ValueError):
+    """The drawing cannot be cut into the number of digits asked for (more digits than its ink can make)."""
+
+
 @dataclass(frozen=True)
 class Piece:
     """One digit of the chosen segmentation: its ink (0-1, canvas resolution) and where it was cut."""
@@ -116,8 +120,11 @@ def _seam(ink: np.ndarray, x: int, band: int) -> np.ndarray:
     return path + lo
 
 
-def _candidate_cuts(mask: np.ndarray, ink: np.ndarray, line_height: int, brush: float) -> list[np.ndarray]:
-    """Seams (column per row) between pieces, left to right: blank gaps first, then minima of the column profile."""
+def _candidate_cuts(
+    mask: np.ndarray, ink: np.ndarray, line_height: int, brush: float, least_stride: int = 2
+) -> list[np.ndarray]:
+    """Seams (column per row) between pieces, left to right: blank gaps first, then minima of the column profile;
+    within ink, at least ``least_stride`` columns apart."""
     height, width = mask.shape
     profile = mask.sum(axis=0).astype(np.float64)
     cuts: list[tuple[float, np.ndarray]] = []
@@ -139,7 +146,7 @@ def _candidate_cuts(mask: np.ndarray, ink: np.ndarray, line_height: int, brush: 
     # Within each run: a seam around every STRIDE line heights (fewer when the ink is wide: MAX_CUTS in all), each
     # weaving through the least ink within a band around its column; seams that end up alike count once.
     inked_width = sum(end - begin for begin, end in runs)
-    stride = max(2, round(STRIDE * line_height), math.ceil(inked_width / max(1, MAX_CUTS - len(cuts))))
+    stride = max(least_stride, round(STRIDE * line_height), math.ceil(inked_width / max(1, MAX_CUTS - len(cuts))))
     band = max(2, round(BAND * line_height))
     for run_start, run_end in runs:
         for x in range(run_start + stride // 2, run_end - stride // 2, stride):
@@ -166,13 +173,20 @@ def _clean(piece: np.ndarray, line_height: int) -> np.ndarray:
 
 
 def segment(
-    image: Image.Image | np.ndarray, scorer: Scorer, max_digits: int = MAX_DIGITS, ink: np.ndarray | None = None
+    image: Image.Image | np.ndarray,
+    scorer: Scorer,
+    max_digits: int = MAX_DIGITS,
+    ink: np.ndarray | None = None,
+    count: int | None = None,
 ) -> Segmentation:
-    """The digits of a number written side by side, as the model reads them best (see the module's text).
+    """The digits of a number written side by side, as the model reads them best (see the module's text); with
+    ``count``, the best segmentation into exactly that many digits (a person said how many there were).
 
-    Raises :class:`EmptyDrawing` for no ink and :class:`TooManyDigits` when the blank gaps alone separate more than
-    ``max_digits`` pieces of a digit's size.
+    Raises :class:`EmptyDrawing` for no ink, :class:`TooManyDigits` when the blank gaps alone separate more than
+    ``max_digits`` pieces of a digit's size, and :class:`CannotSplit` when no candidate cuts make ``count`` digits.
     """
+    if count is not None and not 1 <= count <= max_digits:
+        raise CannotSplit(f"A number has 1 to {max_digits} digits, not {count}.")
     full = ink if ink is not None else ink_map(image) if isinstance(image, Image.Image) else image
     full_mask = full >= INK_THRESHOLD
     if int(full_mask.sum()) < 4:
@@ -197,7 +211,13 @@ def segment(
         raise TooManyDigits(f"Too many separate marks: a number has at most {max_digits} digits.")
 
     cuts = [np.full(height, -1, dtype=np.int64)]
-    inner = _candidate_cuts(mask, small * mask, height, brush)
+    # How wide one digit may be: 1.6 line heights. When told how many digits there are, also half again their
+    # average width (a person may write wide), with the cuts within ink spaced so that MAX_ATOMS pieces span that.
+    reach, least_stride = 1.6 * height, 2
+    if count is not None:
+        reach = max(reach, 1.5 * width / count)
+        least_stride = max(least_stride, math.ceil(1.5 * width / count / (MAX_ATOMS - 1)))
+    inner = _candidate_cuts(mask, small * mask, height, brush, least_stride)
     # Seams must not cross: each at least as far right as the one before, row by row.
     for seam in inner:
         cuts.append(np.maximum(seam, cuts[-1]))
@@ -213,7 +233,7 @@ def segment(
                 blank.add((i, j))
                 continue
             cols = np.flatnonzero(piece.any(axis=0))
-            if j - i > 1 and cols[-1] - cols[0] > 1.6 * height:
+            if j - i > 1 and cols[-1] - cols[0] > reach:
                 continue
             piece = _clean(piece, height)
             rows, cols = np.flatnonzero(piece.any(axis=1)), np.flatnonzero(piece.any(axis=0))
@@ -247,8 +267,10 @@ def segment(
                 total = best[i, n] + piece_score - cut
                 if total > best[j, n + digits]:
                     best[j, n + digits], back[j, n + digits] = total, i
-    n = int(np.argmax(best[-1]))
+    n = int(np.argmax(best[-1])) if count is None else count
     if not np.isfinite(best[-1, n]):
+        if count is not None:
+            raise CannotSplit(f"This drawing cannot be cut into {count} digits.")
         raise TooManyDigits(f"A number may have at most {max_digits} digits.")
     chosen = []
     j = n_cuts - 1
@@ -296,3 +318,14 @@ def split_number(image: Image.Image, scorer: Scorer, max_digits: int = MAX_DIGIT
     """Like :func:`recognizer.core.preprocessing.split_digits`, but cutting touching digits apart: each digit's own
     image (dark ink on white), left to right."""
     return segment(image, scorer, max_digits).images
+
+
+def resplit(image: Image.Image, scorer: Scorer, digits: int, max_digits: int = MAX_DIGITS) -> list[Image.Image]:
+    """Exactly ``digits`` digits' images, left to right, for a person who said how many there were (the split the
+    model chose was wrong: "10" read as one digit, a "0" cut in two). The same candidate cuts and scores as
+    :func:`split_number`, so the same bounded cost; only the count is no longer the model's choice.
+
+    Raises :class:`CannotSplit` when the candidate cuts cannot make that many digits (or it is not 1 to
+    ``max_digits``).
+    """
+    return segment(image, scorer, max_digits, count=digits).images

@@ -20,12 +20,18 @@
   const choiceGrid = choicesEl.querySelector(".choice-grid");
   const recentEl = $("#recent");
   const quickEl = $("#quick");
+  const countEl = $("#count");
+  const miscountBtn = $("#miscount");
+  const countsEl = $("#counts");
+  const countGrid = countsEl.querySelector(".count-grid");
 
   const URLS = { digit: layout.dataset.predictUrl, number: layout.dataset.numberUrl, recent: layout.dataset.recentUrl };
   // How long after the pen lifts the drawing is read: longer for a number, so the pause between digits is no end.
   const AUTO_PREDICT_MS = { digit: 700, number: 1500 };
   // The pen's width as a fraction of the canvas's shorter side: the same look on any screen and canvas size.
   const BRUSH_FRACTION = 1 / 14;
+  // The most digits a number may have (DIGITS_MAX_NUMBER_DIGITS): "Wrong number of digits?" offers no more.
+  const MAX_DIGITS = Number(layout.dataset.maxDigits) || 12;
 
   const state = {
     strokes: [], // each stroke: a list of [x, y, t] or [x, y, t, pressure] points, x and y in 0..1 canvas coordinates
@@ -37,7 +43,7 @@
     timer: null, // the auto-predict timer
     busy: false, // a prediction request is in flight
     again: false, // another prediction was asked for while one was in flight
-    result: null, // what the panel shows: {kind, number, drawings, version}
+    result: null, // what the panel shows: {kind, drawings, version, splitUrl (a number's: to say how many digits)}
     selected: 0, // which digit of a number the panel details
     recent: [],
   };
@@ -205,6 +211,7 @@
       answerEl.classList.add("stale");
       quickEl.classList.add("stale");
       closeChoices(false);
+      closeCounts(false);
     }
   }
   function schedule() {
@@ -290,11 +297,7 @@
       const data = await api(URLS[kind], { image: exportImage(), strokes: exportStrokes() });
       if (version === state.version) {
         const drawings = kind === "number" ? data.digits : [data];
-        state.result = { kind, version, drawings };
-        const unsure = drawings.findIndex((d) => d.uncertain);
-        state.selected = unsure < 0 ? 0 : unsure;
-        render();
-        announce();
+        show({ kind, version, drawings, splitUrl: data.split_url });
       } // else the drawing changed while it was read: the change scheduled a new reading (or emptied the canvas)
       loadRecent();
     } catch (error) {
@@ -307,11 +310,21 @@
   }
 
   /* ---------- the answer ---------- */
+  /** Show a reading: the first digit the model is unsure of selected (else the first), and say it. */
+  function show(result) {
+    state.result = result;
+    const unsure = result.drawings.findIndex((d) => d.uncertain);
+    state.selected = unsure < 0 ? 0 : unsure;
+    render();
+    announce();
+  }
+
   function hideAnswer() {
     answerEl.hidden = true;
     quickEl.hidden = true;
     state.result = null;
     closeChoices(false);
+    closeCounts(false);
   }
 
   function render() {
@@ -389,6 +402,7 @@
       }),
     );
 
+    renderCounts();
     wrongBtn.textContent = isCorrected(drawing) ? "Still wrong?" : "Wrong?";
     for (const button of choiceGrid.children) {
       const notADigit = button.dataset.label === NOT_A_DIGIT;
@@ -518,6 +532,52 @@
     }
   }
 
+  /* ---------- a number split wrong: the person says how many digits, and it is read again ---------- */
+  /** One button per count, from 1 to two more than read (at least 6, at most MAX_DIGITS); the current one dashed. */
+  function renderCounts() {
+    const { splitUrl, drawings } = state.result;
+    countEl.hidden = !splitUrl;
+    if (!splitUrl) return;
+    const read = drawings.length;
+    const buttons = [];
+    for (let count = 1; count <= Math.min(MAX_DIGITS, Math.max(6, read + 2)); count++) {
+      const button = element("button", { type: "button", textContent: String(count) });
+      const current = count === read;
+      button.classList.toggle("current", current);
+      button.setAttribute("aria-label", `${count} digit${count === 1 ? "" : "s"}${current ? " (as I read it)" : ""}`);
+      button.addEventListener("click", () => split(count));
+      buttons.push(button);
+    }
+    countGrid.replaceChildren(...buttons);
+  }
+  function openCounts() {
+    countsEl.hidden = false;
+    miscountBtn.setAttribute("aria-expanded", "true");
+    countGrid.querySelector("button").focus();
+  }
+  function closeCounts(returnFocus) {
+    countsEl.hidden = true;
+    miscountBtn.setAttribute("aria-expanded", "false");
+    if (returnFocus) miscountBtn.focus();
+  }
+
+  async function split(count) {
+    const { splitUrl, version, drawings } = state.result;
+    for (const button of countGrid.children) button.disabled = true;
+    say(`Reading it again as ${count} digit${count === 1 ? "" : "s"}…`);
+    try {
+      const data = await api(splitUrl, { digits: count, token: drawings[0].correction_token });
+      closeCounts(false);
+      show({ kind: "number", version, drawings: data.digits, splitUrl: data.split_url });
+      miscountBtn.focus();
+      loadRecent();
+    } catch (error) {
+      say(`Sorry, I could not read it again: ${error.message}`, "error");
+    } finally {
+      for (const button of countGrid.children) button.disabled = false;
+    }
+  }
+
   /* ---------- this session's recent drawings, as the server stored them ---------- */
   async function loadRecent() {
     try {
@@ -562,6 +622,7 @@
 
   /* ---------- wiring ---------- */
   wrongBtn.addEventListener("click", () => (choicesEl.hidden ? openChoices() : closeChoices(false)));
+  miscountBtn.addEventListener("click", () => (countsEl.hidden ? openCounts() : closeCounts(false)));
   $("#predict").addEventListener("click", predict);
   $("#undo").addEventListener("click", undo);
   $("#clear").addEventListener("click", clear);
@@ -584,6 +645,7 @@
       undo();
     } else if (event.key === "Escape") {
       if (!choicesEl.hidden) closeChoices(true);
+      else if (!countsEl.hidden) closeCounts(true);
       else clear();
     } else if (event.key === "Enter" && !onControl) {
       event.preventDefault();
