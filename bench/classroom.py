@@ -20,10 +20,10 @@ Then (unless ``--no-cycle``) the loop itself, with the real fine-tune (:func:`tr
 2. **one cycle as the policy left it** (its auto-accepted corrections, nothing staff decided), same seed, same MNIST
    replay, activated only if the offline gate passes; both candidates read the *other* optdigits writers in the
    classroom's style (never corrected) and the gate's MNIST test and held-out corrections;
-3. **a poisoned candidate**: an attacker's mirror-written 7s "corrected" to 1 (the classroom's own style, which MNIST
-   does not contain) are accepted by mistake, with shadow trials on; the next fine-tune's candidate faces the offline
-   gate and, if it passes, a shadow trial on live drawings of the classroom (other writers, corrected truthfully),
-   judged by :func:`training.shadow.decide_trials`. Target: the trial refuses it and the active model stays.
+3. **a poisoned candidate**: an attacker's 9s "corrected" to 1, written in the classroom's own style (mirrored, which
+   MNIST does not contain), are accepted by mistake, with shadow trials on; the next fine-tune's candidate faces the
+   offline gate and, if it passes, a shadow trial on live drawings of the classroom (other writers, corrected
+   truthfully), judged by :func:`training.shadow.decide_trials`. Target: the trial refuses it; the active model stays.
 
 Run from the repository root: ``.venv/bin/python -m bench.classroom`` (about 15 minutes on 2 cores, a few without the
 cycles); writes ``bench/results/classroom.md``.
@@ -82,7 +82,10 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-cycle", action="store_true", help="Only the session: no fine-tune, no shadow trial.")
-    parser.add_argument("--poison", type=int, default=90, help="Mirror-written 7s the attacker labels 1.")
+    parser.add_argument("--poison", type=int, default=90, help="Drawings of the poisoned digit the attacker labels 1.")
+    parser.add_argument(
+        "--poison-digit", type=int, default=9, help="The digit the attacker writes in the classroom's style."
+    )
     parser.add_argument("--live", type=int, default=600, help="Live drawings the shadow trial reads.")
     parser.add_argument("--no-write", action="store_true", help="Print only; do not write bench/results.")
     return parser.parse_args()
@@ -395,21 +398,21 @@ def cycles(args: argparse.Namespace, classroom: Classroom, session: Session) -> 
         rows,
     )
 
-    # A poisoned candidate: the attacker writes 7s in the classroom's own style and labels them 1; they are accepted
-    # by mistake. MNIST has no mirror-written 7s, so the offline gate has nothing to catch it with.
-    sevens = np.flatnonzero(yw == 7)
-    poison = [int(i) for i in sevens[::2][: args.poison]]
+    # A poisoned candidate: the attacker writes one digit in the classroom's own style (mirror-written 9s by default)
+    # and labels it 1; the corrections are accepted by mistake. MNIST has no such 9s: the offline gate may not see it.
+    targets = np.flatnonzero(yw == args.poison_digit)
+    poison = [int(i) for i in targets[::2][: args.poison]]
     attack = Session()
     from rest_framework.test import APIClient
 
     attacker = APIClient(REMOTE_ADDR="203.0.113.7", HTTP_HOST="localhost")
     for index in poison:
-        classroom.send(attack, attacker, drawing(xw[index], 7, classroom.mirrored), 7, "poison")
+        image = drawing(xw[index], args.poison_digit, classroom.mirrored)
+        classroom.send(attack, attacker, image, args.poison_digit, "poison")
     set_statuses({o.drawing: S.ACCEPTED for o in attack.outcomes})
     TrustPolicy.objects.filter(pk=1).update(shadow_trials=True, shadow_drawings=args.live)
-    poisoned = fine_tune_once(
-        "poisoned (mirror-written 7s labelled 1, accepted by mistake)", True, args.seed, other_writers
-    )
+    name = f"poisoned ({args.poison_digit}s in the classroom's style labelled 1, accepted by mistake)"
+    poisoned = fine_tune_once(name, True, args.seed, other_writers)
     candidate = poisoned.run.result_version
     trial = ShadowTrial.objects.filter(candidate=candidate).first() if candidate else None
     gate_passed = trial is not None
@@ -466,8 +469,8 @@ def cycles(args: argparse.Namespace, classroom: Classroom, session: Session) -> 
         cycle_table,
         f"Policy against staff by hand on the other writers: **{gap:+.2f} pt**." if gap is not None else "",
         "## A poisoned candidate and the shadow trial",
-        f"An attacker (another network) sends {len(poison)} mirror-written 7s labelled 1, and they are accepted by "
-        f"mistake; shadow trials on. The next cycle's candidate ({poisoned.run.status}: "
+        f"An attacker (another network) sends {len(poison)} {args.poison_digit}s in the classroom's style labelled 1, "
+        f"and they are accepted by mistake; shadow trials on. The next cycle's candidate ({poisoned.run.status}: "
         f"{poisoned.run.message.rstrip('.')}) reads {live.drawings} live drawings of the classroom (other writers, "
         "corrected truthfully) beside the active model, then the periodic judgement runs.",
         trial_table,
