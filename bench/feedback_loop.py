@@ -11,7 +11,8 @@ each on a fresh database from the same base model:
 - *timing*: ``--timing-corrections`` (default 1,000) corrections plus the MNIST replay → how long the cycle takes.
 
 Writes ``bench/results/feedback_loop.md`` and ``feedback_loop.png`` and prints the figures. Run from the repository
-root, e.g. ``DIGITS_MNIST_DIR=../shared/mnist .venv/bin/python bench/feedback_loop.py``.
+root as a module (as a script, ``bench/numbers.py`` would shadow the standard library's ``numbers``), e.g.
+``DIGITS_MNIST_DIR=../shared/mnist .venv/bin/python -m bench.feedback_loop``.
 """
 
 from __future__ import annotations

@@ -260,7 +260,8 @@ DIGITS_MODEL_REFRESH_SECONDS = env.float("DIGITS_MODEL_REFRESH_SECONDS", 1.0)
 DIGITS_LOW_CONFIDENCE = env.float("DIGITS_LOW_CONFIDENCE", 0.7)
 
 # The feedback loop (training.finetune, run by the Celery task recognizer.tasks.fine_tune and manage.py finetune).
-#: A fine-tune is skipped unless at least this many usable corrections arrived since the last one that trained.
+#: A fine-tune is skipped unless at least this many distinct images got a usable correction since the last one that
+#: trained (recognizer.corrections.new_corrections_since: copies count once, ones already trained on not at all).
 DIGITS_FINETUNE_MIN_CORRECTIONS = env.int("DIGITS_FINETUNE_MIN_CORRECTIONS", 50)
 DIGITS_FINETUNE_EPOCHS = env.int("DIGITS_FINETUNE_EPOCHS", 1)
 #: How many MNIST training images are replayed next to the corrections, so the model does not forget MNIST.

@@ -9,7 +9,8 @@
   trains: it was cut wrong, whatever its label.
 - The same image submitted many times counts once: among eligible copies (same ``image_sha256``) an accepted
   correction beats a pending one, then the most recent correction wins. For training, two files that give the very
-  same 28x28 model input are the same image too (:func:`select_corrections`), decided by the same preference.
+  same 28x28 model input are the same image too (:func:`select_corrections`), decided by the same preference, and
+  so they are when counting what is new since the last fine-tune (:func:`new_corrections_since`).
 - A fixed share of corrections is held out to judge models on, chosen by a hash of the model input
   (:func:`is_heldout`), so a drawing held out once stays held out and no fine-tuned model has ever trained on what
   the gate judges it with.
@@ -17,7 +18,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db.models import Case, Exists, F, IntegerField, OrderBy, OuterRef, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 
-from recognizer.models import Drawing
+from recognizer.models import Drawing, input_sha256
 
 CorrectionStatus = Drawing.CorrectionStatus
 
@@ -53,34 +53,53 @@ def _preferred_first() -> list[OrderBy]:
     ]
 
 
+def _eligible(include_pending: bool | None) -> QuerySet[Drawing]:
+    """Every copy whose correction may train: usable status, not superseded by a new split, and no copy of its image
+    excluded by staff."""
+    excluded_copy = Drawing.objects.filter(image_sha256=OuterRef("image_sha256"), excluded_from_training=True)
+    return (
+        Drawing.objects.filter(corrected_label__isnull=False, correction_status__in=usable_statuses(include_pending))
+        .filter(excluded_from_training=False, superseded_by=None)  # a digit of a wrong split is no digit
+        .exclude(Exists(excluded_copy))
+    )
+
+
 def training_corrections(include_pending: bool | None = None) -> QuerySet[Drawing]:
     """Drawings whose image and corrected label may train a model: one per distinct image (see the module rules).
 
     Returns a plain queryset (ordered oldest first), so callers can filter it further, count it, or stream it.
     """
-    excluded_copy = Drawing.objects.filter(image_sha256=OuterRef("image_sha256"), excluded_from_training=True)
-    eligible = (
-        Drawing.objects.filter(corrected_label__isnull=False, correction_status__in=usable_statuses(include_pending))
-        .filter(excluded_from_training=False, superseded_by=None)  # a digit of a wrong split is no digit
-        .exclude(Exists(excluded_copy))
+    ranked = (
+        _eligible(include_pending)
+        .annotate(copy_rank=Window(RowNumber(), partition_by=[F("image_sha256")], order_by=_preferred_first()))
+        .filter(copy_rank=1)
     )
-    ranked = eligible.annotate(
-        copy_rank=Window(RowNumber(), partition_by=[F("image_sha256")], order_by=_preferred_first())
-    ).filter(copy_rank=1)
     return Drawing.objects.filter(pk__in=ranked.values("pk")).order_by("created_at", "pk")
 
 
 def new_corrections_since(since: datetime | None, include_pending: bool | None = None) -> int:
-    """How many distinct images got a usable correction (made or accepted) after ``since`` (None: ever)."""
+    """How many distinct model inputs got a usable correction (made or accepted) after ``since`` (None: ever) that
+    was not already usable, with the same label, before it.
+
+    What counts is what a fine-tune would learn that the last one (started at ``since``) did not have: copies of one
+    image count once however many files they came from (the same input, :attr:`Drawing.input_sha256`), and a copy of
+    an image already trained on with the same label counts not at all. One COUNT(DISTINCT) query on an indexed column.
+    """
     queryset = training_corrections(include_pending)
     if since is not None:
-        queryset = queryset.filter(Q(corrected_at__gt=since) | Q(reviewed_at__gt=since))
-    return queryset.count()
+        changed = Q(corrected_at__gt=since) | Q(reviewed_at__gt=since)
+        trained = (
+            _eligible(include_pending)
+            .exclude(changed)
+            .filter(input_sha256=OuterRef("input_sha256"), corrected_label=OuterRef("corrected_label"))
+        )
+        queryset = queryset.filter(changed).exclude(Exists(trained))
+    return queryset.values("input_sha256").distinct().count()
 
 
 def is_heldout(model_input: bytes, share: float) -> bool:
     """Whether a correction belongs to the held-out share: a stable function of its 28x28 input alone."""
-    bucket = int.from_bytes(hashlib.sha256(model_input).digest()[:4], "big") / 2**32
+    bucket = int(input_sha256(model_input)[:8], 16) / 2**32
     return bucket < share
 
 

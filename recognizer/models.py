@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 
 import numpy as np
@@ -12,6 +13,26 @@ from django.utils import timezone
 
 from recognizer.core import strokes as core_strokes
 from recognizer.core.open_set import NOT_A_DIGIT_LABEL
+
+
+def input_sha256(model_input: bytes) -> str:
+    """The identity of a model input: two drawings with the same 28x28 input are the same image to the model."""
+    return hashlib.sha256(model_input).hexdigest()
+
+
+class InputDigestField(models.CharField):
+    """The SHA-256 (hex) of the row's ``model_input``, set on every insert, one by one or in bulk, so that the
+    database can group and match drawings by what the model saw (a BinaryField cannot be indexed portably)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> str:
+        value = input_sha256(bytes(model_instance.model_input))
+        setattr(model_instance, self.attname, value)
+        return value
 
 
 def model_artifact_path(instance: ModelVersion, filename: str) -> str:
@@ -134,6 +155,7 @@ class Drawing(models.Model):
     image = models.ImageField(upload_to=drawing_image_path, max_length=255)
     image_sha256 = models.CharField(max_length=64, db_index=True)
     model_input = models.BinaryField(help_text="The 28x28 uint8 input the model saw, row by row (784 bytes).")
+    input_sha256 = InputDigestField(db_index=True, help_text="SHA-256 of the model input (set on save).")
     strokes = models.BinaryField(
         null=True,
         blank=True,

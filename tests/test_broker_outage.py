@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.celery, pytest.mark.slow, pytest.mark.django_db(transa
 
 RunStatus = TrainingRun.RunStatus
 REDIS_URL = os.environ.get("DIGITS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-SKIPPED = "Skipped: 0 new usable correction(s) so far; at least 30 are needed."
+SKIPPED = "Skipped: 0 new distinct image(s) with a usable correction so far; at least 30 are needed."
 
 
 @pytest.fixture

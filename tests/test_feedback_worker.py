@@ -210,7 +210,9 @@ def test_corrections_are_learnt_promoted_and_served_by_the_running_web_process(
     draw_and_correct(submit, correct, 5, seed=10)
     skipped = wait_for_run(queue_fine_tune(env), worker)
     assert skipped.status == RunStatus.SKIPPED
-    assert skipped.message == "Skipped: 5 new usable correction(s) so far; at least 30 are needed."
+    assert (
+        skipped.message == "Skipped: 5 new distinct image(s) with a usable correction so far; at least 30 are needed."
+    )
     assert ModelVersion.objects.count() == 1
 
     # Enough: the worker fine-tunes, the gate passes, the new version is activated and the web process serves it.

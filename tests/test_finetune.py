@@ -15,6 +15,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from bench.drawing import png_bytes
 from bench.handwriting import render
@@ -63,7 +64,7 @@ def test_the_same_image_or_model_input_trains_once_with_its_latest_label(active_
     assert selection.duplicates == 1  # the other file with the same input; the same file was never selected twice
     assert selection.y_train.tolist() == [7]
     assert np.array_equal(selection.x_train[0], first.input_array)
-    assert new_corrections_since(None) == 2  # distinct image files; the same input twice is dropped later
+    assert new_corrections_since(None) == 1  # three files, two labels, one image: one model input
 
 
 def test_the_heldout_share_is_a_stable_function_of_the_input() -> None:
@@ -133,7 +134,7 @@ def test_too_few_new_corrections_skip_the_run_with_the_reason(active_model, staf
     run = fine_tune(FinetuneOptions.from_settings())
 
     assert run.status == RunStatus.SKIPPED
-    assert run.message == "Skipped: 2 new usable correction(s) so far; at least 3 are needed."
+    assert run.message == "Skipped: 2 new distinct image(s) with a usable correction so far; at least 3 are needed."
     assert run.base_version == active_model
     assert run.finished_at is not None
     assert ModelVersion.objects.count() == 1
@@ -153,7 +154,69 @@ def test_only_corrections_since_the_last_trained_run_count(active_model, staff_u
     run = fine_tune(FinetuneOptions.from_settings())
 
     assert run.status == RunStatus.SKIPPED
-    assert f"1 new usable correction(s) since run #{trained.pk}" in run.message
+    assert f"1 new distinct image(s) with a usable correction since run #{trained.pk}" in run.message
+
+
+def copies(png: bytes, count: int) -> list[bytes]:
+    """``count`` different files of one picture (PNGs that differ in a text chunk): one image to the model."""
+    files = []
+    for i in range(count):
+        info = PngInfo()
+        info.add_text("copy", str(i))
+        buffer = io.BytesIO()
+        Image.open(io.BytesIO(png)).save(buffer, format="PNG", pnginfo=info)
+        files.append(buffer.getvalue())
+    return files
+
+
+@pytest.mark.django_db
+def test_sixty_copies_of_one_corrected_image_are_one_new_image(active_model, staff_user, settings) -> None:
+    settings.DIGITS_FINETUNE_MIN_CORRECTIONS = 50
+    files = copies(png_bytes(render(7, np.random.default_rng(7))), 60)
+    for i, png in enumerate(files):
+        correct(create_submission(png, f"client-{i}").ordered_drawings[0], 7, reviewer=staff_user)
+    assert Drawing.objects.values("image_sha256").distinct().count() == 60
+    assert Drawing.objects.values("input_sha256").distinct().count() == 1
+
+    run = fine_tune(FinetuneOptions.from_settings())
+
+    assert run.status == RunStatus.SKIPPED
+    assert run.message == "Skipped: 1 new distinct image(s) with a usable correction so far; at least 50 are needed."
+
+
+@pytest.mark.django_db
+def test_copies_of_an_image_already_trained_on_count_only_with_a_new_label(active_model, staff_user) -> None:
+    files = copies(png_bytes(render(7, np.random.default_rng(7))), 62)
+    correct(create_submission(files[0], "first").ordered_drawings[0], 7, reviewer=staff_user)
+    earlier = timezone.now() - timedelta(hours=1)
+    Drawing.objects.update(corrected_at=earlier, reviewed_at=earlier)
+    since = timezone.now() - timedelta(minutes=1)  # the last trained run started between the two
+    for i, png in enumerate(files[1:61]):
+        correct(create_submission(png, f"client-{i}").ordered_drawings[0], 7, reviewer=staff_user)
+    assert new_corrections_since(since) == 0  # sixty copies, same image, same label: nothing new to learn
+
+    correct(create_submission(files[61], "relabel").ordered_drawings[0], 1, reviewer=staff_user)
+    assert new_corrections_since(since) == 1  # the same image with another label is news
+    assert new_corrections_since(None) == 1  # ever: one image
+
+
+@pytest.mark.django_db
+def test_distinct_new_images_start_the_fine_tune(active_model, staff_user, settings, monkeypatch) -> None:
+    """Past the count, the run selects its data: stopped there, as training itself is tested below."""
+    settings.DIGITS_FINETUNE_MIN_CORRECTIONS = 3
+    for seed in range(3):
+        corrected(seed + 1, seed, reviewer=staff_user)
+
+    class Selected(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        raise Selected
+
+    monkeypatch.setattr(finetune, "select_corrections", stop)
+    with pytest.raises(Selected):
+        fine_tune(FinetuneOptions.from_settings())
+    assert TrainingRun.objects.get().status == RunStatus.FAILED
 
 
 @pytest.mark.django_db
@@ -175,7 +238,7 @@ def test_a_live_run_holds_the_lock_and_a_dead_one_is_reaped(active_model, settin
     assert live.status == RunStatus.FAILED
     assert live.error.startswith("The worker running it (w1:1) died: no heartbeat since")
     assert run.status == RunStatus.SKIPPED  # it got the lock, then found no corrections
-    assert "0 new usable correction(s)" in run.message
+    assert "0 new distinct image(s) with a usable correction" in run.message
 
 
 @pytest.mark.django_db
@@ -298,7 +361,7 @@ def test_without_force_too_few_corrections_are_not_trained_on(active_model, staf
     call_command("finetune", replay=200, epochs=1, seed=1, verbosity=0)
     run = TrainingRun.objects.get(kind=TrainingRun.Kind.FINETUNE)
     assert (run.status, run.result_version) == (RunStatus.SKIPPED, None)
-    assert run.message == "Skipped: 5 new usable correction(s) so far; at least 30 are needed."
+    assert run.message == "Skipped: 5 new distinct image(s) with a usable correction so far; at least 30 are needed."
 
 
 @pytest.mark.slow

@@ -105,7 +105,9 @@ def test_staff_spot_the_flooding_client_and_exclude_all_its_corrections_in_one_a
     flooded = flood(mnist, 40)
     kept = honest(mnist, clients=2, each=5)
     flooder = Drawing.objects.get(pk=flooded[0]).client_key
-    assert fine_tune(FinetuneOptions.from_settings()).message.startswith("Skipped: 50 new usable correction(s)")
+    assert fine_tune(FinetuneOptions.from_settings()).message.startswith(
+        "Skipped: 50 new distinct image(s) with a usable correction"
+    )
 
     # The filter offers the clients with the most corrections: the flooder comes first, with its count; its drawings
     # are one click away, and each row shows its client's corrections.
@@ -132,4 +134,6 @@ def test_staff_spot_the_flooding_client_and_exclude_all_its_corrections_in_one_a
     # Training no longer sees them: not in the selection, not in the count of the next fine-tune.
     assert sorted(training_corrections().values_list("pk", flat=True)) == sorted(kept)
     assert select_corrections().total == 10
-    assert fine_tune(FinetuneOptions.from_settings()).message.startswith("Skipped: 10 new usable correction(s)")
+    assert fine_tune(FinetuneOptions.from_settings()).message.startswith(
+        "Skipped: 10 new distinct image(s) with a usable correction"
+    )

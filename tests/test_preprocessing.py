@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from bench.drawing import blank_canvas, draw_digit, draw_number
+from bench.handwriting_sets import HANDWRITING, bitmap_drawing, read_semeion
 from recognizer.core.preprocessing import EmptyDrawing, preprocess, split_digits
 from tests.support.measures import center_of_mass, similarity
 
@@ -52,6 +53,44 @@ def test_dark_ink_on_white_and_light_ink_on_dark_match_a_transparent_canvas(mode
     transparent = preprocess(draw_digit(5))
     opaque = preprocess(draw_digit(5, mode=mode))
     assert similarity(transparent, opaque) > 0.98
+
+
+def tight_crops() -> list[tuple[np.ndarray, np.ndarray]]:
+    """Real scanned digits (semeion) cropped to their ink, whose ink covers at least half of their border (thick
+    strokes touching the edges), each with the whole bitmap: ``(cropped, bitmap)``, 1 = ink."""
+    bitmaps, _ = read_semeion(HANDWRITING / "semeion.data")
+    crops = []
+    for bitmap in bitmaps:
+        rows, cols = np.nonzero(bitmap)
+        crop = bitmap[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+        if np.concatenate([crop[0], crop[-1], crop[:, 0], crop[:, -1]]).mean() >= 0.5:
+            crops.append((crop, bitmap))
+    return crops
+
+
+def scaled(ink: np.ndarray, light_ink: bool) -> Image.Image:
+    """A 0/1 ink bitmap as an opaque picture, 12x bilinear as the benchmark scales semeion."""
+    shade = ink if light_ink else 1 - ink
+    picture = Image.fromarray((shade * 255).astype(np.uint8), "L")
+    return picture.resize((ink.shape[1] * 12, ink.shape[0] * 12), Image.BILINEAR)
+
+
+@pytest.mark.parametrize("light_ink", [False, True], ids=["dark on light", "light on dark"])
+def test_a_tightly_cropped_digit_whose_ink_covers_most_of_its_border_is_not_read_inverted(light_ink: bool) -> None:
+    crops = tight_crops()
+    assert len(crops) >= 20  # zeros, fives, eights and nines written thick
+    for crop, bitmap in crops:
+        with_paper_round_it = preprocess(bitmap_drawing(bitmap, 12))  # how the benchmark reads it
+        assert similarity(preprocess(scaled(crop, light_ink)), with_paper_round_it) > 0.9
+
+
+def test_a_transparent_canvas_is_read_by_its_alpha_however_much_ink_touches_its_edges() -> None:
+    crop, _ = tight_crops()[0]
+    canvas = Image.new("RGBA", (crop.shape[1] * 12, crop.shape[0] * 12), (0, 0, 0, 0))
+    canvas.putalpha(scaled(crop, light_ink=True))  # black ink, transparent paper, as the page exports
+    assert np.array_equal(preprocess(canvas), preprocess(np.asarray(canvas.getchannel("A"))))
+    page = draw_digit(8, width=0.3)
+    assert np.array_equal(preprocess(page), preprocess(np.asarray(page.getchannel("A"))))
 
 
 def test_grayscale_and_palette_images_are_read_like_rgb() -> None:

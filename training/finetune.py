@@ -3,7 +3,9 @@
 One call of :func:`fine_tune` is one :class:`~recognizer.models.TrainingRun`, whatever happens:
 
 1. claim the fine-tune lock (:mod:`training.runs`); skip, with the reason, when fewer than
-   ``DIGITS_FINETUNE_MIN_CORRECTIONS`` usable corrections arrived since the last fine-tune that trained;
+   ``DIGITS_FINETUNE_MIN_CORRECTIONS`` distinct images got a usable correction since the last fine-tune that trained
+   (copies of one input count once, and an image already trained on with the same label not at all:
+   :func:`recognizer.corrections.new_corrections_since`);
 2. start from the active model's ``.keras`` and train (``DIGITS_FINETUNE_EPOCHS``) on a random replay sample of
    MNIST plus the training share of the corrections (their stored 28x28 inputs, selected by
    :mod:`recognizer.corrections`; a drawing people said is not a digit has the uniform distribution over the ten
@@ -241,7 +243,8 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
         since = f"since run #{last.pk} of {last.started_at:%Y-%m-%d %H:%M %Z}" if last else "so far"
         return recorder.finish(
             RunStatus.SKIPPED,
-            f"Skipped: {new} new usable correction(s) {since}; at least {options.min_corrections} are needed.",
+            f"Skipped: {new} new distinct image(s) with a usable correction {since}; "
+            f"at least {options.min_corrections} are needed.",
         )
 
     with recorder.timed("data"):
