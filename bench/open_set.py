@@ -1,6 +1,6 @@
 """That is not a digit, or a 4 or a 9? Measures open-set scores and prediction sets with the shipped model.
 
-    .venv/bin/python -m bench.open_set
+    .venv/bin/python -m bench.open_set [--model PATH.tflite] [--name RESULTS]
 
 Real digits: MNIST test and the other writers of ``../shared/handwriting`` (optdigits writer-independent, semeion,
 HwD-1000). Calibration (thresholds, conformal quantile), never reported as a test: optdigits' training writers and
@@ -10,11 +10,16 @@ hearts, stars, houses, scribbles, smileys, crosses).
 Scores compared, each thresholded so that 1% of the calibration digits are flagged: the top probability (max
 softmax), the energy (log-sum-exp of the logits, read from the .tflite's logits tensor), the Mahalanobis distance of
 the penultimate features to the nearest class (shared covariance, fitted on 10,000 MNIST training digits), and each
-combined with today's shape rules (:mod:`recognizer.core.uncertainty`).
+combined with today's shape rules (:mod:`recognizer.core.uncertainty`). The probabilities are the served ones: scaled
+by the model's calibration temperature (its ``metadata.json``), as :func:`recognizer.serving.predictions_from` does:
+those are what ``open_set.MIN_TOP_PROBABILITY`` and ``SET_THRESHOLD`` are applied to. The held-out rows and the
+per-kind table show the served rule (max softmax + shape) and the probe on fonts and draws of the shapes that neither
+the probe nor an outlier-exposed model (``manage.py finetune --outliers``) trained on.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections import Counter
 from pathlib import Path
@@ -24,10 +29,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.accuracy import model_temperature  # noqa: E402
 from bench.common import Machine, markdown_table, write_result  # noqa: E402
 from bench.non_digits import FONTS  # noqa: E402
 from bench.numbers import HANDWRITING, MNIST, MODEL, _to_input, other_writers  # noqa: E402
 from recognizer.core import open_set  # noqa: E402
+from recognizer.core.calibration import apply_temperature  # noqa: E402
 from recognizer.core.preprocessing import preprocess  # noqa: E402
 from recognizer.core.uncertainty import measure  # noqa: E402
 
@@ -38,6 +45,7 @@ class Probe:
     def __init__(self, path: Path = MODEL) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
+        self.temperature = model_temperature(path)
         self.it = Interpreter(model_path=str(path), experimental_preserve_all_tensors=True)
         self.it.allocate_tensors()
         names = {d["name"]: d["index"] for d in self.it.get_tensor_details()}
@@ -57,7 +65,8 @@ class Probe:
             probs.append(self.it.get_tensor(self.output).copy())
             logits.append(self.it.get_tensor(self.logits).copy())
             feats.append(self.it.get_tensor(self.features).copy())
-        return np.concatenate(probs), np.concatenate(logits), np.concatenate(feats)
+        served = apply_temperature(np.concatenate(probs), self.temperature)
+        return served, np.concatenate(logits), np.concatenate(feats)
 
 
 def calibration_digits() -> tuple[np.ndarray, np.ndarray]:
@@ -70,12 +79,16 @@ def calibration_digits() -> tuple[np.ndarray, np.ndarray]:
     return np.stack(images), np.array(labels)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     from bench.non_digits import non_digits
     from training.ml.mnist import load_mnist
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=MODEL, help="a .tflite (default: the shipped model)")
+    parser.add_argument("--name", default="open_set", help="results file name (default open_set)")
+    args = parser.parse_args(argv)
     machine = Machine()
-    probe = Probe()
+    probe = Probe(args.model)
     mnist = load_mnist(MNIST, fetch=False)
     rng = np.random.default_rng(0)
     train_idx = rng.choice(len(mnist.x_train), 12_000, replace=False)
@@ -85,7 +98,6 @@ def main() -> None:
     cal_y = np.concatenate([cal_y, mnist.y_train[train_idx[10_000:]]])
     other_x, other_y = other_writers()
     things = non_digits(seed=1)
-    nd_kind = [k for k, _ in things]
     nd_x = np.stack([preprocess(image) for _, image in things])
 
     _, _, fit_f = probe(fit_x)
@@ -114,7 +126,7 @@ def main() -> None:
     linear = open_set.fit_probe(fit_f, train_nd_f)
     held = non_digits(seed=3, letter_fonts=test_fonts)
     held_x = np.stack([preprocess(image) for _, image in held])
-    _, _, held_f = probe(held_x)
+    held_p, _, held_f = probe(held_x)
     held_shape = np.array([not measure(i).looks_like_a_digit for i in held_x])
     for name in sets:
         data[name]["probe"] = linear.score(probe(sets[name][0])[2])
@@ -147,18 +159,21 @@ def main() -> None:
                     f"{(wrong & flags_mnist).sum()}/{wrong.sum()}",
                 )
             )
-    t_probe = thresholds[("probe", True)]
-    held_flags = (linear.score(held_f) > t_probe) | held_shape
+    # The served rule (max softmax + shape) and the probe on the held-out fonts and new draws of the shapes: the
+    # probe never trained on them, and neither did an outlier-exposed model (training/ml/outliers.py).
     held_kind = [k for k, _ in held]
-    rows.append(
-        (
-            "probe + shape, on held-out fonts (" + ", ".join(test_fonts) + ") and new shapes",
-            f"{held_flags.mean():.1%}",
-            "",
-            "",
-            "",
+    held_scores = {"max softmax": -held_p.max(axis=1), "probe": linear.score(held_f)}
+    held_flags = {score: (held_scores[score] > thresholds[(score, True)]) | held_shape for score in held_scores}
+    for score, flags in held_flags.items():
+        rows.append(
+            (
+                f"{score} + shape, on held-out fonts ({', '.join(test_fonts)}) and new shapes",
+                f"{flags.mean():.1%}",
+                "",
+                "",
+                "",
+            )
         )
-    )
     table = markdown_table(
         [
             "score (1% of calibration digits flagged)",
@@ -169,19 +184,19 @@ def main() -> None:
         ],
         rows,
     )
-    # Per kind of non-digit, for the chosen rule.
-    chosen = open_set.CHOSEN
-    t = thresholds[chosen]
-    nd = data["non-digits"]
-    nd_flags = (nd[chosen[0]] > t) | (nd["shape_bad"] if chosen[1] else False)
-    if chosen[0] == "probe":  # per kind on the held-out non-digits, never on the probe's training kinds
-        nd_flags, nd_kind = held_flags, held_kind
-    kinds = Counter(nd_kind)
+    kinds = Counter(held_kind)
     per_kind = markdown_table(
-        ["non-digit", "count", "flagged"],
+        ["non-digit (held out)", "count", *(f"{score} + shape" for score in held_flags)],
         [
-            (k, n, f"{np.mean([f for f, kk in zip(nd_flags, nd_kind, strict=True) if kk == k]):.0%}")
-            for k, n in kinds.items()
+            (
+                kind,
+                n,
+                *(
+                    f"{np.mean([f for f, k in zip(flags, held_kind, strict=True) if k == kind]):.0%}"
+                    for flags in held_flags.values()
+                ),
+            )
+            for kind, n in kinds.items()
         ],
     )
     # Conformal prediction sets (LAC) on the calibration digits: a set with two or more digits is "ambiguous".
@@ -217,15 +232,17 @@ def main() -> None:
         conformal_rows,
     )
     write_result(
-        "open_set",
+        args.name,
         "Not a digit, or ambiguous: open-set scores and conformal sets with the shipped model",
         machine,
         [
+            f"Model `{args.model.relative_to(ROOT) if args.model.is_relative_to(ROOT) else args.model}`, temperature "
+            f"T = {probe.temperature:.3f} (the served probabilities)",
             f"{len(nd_x)} non-digits; calibration {len(cal_x)} digits (optdigits training writers + 2,000 MNIST "
             "train); "
             "thresholds: " + ", ".join(f"{k[0]}{' + shape' if k[1] else ''} {v:.4g}" for k, v in thresholds.items()),
             table,
-            f"Per kind, chosen rule ({chosen[0]}{' + shape' if chosen[1] else ''}):",
+            "Per kind of held-out non-digit, the served rule (max softmax + shape) and the probe:",
             per_kind,
             conformal,
         ],

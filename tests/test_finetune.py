@@ -27,6 +27,7 @@ from recognizer.models import Drawing, ModelVersion, TrainingRun
 from recognizer.predictions import correct, create_submission
 from training import finetune, runs
 from training.finetune import FinetuneOptions, correction_repeats, fine_tune, gate
+from training.ml import outliers
 
 RunStatus = TrainingRun.RunStatus
 
@@ -432,3 +433,35 @@ def test_not_a_digit_corrections_teach_the_model_to_be_unsure_on_them(small_mode
     top = "heldout_not_a_digit_top_probability"
     assert run.metrics_after[top] < run.metrics_before[top]
     assert "held-out not-a-digit corrections flagged" in run.message
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_finetune_outliers_trains_without_corrections_and_saves_the_named_default(
+    small_model, small_model_files, open_gate, tmp_path, monkeypatch
+) -> None:
+    """``--outliers N``: generated non-digits with uniform targets are enough to train on (how digits-v3 was made);
+    the candidate takes ``--name`` and ``--save-default`` writes it as the shipped model."""
+    monkeypatch.setattr(registry, "DEFAULT_MODEL_DIR", tmp_path / "default_model")
+    keras.utils.set_random_seed(1)
+    flags = {"force": True, "no_activate": True, "save_default": True}
+    call_command("finetune", replay=300, epochs=1, seed=1, outliers=300, name="oe", verbosity=0, **flags)
+    run = TrainingRun.objects.get(kind=TrainingRun.Kind.FINETUNE)
+    assert run.status == RunStatus.SUCCEEDED, f"{run.message} {run.error}"
+    assert run.correction_samples == 0
+    assert run.parameters["generated_outliers"] == 300
+    candidate = run.result_version
+    assert candidate.name == "oe"
+    assert candidate.metrics["generated_outliers"] == 300
+    assert candidate.metrics["train_samples"] == 300 + 300 + 100  # replay, non-digits, font digits
+    assert candidate.training_command == (
+        "python manage.py finetune --epochs=1 --replay=300 --seed=1 --outliers=300 --name=oe "
+        "--force --no-activate --save-default"
+    )
+    saved = tmp_path / "default_model"
+    assert {p.name for p in saved.iterdir()} == {"oe.keras", "oe.tflite", "metadata.json"}
+    # What it learnt: on non-digits it has not seen, it is less sure than the model it started from.
+    unseen = outliers.generate(200, seed=99).images
+    before = Classifier(small_model_files[1].read_bytes()).predict(unseen).max(axis=1)
+    after = Classifier((saved / "oe.tflite").read_bytes()).predict(unseen).max(axis=1)
+    assert after.mean() < before.mean()

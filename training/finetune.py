@@ -12,8 +12,10 @@ One call of :func:`fine_tune` is one :class:`~recognizer.models.TrainingRun`, wh
    digits as its target, outlier exposure, so the model learns to be unsure on such drawings),
    repeated so that they make up ``DIGITS_FINETUNE_CORRECTION_SHARE`` of the examples, every repeat augmented
    differently: a few hundred corrections then weigh as much as thousands of MNIST images, while the replay keeps
-   the model from forgetting MNIST; the candidate is then a weighted average of the fine-tuned and the active
-   model's weights (``DIGITS_FINETUNE_INTERPOLATION``), which keeps more of both;
+   the model from forgetting MNIST; ``outliers`` generated non-digits (:mod:`training.ml.outliers`, uniform targets
+   too, with a third as many digits drawn from the same fonts) may join them, to teach doubt on letters, shapes
+   and scribbles; the candidate is then a weighted average of the fine-tuned and the active model's weights
+   (``DIGITS_FINETUNE_INTERPOLATION``), which keeps more of both;
 3. evaluate the candidate and the active model, both as exported ``.tflite`` through LiteRT (exactly what web
    processes would serve), on the 10,000 MNIST test images and on the held-out corrections neither trained on: the
    accuracy on those to a digit, and the share of the not-a-digit ones the product would flag as not a digit;
@@ -43,9 +45,11 @@ from django.utils import timezone
 
 from recognizer import registry
 from recognizer.core import figures
+from recognizer.core.open_set import NOT_A_DIGIT_LABEL
 from recognizer.corrections import CorrectionSet, new_corrections_since, select_corrections
 from recognizer.models import ModelVersion, TrainingRun, TrustPolicy
 from training import shadow
+from training.ml import outliers
 from training.ml.evaluate import evaluate_tflite, mnist_test_metrics, not_a_digit_metrics
 from training.ml.export import export_artifacts
 from training.ml.fit import fit, prepare_images
@@ -74,6 +78,8 @@ class FinetuneOptions:
     max_heldout_drop: float
     train_on_pending: bool
     interpolation: float
+    outliers: int = 0
+    name: str | None = None
     force: bool = False
     activate: bool = True
     seed: int | None = None
@@ -152,29 +158,41 @@ def correction_repeats(replay: int, corrections: int, share: float) -> int:
 
 @dataclass(frozen=True)
 class TrainingSet:
-    """What a fine-tune trains on (``x``, ``y``: the replay sample, then the repeated corrections) and is tested on."""
+    """What a fine-tune trains on (``x``, ``y``: the replay sample, the repeated corrections, then the generated
+    outliers) and is tested on."""
 
     x: np.ndarray
     y: np.ndarray
     replay: int
     repeats: int
+    outliers: int
     x_test: np.ndarray
     y_test: np.ndarray
 
 
 def training_set(corrections: CorrectionSet, options: FinetuneOptions) -> TrainingSet:
-    """A random MNIST replay sample plus the training corrections repeated to their share, and the MNIST test set,
-    all through the serving preprocessing."""
+    """A random MNIST replay sample plus the training corrections repeated to their share and ``options.outliers``
+    generated non-digits (labelled not a digit), and the MNIST test set, all through the serving preprocessing."""
     mnist = load_mnist(Path(options.mnist_dir or settings.DIGITS_MNIST_DIR))
     rng = np.random.default_rng(options.seed)
     replay = np.sort(rng.choice(len(mnist.y_train), size=min(options.replay, len(mnist.y_train)), replace=False))
     repeats = correction_repeats(len(replay), len(corrections.y_train), options.correction_share)
+    others = outliers.generate(options.outliers, seed=int(rng.integers(2**31)))
     limit = options.eval_limit or len(mnist.y_test)
     return TrainingSet(
-        x=np.concatenate([prepare_images(mnist.x_train[replay]), np.tile(corrections.x_train, (repeats, 1, 1))]),
-        y=np.concatenate([mnist.y_train[replay], np.tile(corrections.y_train, repeats)]),
+        x=np.concatenate(
+            [prepare_images(mnist.x_train[replay]), np.tile(corrections.x_train, (repeats, 1, 1)), others.images]
+        ),
+        y=np.concatenate(
+            [
+                mnist.y_train[replay],
+                np.tile(corrections.y_train, repeats),
+                others.labels,
+            ]
+        ),
         replay=len(replay),
         repeats=repeats,
+        outliers=int((others.labels == NOT_A_DIGIT_LABEL).sum()),
         x_test=prepare_images(mnist.x_test[:limit]),
         y_test=mnist.y_test[:limit],
     )
@@ -250,7 +268,7 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
     with recorder.timed("data"):
         recorder.stage(2, "selecting corrections and an MNIST replay sample")
         corrections = select_corrections(options.heldout_share, include_pending=options.train_on_pending)
-        if len(corrections.y_train) == 0:
+        if len(corrections.y_train) == 0 and not options.outliers:
             return recorder.finish(
                 RunStatus.SKIPPED, f"Skipped: no correction to train on ({corrections.total} usable, all held out)."
             )
@@ -260,6 +278,7 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
         run.heldout_samples = len(corrections.y_heldout)
         run.parameters.update(
             correction_repeats=data.repeats,
+            generated_outliers=data.outliers,
             duplicates_dropped=corrections.duplicates,
             not_a_digit_corrections=corrections.not_a_digit_train,
         )
@@ -270,7 +289,8 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
             recorder.stage(
                 8,
                 f"fine-tuning {base.name}: {data.replay} MNIST + {len(corrections.y_train)} corrections "
-                f"({corrections.not_a_digit_train} not a digit) x{data.repeats}, {options.epochs} epoch(s)",
+                f"({corrections.not_a_digit_train} not a digit) x{data.repeats} + {data.outliers} generated outliers, "
+                f"{options.epochs} epoch(s)",
             )
             model = _load_keras(base, Path(tmp))
             base_weights = model.get_weights()
@@ -289,7 +309,7 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
                 decay="optimizer",
             )
             interpolate(model, base_weights, options.interpolation)
-        name = f"ft{run.pk}-{timezone.now():%Y%m%d-%H%M%S}"
+        name = options.name or f"ft{run.pk}-{timezone.now():%Y%m%d-%H%M%S}"
         with recorder.timed("export"):
             recorder.stage(80, "exporting the candidate (.keras, .tflite)")
             keras_path, tflite_path = export_artifacts(model, Path(tmp) / "out", name)
@@ -326,6 +346,7 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
                     "train_samples": len(data.y),
                     "mnist_replay": data.replay,
                     "corrections": len(corrections.y_train),
+                    "generated_outliers": data.outliers,
                     "epochs": options.epochs,
                     # Not refitted (no held-out handwriting here): the parent's calibration, the best guess.
                     "temperature": temperature,

@@ -25,8 +25,6 @@ import numpy as np
 NOT_A_DIGIT_LABEL = 10
 #: The share of real (calibration) digits a not-a-digit rule may flag.
 FLAG_RATE = 0.01
-#: The score bench/open_set.py reports per kind of non-digit, and whether the shape rules are combined with it.
-CHOSEN = ("probe", True)
 #: Top probability below this: not a digit (max softmax + shape rules flag 1% of calibration digits in all: 0.634).
 MIN_TOP_PROBABILITY = 0.63
 #: Conformal (LAC) at ALPHA = 0.01 on 3,934 calibration digits: a digit is in the set when p >= 0.245.

@@ -18,7 +18,16 @@ class Command(BaseCommand):
         )
         parser.add_argument("--epochs", type=int, help="Epochs (default: DIGITS_FINETUNE_EPOCHS).")
         parser.add_argument("--replay", type=int, help="MNIST images replayed (default: DIGITS_FINETUNE_REPLAY).")
-        parser.add_argument("--seed", type=int, help="Seed of the replay sample, for repeatable runs.")
+        parser.add_argument("--seed", type=int, help="Seed of the replay sample and outliers, for repeatable runs.")
+        parser.add_argument(
+            "--outliers",
+            type=int,
+            help="Also train on this many generated non-digits (letters, shapes, scribbles) with uniform targets.",
+        )
+        parser.add_argument("--name", help="Name of the candidate version (default: ft<run>-<timestamp>).")
+        parser.add_argument(
+            "--save-default", action="store_true", help="Also write the candidate as the shipped default model."
+        )
         parser.add_argument("--no-activate", action="store_true", help="Register the candidate but never activate it.")
         parser.add_argument(
             "--queue",
@@ -48,13 +57,16 @@ class Command(BaseCommand):
         from recognizer.models import TrainingRun
         from training.finetune import FinetuneOptions, fine_tune
 
-        given = [f"--{name}={options[name]}" for name in ("epochs", "replay", "seed") if options[name] is not None]
-        given += [f"--{flag}" for flag in ("force", "no_activate") if options[flag]]
+        valued = ("epochs", "replay", "seed", "outliers", "name")
+        given = [f"--{name}={options[name]}" for name in valued if options[name] is not None]
+        given += [f"--{flag}" for flag in ("force", "no_activate", "save_default") if options[flag]]
         fine_tune_options = FinetuneOptions.from_settings(
             force=options["force"],
             epochs=options["epochs"],
             replay=options["replay"],
             seed=options["seed"],
+            outliers=options["outliers"],
+            name=options["name"],
             activate=not options["no_activate"],
             command="python manage.py finetune " + " ".join(flag.replace("_", "-") for flag in given),
         )
@@ -72,3 +84,7 @@ class Command(BaseCommand):
         self.stdout.write(style(f"Training run #{run.pk} {run.get_status_display().lower()}: {run.message}"))
         if run.result_version:
             self.stdout.write(f"Candidate {run.result_version.name} ({run.duration} in all).")
+            if options["save_default"]:
+                from training.pipeline import save_as_default
+
+                self.stdout.write(f"Saved as the default model in {save_as_default(run.result_version)}")

@@ -1,0 +1,41 @@
+"""The non-digits generated for outlier exposure (training/ml/outliers.py): repeatable, and never digit-like."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from recognizer.core.open_set import NOT_A_DIGIT_LABEL
+from training.ml import outliers
+
+
+def test_the_same_seed_gives_the_same_outliers_and_another_seed_others() -> None:
+    first, again, other = outliers.generate(24, seed=3), outliers.generate(24, seed=3), outliers.generate(24, seed=4)
+    assert first.images.shape == (24 + 24 // outliers.DIGITS_EVERY, 28, 28)
+    assert first.images.dtype == np.uint8
+    assert np.array_equal(first.images, again.images)
+    assert first.kinds == again.kinds
+    assert not np.array_equal(first.images, other.images)
+    assert set(first.kinds) == {*outliers.KINDS, "digit"}
+    is_digit = np.array(first.kinds) == "digit"
+    assert (first.labels[~is_digit] == NOT_A_DIGIT_LABEL).all()  # uniform targets: outlier exposure
+    assert set(first.labels[is_digit]) <= set(range(10))  # a font digit keeps its label
+    assert all(image.max() > 0 for image in first.images)  # every one has ink the preprocessing found
+
+
+def test_no_character_is_written_like_a_digit() -> None:
+    lookalikes = set("OolIiSsZzBbgqG|")  # 0 1 5 2 8 9 6 ...
+    assert lookalikes <= outliers.DIGIT_LIKE
+    assert not set(outliers.CHARACTERS) & (outliers.DIGIT_LIKE | set("0123456789"))
+
+
+def test_the_benchmarks_own_fonts_and_shapes_are_never_drawn() -> None:
+    """bench/open_set.py measures DejaVu letters and hearts, stars, houses, smileys and crosses: none are trained on,
+    and the product does not need bench/ to make them."""
+    assert not any("DejaVu" in font for font in outliers.FONTS)
+    assert all((outliers.FONT_DIR / font).is_file() for font in outliers.FONTS)
+    assert not set(outliers.CHARACTERS) & set("+×*★☆♥♡☺⌂")  # noqa: RUF001 (the multiplication sign, a cross)
+    source = inspect.getsource(outliers)
+    assert "from bench" not in source
+    assert "import bench" not in source
