@@ -88,6 +88,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--live", type=int, default=600, help="Live drawings the shadow trial reads.")
     parser.add_argument("--no-write", action="store_true", help="Print only; do not write bench/results.")
+    parser.add_argument("--name", default="classroom", help="Write bench/results/NAME.md.")
     return parser.parse_args()
 
 
@@ -496,7 +497,7 @@ def main() -> None:
     if args.no_write:
         print("\n\n".join(sections))
     else:
-        write_result("classroom", title, machine, sections)
+        write_result(args.name, title, machine, sections)
 
 
 if __name__ == "__main__":

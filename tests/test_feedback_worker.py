@@ -106,6 +106,25 @@ def post_json(url: str, payload: dict) -> tuple[int, dict]:
         return exc.code, {"detail": exc.read().decode(errors="replace")}
 
 
+def submitter(url: str, served: str | None = None) -> Callable[[dict], dict]:
+    """Predictions through the web server at ``url``: each must be stored (and answered by version ``served``)."""
+
+    def submit(payload: dict) -> dict:
+        status, body = post_json(url + "/api/predictions/", payload)
+        assert status == 201, body
+        if served is not None:
+            assert body["model_version"] == served
+        return body
+
+    return submit
+
+
+def correct(correction_url: str, payload: dict) -> None:
+    """A correction through the web server; it must be taken."""
+    status, body = post_json(correction_url, payload)
+    assert status == 200, body
+
+
 def draw_and_correct(
     submit: Callable[[dict], dict], correct: Callable[[str, dict], None], count: int, seed: int
 ) -> None:
@@ -196,15 +215,7 @@ def test_corrections_are_learnt_promoted_and_served_by_the_running_web_process(
     url, web = start_web(services, env)
     worker = start_worker(services, env)
 
-    def submit(payload: dict) -> dict:
-        status, body = post_json(url + "/api/predictions/", payload)
-        assert status == 201, body
-        assert body["model_version"] == small_model.name
-        return body
-
-    def correct(correction_url: str, payload: dict) -> None:
-        status, body = post_json(correction_url, payload)
-        assert status == 200, body
+    submit = submitter(url, served=small_model.name)
 
     # Too few corrections: the run is recorded as skipped, with the reason.
     draw_and_correct(submit, correct, 5, seed=10)
@@ -257,14 +268,7 @@ def test_a_candidate_proves_itself_in_a_shadow_trial_on_live_drawings_before_it_
     url, _ = start_web(services, env)
     worker = start_worker(services, env)
 
-    def submit(payload: dict) -> dict:
-        status, body = post_json(url + "/api/predictions/", payload)
-        assert status == 201, body
-        return body
-
-    def correct(correction_url: str, payload: dict) -> None:
-        status, body = post_json(correction_url, payload)
-        assert status == 200, body
+    submit = submitter(url)
 
     draw_and_correct(submit, correct, 60, seed=30)
     run = wait_for_run(queue_fine_tune(env), worker)
