@@ -139,7 +139,8 @@ def create_submission(
         digits = _digits_of_image(image, raw, as_number, read)
     if before_classify is not None:
         before_classify(len(digits))
-    predictions = read(np.stack([d.model_input for d in digits]))
+    inputs = np.stack([d.model_input for d in digits])
+    predictions = read(inputs)
     now = timezone.now()
     submission = Submission(
         created_at=now,
@@ -157,7 +158,7 @@ def create_submission(
             submission.save()
             Drawing.objects.bulk_create(drawings)
     if classify is None:
-        _shadow_answers(drawings, np.stack([d.model_input for d in digits]))
+        _shadow_answers(drawings, inputs)
     submission.ordered_drawings = drawings
     return submission
 
@@ -218,7 +219,8 @@ def resplit(submission: Submission, digits: int, *, made_by=None, classify: Clas
         with submission.image.open("rb") as file:
             image = open_image(file.read())
         new = _digits_of_pieces(segmentation.resplit(image, scorer, digits, limit))
-    predictions = read(np.stack([d.model_input for d in new]))
+    inputs = np.stack([d.model_input for d in new])
+    predictions = read(inputs)
     now = timezone.now()
     number = "".join(str(p.digit) for p in predictions)
     split = SplitCorrection(
@@ -240,7 +242,7 @@ def resplit(submission: Submission, digits: int, *, made_by=None, classify: Clas
             Drawing.objects.bulk_create(drawings)
             Submission.objects.filter(pk=submission.pk).update(number=number)
     if classify is None:
-        _shadow_answers(drawings, np.stack([d.model_input for d in new]))
+        _shadow_answers(drawings, inputs)
     submission.number, submission.ordered_drawings = number, drawings
     return submission
 

@@ -92,10 +92,10 @@ def reader_pool(exclude_client: str, exclude_pk: int | None) -> tuple[np.ndarray
     )
     if not rows:
         return np.zeros((0, 784), dtype=np.float32), np.zeros(0, dtype=np.int64), np.zeros(0)
-    pending_clients = {r[3] for r in rows if r[2] in UNVOUCHED}
+    unvouched_clients = {r[3] for r in rows if r[2] in UNVOUCHED}
     shares = {
         key: 1.0 - corrected / total
-        for key, total, corrected in Drawing.objects.filter(client_key__in=pending_clients)
+        for key, total, corrected in Drawing.objects.filter(client_key__in=unvouched_clients)
         .order_by()
         .values_list("client_key")
         .annotate(total=Count("pk"), corrected=Count("pk", filter=Q(corrected_label__isnull=False)))
