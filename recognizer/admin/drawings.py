@@ -139,28 +139,9 @@ class DrawingAdmin(admin.ModelAdmin):
         ("Trust", {"fields": ["trust", "decision_note", "trust_reasons", "review_priority"]}),
         ("Origin", {"fields": ["created_at", "client_key", "correction_network"], "classes": ["collapse"]}),
     ]
+    # Everything shown is read-only except the review form's fields.
     readonly_fields = [
-        "large_image",
-        "strokes_replay",
-        "model_view_large",
-        "submission",
-        "position",
-        "split",
-        "image_sha256",
-        "predicted_digit",
-        "confidence_pct",
-        "probability_bars",
-        "model_version",
-        "corrected_at",
-        "reviewed_by",
-        "reviewed_at",
-        "created_at",
-        "client_key",
-        "trust",
-        "decision_note",
-        "trust_reasons",
-        "review_priority",
-        "correction_network",
+        name for _, options in fieldsets for name in options["fields"] if name not in DrawingForm.Meta.fields
     ]
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
