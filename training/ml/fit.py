@@ -23,11 +23,14 @@ def prepare_images(images: np.ndarray) -> np.ndarray:
 
 
 def dense_targets(labels: np.ndarray) -> np.ndarray:
-    """Training targets (N, 10) float32 for labels 0-9 or ``NOT_A_DIGIT_LABEL``: one-hot for a digit, the uniform
+    """Training targets (N, 10) float32 for labels 0-9 or ``NOT_A_DIGIT_LABEL`` (or ``labels`` already (N, 10)
+    distributions, passed through): one-hot for a digit, the uniform
     distribution for a drawing that is not a digit. Cross-entropy to the uniform target is outlier exposure
     (Hendrycks et al., 2019, "Deep Anomaly Detection with Outlier Exposure"): the model learns to spread its
     probability on such drawings, and its low top probability is what the open-set rules flag."""
     labels = np.asarray(labels)
+    if labels.ndim == 2:  # already distributions (a fine-tune's distilled targets)
+        return labels.astype(np.float32)
     targets = np.zeros((len(labels), 10), dtype=np.float32)
     digits = labels != NOT_A_DIGIT_LABEL
     targets[np.flatnonzero(digits), labels[digits].astype(np.int64)] = 1.0
@@ -117,15 +120,17 @@ def fit(
     progress: ProgressFn | None = None,
     verbose: int = 1,
     decay: Literal["epoch", "optimizer"] = "epoch",
+    seed: int = 0,
 ) -> History:
     """Train ``model`` in place; returns its per-epoch history.
 
     With ``decay="epoch"`` (training from scratch) the learning rate decays on a cosine per epoch, down to 1%. With
     ``"optimizer"`` the compiled optimiser carries its own schedule: a fine-tune of an epoch or two compiles a Keras
     ``CosineDecay`` over its steps, so it ends annealed rather than stopping at half its rate (a trained model left
-    "hot" loses MNIST accuracy it had).
+    "hot" loses MNIST accuracy it had). ``seed`` sets the shuffling and augmentation (several fine-tunes of one
+    soup each see the examples in their own order and shapes).
     """
-    train = make_dataset(x, y, batch_size, augment, sample_weight)
+    train = make_dataset(x, y, batch_size, augment, sample_weight, seed)
     steps = int(np.ceil(len(x) / batch_size))
     history = History()
     callbacks: list[keras.callbacks.Callback] = [_StepLog(history, steps)]
