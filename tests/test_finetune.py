@@ -404,19 +404,20 @@ def test_finetune_force_trains_on_too_few_corrections_and_no_activate_keeps_the_
     for i in range(5):  # fewer than the 30 a run needs
         corrected(i, 200 + i, reviewer=staff_user)
 
-    call_command("finetune", force=True, no_activate=True, replay=200, epochs=1, seed=1, verbosity=0)
+    call_command("finetune", force=True, no_activate=True, replay=200, members=1, epochs=1, seed=1, verbosity=0)
 
     run = TrainingRun.objects.get(kind=TrainingRun.Kind.FINETUNE)
     assert run.status == RunStatus.SUCCEEDED, f"{run.message} {run.error}"
     assert run.correction_samples + run.heldout_samples == 5  # --force: trained all the same
     assert run.parameters["force"] is True
+    assert run.parameters["members"] == 1
     assert run.message.startswith("Passed the gate")
     assert run.message.endswith("Not activated (asked not to).")
     candidate = run.result_version
     assert not candidate.is_active
     assert ModelVersion.objects.active() == active_model
-    assert (
-        candidate.training_command == "python manage.py finetune --epochs=1 --replay=200 --seed=1 --force --no-activate"
+    assert candidate.training_command == (
+        "python manage.py finetune --epochs=1 --replay=200 --members=1 --seed=1 --force --no-activate"
     )
     assert f"Training run #{run.pk} succeeded" in capsys.readouterr().out
 

@@ -18,6 +18,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--epochs", type=int, help="Epochs (default: DIGITS_FINETUNE_EPOCHS).")
         parser.add_argument("--replay", type=int, help="MNIST images replayed (default: DIGITS_FINETUNE_REPLAY).")
+        parser.add_argument(
+            "--members", type=int, help="Fine-tunes averaged into the candidate (default: DIGITS_FINETUNE_MEMBERS)."
+        )
         parser.add_argument("--seed", type=int, help="Seed of the replay sample and outliers, for repeatable runs.")
         parser.add_argument(
             "--outliers",
@@ -57,13 +60,14 @@ class Command(BaseCommand):
         from recognizer.models import TrainingRun
         from training.finetune import FinetuneOptions, fine_tune
 
-        valued = ("epochs", "replay", "seed", "outliers", "name")
+        valued = ("epochs", "replay", "members", "seed", "outliers", "name")
         given = [f"--{name}={options[name]}" for name in valued if options[name] is not None]
         given += [f"--{flag}" for flag in ("force", "no_activate", "save_default") if options[flag]]
         fine_tune_options = FinetuneOptions.from_settings(
             force=options["force"],
             epochs=options["epochs"],
             replay=options["replay"],
+            members=options["members"],
             seed=options["seed"],
             outliers=options["outliers"],
             name=options["name"],
