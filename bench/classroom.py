@@ -18,14 +18,16 @@ Then (unless ``--no-cycle``) the loop itself, with the real fine-tune (:func:`tr
 1. **one cycle as staff would have run it by hand**: every right correction accepted, every wrong one rejected, from
    the shipped model (not activated);
 2. **one cycle as the policy left it** (its auto-accepted corrections, nothing staff decided), same seed, same MNIST
-   replay, activated only if the offline gate passes; both candidates read the *other* optdigits writers in the
-   classroom's style (never corrected) and the gate's MNIST test and held-out corrections;
-3. **a poisoned candidate**: an attacker's 9s "corrected" to 1, written in the classroom's own style (mirrored, which
+   replay (not activated);
+3. **one cycle as in use**: the policy's decisions, and staff deciding truthfully the corrections it queued for them
+   (their ≤ 10%), activated only if the offline gate passes; every candidate reads the *other* optdigits writers in
+   the classroom's style (never corrected) and the gate's MNIST test and held-out corrections;
+4. **a poisoned candidate**: an attacker's 9s "corrected" to 1, written in the classroom's own style (mirrored, which
    MNIST does not contain), are accepted by mistake, with shadow trials on; the next fine-tune's candidate faces the
    offline gate and, if it passes, a shadow trial on live drawings of the classroom (other writers, corrected
    truthfully), judged by :func:`training.shadow.decide_trials`. Target: the trial refuses it; the active model stays.
 
-Run from the repository root: ``.venv/bin/python -m bench.classroom`` (about 15 minutes on 2 cores, a few without the
+Run from the repository root: ``.venv/bin/python -m bench.classroom`` (about 10 minutes on 2 cores, a minute without the
 cycles); writes ``bench/results/classroom.md``.
 """
 
@@ -82,6 +84,11 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-cycle", action="store_true", help="Only the session: no fine-tune, no shadow trial.")
+    parser.add_argument(
+        "--in-use-only",
+        action="store_true",
+        help="Of the cycles, run only the one as in use (no by-hand and policy-alone comparison): poison sweeps.",
+    )
     parser.add_argument("--poison", type=int, default=90, help="Drawings of the poisoned digit the attacker labels 1.")
     parser.add_argument(
         "--poison-digit", type=int, default=9, help="The digit the attacker writes in the classroom's style."
@@ -349,10 +356,16 @@ def cycles(args: argparse.Namespace, classroom: Classroom, session: Session) -> 
     base_reading = read(version_content(base), other_writers)
     pks = [o.drawing for o in session.outcomes]
     by_policy = dict(Drawing.objects.filter(pk__in=pks).values_list("pk", "correction_status"))
-    set_statuses({o.drawing: S.ACCEPTED if o.right else S.REJECTED for o in session.outcomes})
-    by_hand = fine_tune_once("staff accept every right correction by hand", False, args.seed, other_writers)
-    set_statuses(by_policy)
-    policy = fine_tune_once("the policy's decisions alone", True, args.seed, other_writers)
+    truth = {o.drawing: S.ACCEPTED if o.right else S.REJECTED for o in session.outcomes}
+    compared: list[Cycle] = []
+    if not args.in_use_only:
+        set_statuses(truth)
+        compared.append(fine_tune_once("staff accept every right correction by hand", False, args.seed, other_writers))
+        set_statuses(by_policy)
+        compared.append(fine_tune_once("the policy's decisions alone", False, args.seed, other_writers))
+    # What the target asks: staff decide the corrections the policy queued for them (their ≤ 10%), truthfully.
+    set_statuses({pk: truth[pk] if status == S.PENDING else status for pk, status in by_policy.items()})
+    with_staff = fine_tune_once("the policy, staff deciding the queue it left them", True, args.seed, other_writers)
     active = ModelVersion.objects.active()
 
     def gate_cells(run) -> list[str]:
@@ -372,7 +385,7 @@ def cycles(args: argparse.Namespace, classroom: Classroom, session: Session) -> 
         return [f"{reading['accuracy']:.2%}", mirrored]
 
     rows = [[f"{base.name} (before)", *reading_cells(base_reading), "", "", "", ""]]
-    for cycle in (by_hand, policy):
+    for cycle in (*compared, with_staff):
         rows.append(
             [
                 cycle.name,
@@ -382,9 +395,20 @@ def cycles(args: argparse.Namespace, classroom: Classroom, session: Session) -> 
                 f"{cycle.seconds:.0f} s",
             ]
         )
-    gap = (
-        (policy.reading["accuracy"] - by_hand.reading["accuracy"]) * 100 if policy.reading and by_hand.reading else None
-    )
+
+    def gap(cycle: Cycle, by_hand: Cycle) -> str:
+        if not (cycle.reading and by_hand.reading):
+            return "—"
+        return f"**{(cycle.reading['accuracy'] - by_hand.reading['accuracy']) * 100:+.2f} pt**"
+
+    gaps = ""
+    if compared:
+        by_hand, policy = compared
+        gaps = (
+            f"Against staff accepting every right correction by hand, on the other writers: the policy alone "
+            f"{gap(policy, by_hand)}, the policy with staff deciding its queue {gap(with_staff, by_hand)}."
+        )
+
     mirrored_names = " / ".join(f"{d}s" for d in sorted(classroom.mirrored))
     cycle_table = markdown_table(
         [
@@ -463,12 +487,13 @@ def cycles(args: argparse.Namespace, classroom: Classroom, session: Session) -> 
     )
     return [
         "## One cycle: the policy's decisions against staff accepting every right correction by hand",
-        f"Both fine-tunes start from `{base.name}` with the same seed and MNIST replay; the policy's candidate is "
-        f"activated if the gate passes (active after: `{active.name}`). The other writers "
+        f"The fine-tunes start from `{base.name}` with the same seed and MNIST replay; the last one (the policy, with "
+        "staff deciding what it queued for them, as in use) is activated if the gate passes (active after: "
+        f"`{active.name}`). The other writers "
         f"({len(yw)} drawings of the optdigits writer-independent set, written in the classroom's style) were never "
         "corrected.",
         cycle_table,
-        f"Policy against staff by hand on the other writers: **{gap:+.2f} pt**." if gap is not None else "",
+        gaps,
         "## A poisoned candidate and the shadow trial",
         f"An attacker (another network) sends {len(poison)} {args.poison_digit}s in the classroom's style labelled 1, "
         f"and they are accepted by mistake; shadow trials on. The next cycle's candidate ({poisoned.run.status}: "
