@@ -309,8 +309,9 @@ def test_a_candidate_that_fails_the_gate_is_kept_inactive_with_the_reason(
 ) -> None:
     """A candidate made worse for real, judged by the gate at its default settings: staff "correct" every drawing
     that trains to the next digit and label the held-out ones (the stable hash of their input says which) truly.
-    Corrections weigh half the examples, so the candidate learns the wrong labels and loses held-out accuracy."""
-    env = {**service_env, "DIGITS_FINETUNE_CORRECTION_SHARE": "0.5"}
+    Corrections weigh half the examples for two epochs, so the candidate learns the wrong labels (enough to show
+    through the soup's averaging and interpolation) and loses held-out accuracy."""
+    env = {**service_env, "DIGITS_FINETUNE_CORRECTION_SHARE": "0.5", "DIGITS_FINETUNE_EPOCHS": "2"}
     for name in ("DIGITS_GATE_MAX_MNIST_DROP", "DIGITS_GATE_MAX_HELDOUT_DROP"):
         env.pop(name, None)  # the default gate
     worker = start_worker(services, env)
