@@ -14,15 +14,17 @@ One call of :func:`fine_tune` is one :class:`~recognizer.models.TrainingRun`, wh
    differently: a few hundred corrections then weigh as much as thousands of MNIST images, while the replay keeps
    the model from forgetting MNIST; ``outliers`` generated non-digits (:mod:`training.ml.outliers`, uniform targets
    too, with a third as many digits drawn from the same fonts) may join them, to teach doubt on letters, shapes
-   and scribbles; the candidate is then a weighted average of the fine-tuned and the active model's weights
-   (``DIGITS_FINETUNE_INTERPOLATION``), which keeps more of both;
+   and scribbles; the replay's targets are half label, half the active model's answer (``DIGITS_FINETUNE_DISTILL``);
+   ``DIGITS_FINETUNE_MEMBERS`` such fine-tunes, each on its own replay sample, are averaged, and the candidate is
+   that average weighted with the active model's weights (``DIGITS_FINETUNE_INTERPOLATION``), which keeps more of
+   both (:func:`train_soup`);
 3. evaluate the candidate and the active model, both as exported ``.tflite`` through LiteRT (exactly what web
    processes would serve), on the 10,000 MNIST test images and on the held-out corrections neither trained on: the
    accuracy on those to a digit, and the share of the not-a-digit ones the product would flag as not a digit;
 4. register the candidate as a new version (parent: the active one) and activate it only if it passes the gate:
    MNIST test accuracy at most ``DIGITS_GATE_MAX_MNIST_DROP`` below the active model's, held-out accuracy and the
-   held-out not-a-digit share flagged each at most ``DIGITS_GATE_MAX_HELDOUT_DROP`` below it. A rejected candidate
-   stays registered, inactive, with the reason.
+   held-out not-a-digit share flagged each at most ``DIGITS_GATE_MAX_HELDOUT_DROP`` below it (both 0 by default: at
+   least as good). A rejected candidate stays registered, inactive, with the reason.
    With shadow trials on (``TrustPolicy.shadow_trials``), a candidate that passed is not activated but starts a
    shadow trial (:mod:`training.shadow`), which promotes it only if it does as well on live drawings.
 
