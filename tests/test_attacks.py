@@ -249,8 +249,9 @@ def test_slow_clients_hold_neither_every_worker_nor_a_thread_for_long(site) -> N
         )
         assert len(dropped_at) == 12  # every slow connection was dropped, none held for ever
         # Answered at once when it reached a worker with a free thread, else as soon as that worker dropped its slow
-        # connections (DIGITS_CLIENT_TIMEOUT): never after the last of them. Behind nginx no thread waits at all.
-        assert answered_at <= max(dropped_at)
+        # connections (DIGITS_CLIENT_TIMEOUT): never later than the last of them plus the request's own time (a CI
+        # run answered 5 ms after the last drop, at 10.04 s). Behind nginx no thread waits at all.
+        assert answered_at <= max(dropped_at) + 1.0
     finally:
         for connection in slow:
             connection.close()
