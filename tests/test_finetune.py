@@ -169,14 +169,17 @@ def test_the_candidate_is_the_average_of_members_trained_on_their_own_replay_sam
         duplicates=0,
     )
     options = FinetuneOptions.from_settings(members=2, replay=300, eval_limit=10, interpolation=0.7, seed=3)
-    data = finetune.training_set(corrections, options)
+    sets = finetune.training_sets(corrections, options)
     recorder = runs.RunRecorder(TrainingRun.objects.create(status=RunStatus.RUNNING))
 
-    history = finetune.train_soup(model, data, corrections, options, recorder)
+    history = finetune.train_soup(model, sets, corrections, options, recorder)
 
-    assert len(members) == 2
-    assert np.array_equal(members[0][0], data.x)
-    assert not np.array_equal(members[0][0][: data.replay], members[1][0][: data.replay])  # two replay samples
+    assert len(sets) == len(members) == 2
+    assert sets[0].x_test is sets[1].x_test  # one prepared MNIST test set
+    for (x, _), data in zip(members, sets, strict=True):
+        assert np.array_equal(x, data.x)
+    replay = sets[0].replay
+    assert not np.array_equal(members[0][0][:replay], members[1][0][:replay])  # two replay samples
     assert len(history.loss) == 1
     for got, old, first, second in zip(model.get_weights(), base, members[0][1], members[1][1], strict=True):
         np.testing.assert_allclose(got, 0.7 * (first + second) / 2 + 0.3 * old, rtol=1e-4, atol=1e-5)

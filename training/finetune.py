@@ -80,8 +80,8 @@ class FinetuneOptions:
     max_heldout_drop: float
     train_on_pending: bool
     interpolation: float
-    distill: float = 0.0
-    members: int = 1
+    distill: float
+    members: int
     outliers: int = 0
     name: str | None = None
     force: bool = False
@@ -177,34 +177,38 @@ class TrainingSet:
     y_test: np.ndarray
 
 
-def training_set(corrections: CorrectionSet, options: FinetuneOptions, member: int = 0) -> TrainingSet:
-    """A random MNIST replay sample plus the training corrections repeated to their share and ``options.outliers``
-    generated non-digits (labelled not a digit), and the MNIST test set, all through the serving preprocessing.
-    Each ``member`` of a soup gets its own replay sample (from ``options.seed`` and its number, when seeded)."""
+def training_sets(corrections: CorrectionSet, options: FinetuneOptions) -> list[TrainingSet]:
+    """One :class:`TrainingSet` per member of the soup (``options.members``), sharing one read of MNIST and one
+    prepared MNIST test set: each member's random MNIST replay sample (from ``options.seed`` and its number, when
+    seeded) plus the training corrections repeated to their share and ``options.outliers`` generated non-digits
+    (labelled not a digit), all through the serving preprocessing."""
     mnist = load_mnist(Path(options.mnist_dir or settings.DIGITS_MNIST_DIR))
-    seed = options.seed if member == 0 or options.seed is None else [options.seed, member]
-    rng = np.random.default_rng(seed)
-    replay = np.sort(rng.choice(len(mnist.y_train), size=min(options.replay, len(mnist.y_train)), replace=False))
-    repeats = correction_repeats(len(replay), len(corrections.y_train), options.correction_share)
-    others = outliers.generate(options.outliers, seed=int(rng.integers(2**31)))
     limit = options.eval_limit or len(mnist.y_test)
-    return TrainingSet(
-        x=np.concatenate(
-            [prepare_images(mnist.x_train[replay]), np.tile(corrections.x_train, (repeats, 1, 1)), others.images]
-        ),
-        y=np.concatenate(
-            [
-                mnist.y_train[replay],
-                np.tile(corrections.y_train, repeats),
-                others.labels,
-            ]
-        ),
-        replay=len(replay),
-        repeats=repeats,
-        outliers=int((others.labels == NOT_A_DIGIT_LABEL).sum()),
-        x_test=prepare_images(mnist.x_test[:limit]),
-        y_test=mnist.y_test[:limit],
-    )
+    x_test, y_test = prepare_images(mnist.x_test[:limit]), mnist.y_test[:limit]
+    sets = []
+    for member in range(options.members):
+        rng = np.random.default_rng(options.seed if member == 0 or options.seed is None else [options.seed, member])
+        replay = np.sort(rng.choice(len(mnist.y_train), size=min(options.replay, len(mnist.y_train)), replace=False))
+        repeats = correction_repeats(len(replay), len(corrections.y_train), options.correction_share)
+        others = outliers.generate(options.outliers, seed=int(rng.integers(2**31)))
+        sets.append(
+            TrainingSet(
+                x=np.concatenate(
+                    [
+                        prepare_images(mnist.x_train[replay]),
+                        np.tile(corrections.x_train, (repeats, 1, 1)),
+                        others.images,
+                    ]
+                ),
+                y=np.concatenate([mnist.y_train[replay], np.tile(corrections.y_train, repeats), others.labels]),
+                replay=len(replay),
+                repeats=repeats,
+                outliers=int((others.labels == NOT_A_DIGIT_LABEL).sum()),
+                x_test=x_test,
+                y_test=y_test,
+            )
+        )
+    return sets
 
 
 def evaluate_version(
@@ -275,13 +279,14 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
         )
 
     with recorder.timed("data"):
-        recorder.stage(2, "selecting corrections and an MNIST replay sample")
+        recorder.stage(2, f"selecting corrections and {options.members} MNIST replay sample(s)")
         corrections = select_corrections(options.heldout_share, include_pending=options.train_on_pending)
         if len(corrections.y_train) == 0 and not options.outliers:
             return recorder.finish(
                 RunStatus.SKIPPED, f"Skipped: no correction to train on ({corrections.total} usable, all held out)."
             )
-        data = training_set(corrections, options)
+        sets = training_sets(corrections, options)
+        data = sets[0]
         run.mnist_samples = data.replay
         run.correction_samples = len(corrections.y_train)
         run.heldout_samples = len(corrections.y_heldout)
@@ -302,7 +307,7 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
                 f"{options.epochs} epoch(s), {options.members} member(s)",
             )
             model = _load_keras(base, Path(tmp))
-            history = train_soup(model, data, corrections, options, recorder)
+            history = train_soup(model, sets, corrections, options, recorder)
         name = options.name or f"ft{run.pk}-{timezone.now():%Y%m%d-%H%M%S}"
         with recorder.timed("export"):
             recorder.stage(80, "exporting the candidate (.keras, .tflite)")
@@ -356,10 +361,14 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
 
 
 def train_soup(
-    model: keras.Model, data: TrainingSet, corrections: CorrectionSet, options: FinetuneOptions, recorder: RunRecorder
+    model: keras.Model,
+    sets: list[TrainingSet],
+    corrections: CorrectionSet,
+    options: FinetuneOptions,
+    recorder: RunRecorder,
 ) -> History:
-    """Fine-tune ``options.members`` copies of the active ``model``, each on its own replay sample and in its own
-    order, and leave ``model`` with the candidate's weights: their average (a model soup, Wortsman et al., 2022),
+    """Fine-tune a copy of the active ``model`` on each of ``sets`` (one per member, each in its own order), and
+    leave ``model`` with the candidate's weights: their average (a model soup, Wortsman et al., 2022),
     interpolated towards the active model's. Returns the first member's history (for the curves).
 
     One fine-tune moves MNIST test accuracy by a few images either way, by chance alone (the replay sample, the
@@ -368,14 +377,13 @@ def train_soup(
     """
     base_weights = model.get_weights()
     validation = (corrections.x_heldout, corrections.y_heldout) if len(corrections.y_heldout) else None
-    soup, history = [], None
-    for member in range(options.members):
-        member_data = data if member == 0 else training_set(corrections, options, member)
+    soup, histories = [], []
+    share = (80 - 8) / len(sets)  # of the run's progress: training runs from 8% to 80%
+    for member, member_data in enumerate(sets):
         model.set_weights(base_weights)
         steps = int(np.ceil(len(member_data.y) / options.batch_size)) * options.epochs
         compile_model(model, keras.optimizers.schedules.CosineDecay(options.learning_rate, decay_steps=steps))
-        share = 72 / options.members
-        member_history = fit(
+        history = fit(
             model,
             member_data.x,
             distilled_targets(model, member_data, options.distill),
@@ -387,11 +395,11 @@ def train_soup(
             decay="optimizer",
             seed=member,
         )
-        history = history or member_history
+        histories.append(history)
         soup.append(model.get_weights())
     model.set_weights([np.mean(weights, axis=0).astype(weights[0].dtype) for weights in zip(*soup, strict=True)])
     interpolate(model, base_weights, options.interpolation)
-    return history
+    return histories[0]
 
 
 def distilled_targets(model: keras.Model, data: TrainingSet, share: float) -> np.ndarray:
