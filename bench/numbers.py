@@ -194,14 +194,16 @@ def usable_digits(
     images: np.ndarray, labels: np.ndarray, model: Model, rng: np.random.Generator, count: int
 ) -> tuple[dict[int, list[np.ndarray]], np.ndarray]:
     """Trace ``count`` random digits into strokes and keep those the model reads right alone, as strokes rendered
-    with the page's brush: a number's error is then the splitting's, never the reading of a digit."""
+    with the page's brush at the size they have in a number: a number's error is then the splitting's, never the
+    reading of a digit."""
     traced = {}
     for k in rng.choice(len(images), size=min(count, len(images)), replace=False):
         strokes = digit_strokes(images[k])
         if strokes:
             traced[int(k)] = strokes
     keys = np.array(sorted(traced))
-    inputs = [preprocess(S.render(S.from_points([[[*p, 0.0] for p in s] for s in traced[k]]))) for k in keys]
+    # Each alone as it will be in a number: the same frame and brush (a thicker brush than on a digit's own canvas).
+    inputs = [preprocess(compose([traced[k]], "apart", rng)[1]) for k in keys]
     right = model(np.stack(inputs)).argmax(axis=1) == labels[keys]
     return traced, keys[right]
 

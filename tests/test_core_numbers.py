@@ -122,6 +122,37 @@ def test_strokes_are_grouped_into_digits_even_when_they_overlap(step: float, mod
     assert "".join(map(str, read)) == "4175"
 
 
+def _strokes_in_slot(parts: list[list[tuple[float, float]]], left: float, width: float, t0: float) -> list:
+    out, t = [], t0
+    for part in parts:
+        out.append([[left + (0.15 + 0.7 * x) * width, 0.1 + 0.8 * y, t + 12 * k] for k, (x, y) in enumerate(part)])
+        t += 12 * len(part) + 150
+    return out
+
+
+def _read_strokes(drawing: S.Drawing, model) -> str:
+    digits = grouping.split_drawing(drawing, model, preprocess)
+    return "".join(str(int(d)) for d in model(np.stack([preprocess(S.render(d)) for d in digits])).argmax(axis=1))
+
+
+def test_a_digit_drawn_in_pieces_the_model_reads_alone_stays_one_digit(model) -> None:
+    """A 0 begun with a short arc, then finished in a second stroke, and a 9 drawn stem first, then its loop: the
+    arc alone is read confidently (a 7), and so is the loop (a 0 beside a 1), but each is too short to be a digit of
+    this line."""
+    ring = [
+        (0.5 + 0.32 * math.sin(t / 20 * 2 * math.pi), 0.5 - 0.45 * math.cos(t / 20 * 2 * math.pi))
+        for t in range(-3, 18)
+    ]
+    zero = _strokes_in_slot([ring[:7], ring[6:]], 0.02 + 1 / 3, 1 / 3, 2000)
+    assert _read_strokes(S.from_points(digit_points(2, 0.02, 1 / 3, 0) + zero, aspect=3.0), model) == "20"
+    stem = [(0.72, 0.1), (0.72, 0.5), (0.66, 0.95)]
+    loop = [(0.72, 0.25)] + [
+        (0.48 + 0.25 * math.cos(a), 0.28 + 0.22 * math.sin(a)) for a in np.linspace(0, 2 * math.pi, 16)
+    ]
+    nine = _strokes_in_slot([stem, loop], 0.02 + 1 / 3, 1 / 3, 2000)
+    assert _read_strokes(S.from_points(digit_points(1, 0.02, 1 / 3, 0) + nine, aspect=3.0), model) == "19"
+
+
 def test_a_late_stroke_joins_the_digit_it_lies_in() -> None:
     drawing = number("71", 1.2, 2.5)
     late = [[x, y, t + 2000] for x, y, t in [[0.15, 0.5, 0], [0.28, 0.5, 50]]]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recognizer.core.segmentation import MAX_DIGITS, CannotSplit, TooManyDigits
+from recognizer.core.segmentation import HEIGHT_PENALTY, MAX_DIGITS, MIN_HEIGHT, CannotSplit, TooManyDigits
 from recognizer.core.strokes import BRUSH_FRACTION, Drawing, render
 
 #: A stroke starting this many brush widths left of the current digit's right edge, or further right, begins a new
@@ -92,6 +92,9 @@ MAX_CANDIDATES = 240
 MAX_WIDTH = 1.05
 WIDTH_PENALTY = 4.0
 GAP_PENALTY = 3.0
+#: A group shorter than segmentation.MIN_HEIGHT of the line costs up to HEIGHT_PENALTY (scaled by how much shorter):
+#: it is a piece of a digit (a hook, a 9's loop, the arc that began a 0, a bar), which the model, cropping and scaling
+#: it up alone, would read confidently.
 #: Evidence from where strokes start: a cut before a stroke that starts clearly right of the digit so far is
 #: favoured by this much; a cut before a stroke lying wholly inside the digit so far (and soon after) costs this much.
 STARTS_RIGHT_BONUS = 0.5
@@ -115,8 +118,8 @@ def group_strokes_scored(
 ) -> list[list[int]]:
     """Like :func:`group_strokes`, but the model chooses among the ways to cut the strokes (in time order) into
     runs of consecutive strokes, as :mod:`recognizer.core.segmentation` does for pictures: the sum over digits of
-    the log of the model's top probability, with penalties for groups too wide or in separate pieces side by side,
-    and the rules' evidence (a stroke starting right of the digit so far begins a new one) as a prior.
+    the log of the model's top probability, with penalties for groups too wide, too short or in separate pieces side
+    by side, and the rules' evidence (a stroke starting right of the digit so far begins a new one) as a prior.
 
     ``preprocess`` turns a rendered PIL image into the 28x28 input (the site's one preprocessing function). With
     ``count``, exactly that many groups, or :class:`~recognizer.core.segmentation.CannotSplit` when no runs of
@@ -137,8 +140,8 @@ def group_strokes_scored(
     width, height = drawing.canvas_size(1000)
     brush = min(width, height) * BRUSH_FRACTION
     ext = _extents(drawing, width)
-    ys = np.concatenate([s[:, 1] for s in drawing.strokes]) * height
-    line = float(ys.max() - ys.min()) + brush
+    tops = [(float(s[:, 1].min()) * height, float(s[:, 1].max()) * height) for s in drawing.strokes]
+    line = max(b for _, b in tops) - min(t for t, _ in tops) + brush
     spans, inputs, penalties = [], [], []
     for i in range(n):
         for j in range(i + 1, min(n, i + window) + 1):
@@ -153,6 +156,8 @@ def group_strokes_scored(
                 continue
             penalty = WIDTH_PENALTY * max(0.0, span_width / line - MAX_WIDTH)
             penalty += GAP_PENALTY if gap > 0.5 * brush else 0.0
+            span_height = max(tops[m][1] for m in members) - min(tops[m][0] for m in members) + brush
+            penalty += HEIGHT_PENALTY * max(0.0, MIN_HEIGHT - span_height / line) / MIN_HEIGHT
             spans.append((i, j))
             penalties.append(penalty)
             inputs.append(preprocess(render(drawing.subset(members), crop=True)))
