@@ -34,9 +34,9 @@ def read_strokes(drawings: list[S.Drawing], model) -> str:
 # ---------------------------------------------------------------- pictures
 
 
-@pytest.mark.parametrize("number", ["14", "00", "55", "71", "89"])
+@pytest.mark.parametrize("number", ["14", "10", "56", "71", "88"])
 def test_two_touching_digits_read_as_one_come_apart_when_told_there_are_two(number: str, model) -> None:
-    picture = draw_number(number, spacing=0.4)  # slots closer than the digits are wide: the inks touch
+    picture = draw_number(number, spacing=0.35)  # slots closer than the digits are wide: the inks touch
     assert len(segmentation.split_number(picture, model)) == 1  # the model's own choice: one digit
     assert read(segmentation.resplit(picture, model, 2), model) == number
 
