@@ -50,29 +50,16 @@ CASES = {"apart": 1.5, "close": 0.5, "touching": None, "overlapping": -1.0}
 
 
 class Model:
-    """The shipped model through LiteRT, as a scorer: (N, 28, 28) uint8 → (N, 10) probabilities."""
+    """The shipped model through LiteRT (the site's own classifier), as a scorer: (N, 28, 28) uint8 → (N, 10)
+    probabilities."""
 
     def __init__(self, path: Path = MODEL) -> None:
-        from ai_edge_litert.interpreter import Interpreter
+        from recognizer.core.classifier import Classifier
 
-        self.interpreter = Interpreter(model_path=str(path), num_threads=1)
-        self.interpreter.allocate_tensors()
-        self.input = self.interpreter.get_input_details()[0]["index"]
-        self.output = self.interpreter.get_output_details()[0]["index"]
-        self.batch = 1
+        self.classifier = Classifier(path.read_bytes())
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        out = []
-        for start in range(0, len(images), 256):
-            batch = images[start : start + 256].reshape(-1, 28, 28, 1).astype(np.float32)
-            if len(batch) != self.batch:
-                self.interpreter.resize_tensor_input(self.input, list(batch.shape))
-                self.interpreter.allocate_tensors()
-                self.batch = len(batch)
-            self.interpreter.set_tensor(self.input, batch)
-            self.interpreter.invoke()
-            out.append(self.interpreter.get_tensor(self.output).copy())
-        return np.concatenate(out)
+        return self.classifier.predict_many(images, batch_size=256)
 
 
 # ---------------------------------------------------------------- real digits

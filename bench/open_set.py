@@ -36,7 +36,7 @@ from bench.numbers import HANDWRITING, MNIST, MODEL, _to_input, other_writers  #
 from recognizer.core import open_set  # noqa: E402
 from recognizer.core.calibration import apply_temperature  # noqa: E402
 from recognizer.core.preprocessing import preprocess  # noqa: E402
-from recognizer.core.uncertainty import measure  # noqa: E402
+from recognizer.core.uncertainty import Reason, judge, measure  # noqa: E402
 
 
 class Probe:
@@ -50,12 +50,13 @@ class Probe:
         self.it.allocate_tensors()
         names = {d["name"]: d["index"] for d in self.it.get_tensor_details()}
         self.logits = next(i for n, i in names.items() if "probabilities" in n and "BiasAdd" in n and "MatMul" in n)
-        self.features = next(i for n, i in names.items() if n.startswith("digits_cnn_1/dense_1/MatMul"))
+        self.features = next(i for n, i in names.items() if "/dense_1/MatMul" in n)
         self.input = self.it.get_input_details()[0]["index"]
-        self.output = self.it.get_output_details()[0]["index"]
+        outputs = {int(d["shape"][-1]): d["index"] for d in self.it.get_output_details()}
+        self.output, self.distance = outputs[10], outputs.get(1)
 
     def __call__(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        probs, logits, feats = [], [], []
+        probs, logits, feats, far = [], [], [], []
         for start in range(0, len(images), 500):
             batch = images[start : start + 500].reshape(-1, 28, 28, 1).astype(np.float32)
             self.it.resize_tensor_input(self.input, list(batch.shape))
@@ -65,8 +66,20 @@ class Probe:
             probs.append(self.it.get_tensor(self.output).copy())
             logits.append(self.it.get_tensor(self.logits).copy())
             feats.append(self.it.get_tensor(self.features).copy())
+            if self.distance is not None:
+                far.append(self.it.get_tensor(self.distance).reshape(-1).copy())
         served = apply_temperature(np.concatenate(probs), self.temperature)
+        self.distances = np.concatenate(far) if far else None  # the served distance of the last call's images
         return served, np.concatenate(logits), np.concatenate(feats)
+
+
+def served_flags(x: np.ndarray, p: np.ndarray, distances: np.ndarray | None) -> np.ndarray:
+    """What the site says "not a digit" to: :func:`recognizer.core.uncertainty.judge` on the served probabilities
+    and the model's exported distance."""
+    far = [None] * len(x) if distances is None else distances.tolist()
+    return np.array(
+        [judge(i, row.tolist(), 0.0, d).reason is Reason.NOT_A_DIGIT for i, row, d in zip(x, p, far, strict=True)]
+    )
 
 
 def calibration_digits() -> tuple[np.ndarray, np.ndarray]:
@@ -118,6 +131,7 @@ def main(argv: list[str] | None = None) -> None:
             "max softmax": -p.max(axis=1),  # higher = less digit-like, for every score
             "energy": -np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1)) - logits.max(1),
             "mahalanobis": maha.distance(f),
+            "served": served_flags(x, p, probe.distances),
         }
     # A linear probe trained on other non-digits (other fonts, other seeds) and tested on held-out fonts.
     train_fonts, test_fonts = FONTS[:2], FONTS[2:]
@@ -127,12 +141,24 @@ def main(argv: list[str] | None = None) -> None:
     held = non_digits(seed=3, letter_fonts=test_fonts)
     held_x = np.stack([preprocess(image) for _, image in held])
     held_p, _, held_f = probe(held_x)
+    held_served = served_flags(held_x, held_p, probe.distances)
     held_shape = np.array([not measure(i).looks_like_a_digit for i in held_x])
     for name in sets:
         data[name]["probe"] = linear.score(probe(sets[name][0])[2])
     data["non-digits"]["probe"] = linear.score(probe(nd_x)[2])
     rows = []
     thresholds = {}
+    m = data["MNIST test"]
+    wrong = m["p"].argmax(1) != m["y"]
+    rows.append(
+        (
+            "**served rule** (shape, top probability, exported distance: `uncertainty.judge`)",
+            f"{data['non-digits']['served'].mean():.1%}",
+            f"{m['served'].mean():.2%}",
+            f"{data['other writers']['served'].mean():.2%}",
+            f"{(wrong & m['served']).sum()}/{wrong.sum()}",
+        )
+    )
     for score in ("max softmax", "energy", "mahalanobis", "probe"):
         for with_shape in (False, True):
             cal = data["calibration"]
@@ -159,15 +185,18 @@ def main(argv: list[str] | None = None) -> None:
                     f"{(wrong & flags_mnist).sum()}/{wrong.sum()}",
                 )
             )
-    # The served rule (max softmax + shape) and the probe on the held-out fonts and new draws of the shapes: the
+    # The served rule, max softmax + shape and the probe on the held-out fonts and new draws of the shapes: the
     # probe never trained on them, and neither did an outlier-exposed model (training/ml/outliers.py).
     held_kind = [k for k, _ in held]
-    held_scores = {"max softmax": -held_p.max(axis=1), "probe": linear.score(held_f)}
-    held_flags = {score: (held_scores[score] > thresholds[(score, True)]) | held_shape for score in held_scores}
+    held_scores = {"max softmax + shape": -held_p.max(axis=1), "probe + shape": linear.score(held_f)}
+    held_flags = {
+        "served rule": held_served,
+        **{s: (held_scores[s] > thresholds[(s.removesuffix(" + shape"), True)]) | held_shape for s in held_scores},
+    }
     for score, flags in held_flags.items():
         rows.append(
             (
-                f"{score} + shape, on held-out fonts ({', '.join(test_fonts)}) and new shapes",
+                f"{score}, on held-out fonts ({', '.join(test_fonts)}) and new shapes",
                 f"{flags.mean():.1%}",
                 "",
                 "",
@@ -186,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     kinds = Counter(held_kind)
     per_kind = markdown_table(
-        ["non-digit (held out)", "count", *(f"{score} + shape" for score in held_flags)],
+        ["non-digit (held out)", "count", *held_flags],
         [
             (
                 kind,
@@ -242,7 +271,8 @@ def main(argv: list[str] | None = None) -> None:
             "train); "
             "thresholds: " + ", ".join(f"{k[0]}{' + shape' if k[1] else ''} {v:.4g}" for k, v in thresholds.items()),
             table,
-            "Per kind of held-out non-digit, the served rule (max softmax + shape) and the probe:",
+            "Per kind of held-out non-digit, the served rule, max softmax + shape (the rule before the exported "
+            "distance) and the probe:",
             per_kind,
             conformal,
         ],

@@ -165,6 +165,12 @@ class Drawing(models.Model):
     predicted_digit = models.PositiveSmallIntegerField(db_index=True)
     confidence = models.FloatField()
     probabilities = models.JSONField()
+    distance = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="How far the model's features for this drawing lie from the digits it learnt, 1 at the not-a-digit "
+        "threshold (training.ml.export); empty for a model exported without it.",
+    )
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="drawings")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     client_key = models.CharField(

@@ -179,6 +179,7 @@ def _drawings(
             predicted_digit=prediction.digit,
             confidence=prediction.confidence,
             probabilities=prediction.probabilities,
+            distance=prediction.distance,
             model_version=prediction.version,
             created_at=now,
         )

@@ -142,6 +142,8 @@ class Prediction:
     confidence: float
     probabilities: list[float]
     version: ModelVersion
+    #: The distance to the digits the model learnt, 1 at the not-a-digit threshold (None: not exported with it).
+    distance: float | None = None
 
     @property
     def version_id(self) -> int:
@@ -160,14 +162,21 @@ def predict(model_input: np.ndarray) -> Prediction:
 def predict_batch(inputs: np.ndarray) -> list[Prediction]:
     """Classify several 28x28 inputs (the digits of one number) with one model, in one call."""
     model = active_model()
-    return predictions_from(model.classifier.predict(inputs), model.version)
+    return predictions_from(*model.classifier.read(inputs), version=model.version)
 
 
-def predictions_from(probabilities: np.ndarray, version: ModelVersion) -> list[Prediction]:
+def predictions_from(
+    probabilities: np.ndarray, distances: np.ndarray | None = None, *, version: ModelVersion
+) -> list[Prediction]:
     """One :class:`Prediction` per row of ``probabilities`` (N, 10), scaled by the version's calibration temperature
-    (``metrics["temperature"]``, 1 when absent) and renormalised to sum to exactly 1."""
+    (``metrics["temperature"]``, 1 when absent) and renormalised to sum to exactly 1, with its ``distances`` (N,)
+    when the model gives them."""
     probabilities = apply_temperature(probabilities, float((version.metrics or {}).get("temperature", 1.0)))
-    return [Prediction(int(p.argmax()), float(p.max()), [float(v) for v in p], version) for p in probabilities]
+    far = [None] * len(probabilities) if distances is None else [float(d) for d in distances]
+    return [
+        Prediction(int(p.argmax()), float(p.max()), [float(v) for v in p], version, d)
+        for p, d in zip(probabilities, far, strict=True)
+    ]
 
 
 # Shadow trials: the candidate of the running trial (if any), loaded the same way and refreshed on the same cadence.
@@ -204,7 +213,7 @@ def shadow_predict(inputs: np.ndarray) -> tuple[int, list[Prediction]] | None:
     if shadow is None:
         return None
     trial_id, model = shadow
-    return trial_id, predictions_from(model.classifier.predict(inputs), model.version)
+    return trial_id, predictions_from(*model.classifier.read(inputs), version=model.version)
 
 
 def reset_shadow() -> None:

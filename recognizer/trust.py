@@ -57,7 +57,7 @@ def label_probability(drawing: Drawing, label: int) -> float:
     digit (what the person saw), else the probability it left off its answer."""
     if label != Drawing.NOT_A_DIGIT:
         return float(drawing.probabilities[label])
-    judged = judge(drawing.input_array, drawing.probabilities, settings.DIGITS_LOW_CONFIDENCE)
+    judged = judge(drawing.input_array, drawing.probabilities, settings.DIGITS_LOW_CONFIDENCE, drawing.distance)
     return 1.0 if judged.reason is Reason.NOT_A_DIGIT else 1.0 - float(max(drawing.probabilities))
 
 

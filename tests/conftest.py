@@ -177,8 +177,9 @@ def small_model_files(mnist, tmp_path_factory: pytest.TempPathFactory) -> tuple[
 
     keras.utils.set_random_seed(0)
     model = build_model()
-    fit(model, prepare_images(mnist.x_train[-3000:]), mnist.y_train[-3000:], epochs=2, batch_size=64, verbose=0)
-    return export_artifacts(model, tmp_path_factory.mktemp("small-model"), "small")
+    x, y = prepare_images(mnist.x_train[-3000:]), mnist.y_train[-3000:]
+    fit(model, x, y, epochs=2, batch_size=64, verbose=0)
+    return export_artifacts(model, tmp_path_factory.mktemp("small-model"), "small", (x, y))
 
 
 @pytest.fixture

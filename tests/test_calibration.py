@@ -39,8 +39,8 @@ def test_the_fitted_temperature_undoes_an_over_confident_model() -> None:
 
 def test_serving_applies_the_versions_temperature() -> None:
     probabilities = np.array([[0.9, 0.1] + [0.0] * 8], dtype=np.float32)
-    plain = predictions_from(probabilities, SimpleNamespace(metrics={}))[0]
-    softened = predictions_from(probabilities, SimpleNamespace(metrics={"temperature": 2.0}))[0]
+    plain = predictions_from(probabilities, version=SimpleNamespace(metrics={}))[0]
+    softened = predictions_from(probabilities, version=SimpleNamespace(metrics={"temperature": 2.0}))[0]
     assert plain.digit == softened.digit == 0
     assert plain.confidence == pytest.approx(0.9)
     assert softened.confidence == pytest.approx(3 / 4, abs=1e-4)  # sqrt(0.9) / (sqrt(0.9) + sqrt(0.1))

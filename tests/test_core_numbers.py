@@ -223,6 +223,10 @@ def test_assess_flags_not_a_digit_and_ambiguity() -> None:
     flat = np.full(10, 0.1)
     assert open_set.assess(flat).verdict in (open_set.Verdict.NOT_A_DIGIT, open_set.Verdict.AMBIGUOUS)
     assert open_set.assess(sure, looks_like_a_digit=False).verdict is open_set.Verdict.NOT_A_DIGIT
+    # Far from every digit the model learnt: not a digit, however sure; near, or not given: as the probabilities say.
+    assert open_set.assess(sure, distance=1.3).verdict is open_set.Verdict.NOT_A_DIGIT
+    assert open_set.assess(sure, distance=0.4).verdict is open_set.Verdict.DIGIT
+    assert open_set.assess(sure, distance=None).verdict is open_set.Verdict.DIGIT
 
 
 def test_conformal_threshold_covers_the_calibration_digits() -> None:

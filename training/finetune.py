@@ -53,7 +53,7 @@ from recognizer.models import ModelVersion, TrainingRun, TrustPolicy
 from training import shadow
 from training.ml import outliers
 from training.ml.evaluate import evaluate_tflite, mnist_test_metrics, not_a_digit_metrics
-from training.ml.export import export_artifacts
+from training.ml.export import DISTANCE_DIGITS, export_artifacts
 from training.ml.fit import History, dense_targets, fit, prepare_images
 from training.ml.mnist import load_mnist
 from training.ml.model import compile_model
@@ -311,7 +311,10 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
         name = options.name or f"ft{run.pk}-{timezone.now():%Y%m%d-%H%M%S}"
         with recorder.timed("export"):
             recorder.stage(80, "exporting the candidate (.keras, .tflite)")
-            keras_path, tflite_path = export_artifacts(model, Path(tmp) / "out", name)
+            digits = slice(0, min(sets[0].replay, DISTANCE_DIGITS))  # the replay's MNIST training digits come first
+            keras_path, tflite_path = export_artifacts(
+                model, Path(tmp) / "out", name, (sets[0].x[digits], sets[0].y[digits])
+            )
         with recorder.timed("evaluate"):
             recorder.stage(84, f"evaluating the candidate and {base.name} on {len(data.y_test)} MNIST test images")
             temperature = base.metrics.get("temperature", 1.0)  # the candidate inherits it (below)

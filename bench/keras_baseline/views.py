@@ -39,7 +39,7 @@ def keras_classify(inputs: np.ndarray) -> list[serving.Prediction]:
     with _lock:
         version, model = _active()
     batch = inputs.reshape(-1, 28, 28, 1).astype(np.float32)
-    return serving.predictions_from(np.asarray(model.predict(batch, verbose=0)), version)
+    return serving.predictions_from(np.asarray(model.predict(batch, verbose=0)), version=version)
 
 
 class KerasPredictionView(APIView):

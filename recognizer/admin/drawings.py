@@ -134,7 +134,10 @@ class DrawingAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Prediction", {"fields": ["predicted_digit", "confidence_pct", "probability_bars", "model_version"]}),
+        (
+            "Prediction",
+            {"fields": ["predicted_digit", "confidence_pct", "probability_bars", "distance", "model_version"]},
+        ),
         ("Correction and review", {"fields": [*DrawingForm.Meta.fields, "corrected_at", "reviewed_by", "reviewed_at"]}),
         ("Trust", {"fields": ["trust", "decision_note", "trust_reasons", "review_priority"]}),
         ("Origin", {"fields": ["created_at", "client_key", "correction_network"], "classes": ["collapse"]}),

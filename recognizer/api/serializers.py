@@ -177,7 +177,9 @@ def absolute_url(context: dict, path: str) -> str:
 def judgement_of(drawing: Drawing) -> Judgement:
     """The drawing's :func:`~recognizer.core.uncertainty.judge`, computed once per instance (several fields read it)."""
     if getattr(drawing, "_judgement", None) is None:
-        drawing._judgement = judge(drawing.input_array, drawing.probabilities, settings.DIGITS_LOW_CONFIDENCE)
+        drawing._judgement = judge(
+            drawing.input_array, drawing.probabilities, settings.DIGITS_LOW_CONFIDENCE, drawing.distance
+        )
     return drawing._judgement
 
 

@@ -26,12 +26,17 @@ class Classifier:
         except (ValueError, RuntimeError) as exc:
             raise ModelUnavailable(f"the model artifact cannot be loaded: {exc}") from exc
         self._input = self._interpreter.get_input_details()[0]["index"]
-        self._output = self._interpreter.get_output_details()[0]["index"]
+        outputs = {int(d["shape"][-1]): d["index"] for d in self._interpreter.get_output_details()}
+        self._output = outputs[10]
+        #: The distance to the digits the model learnt (training.ml.export), absent from older artifacts.
+        self._distance = outputs.get(1)
         self._batch = 1
         self._lock = threading.Lock()
 
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        """Probabilities (N, 10) for uint8 inputs (N, 28, 28) from :func:`recognizer.core.preprocessing.preprocess`."""
+    def read(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Probabilities (N, 10) for uint8 inputs (N, 28, 28) from :func:`recognizer.core.preprocessing.preprocess`,
+        and each input's distance to the digits the model learnt (N,), 1 at the not-a-digit threshold; None when
+        the artifact was exported without it."""
         batch = images.reshape(-1, 28, 28, 1).astype(np.float32)
         with self._lock:
             if batch.shape[0] != self._batch:
@@ -40,8 +45,24 @@ class Classifier:
                 self._batch = batch.shape[0]
             self._interpreter.set_tensor(self._input, batch)
             self._interpreter.invoke()
-            return self._interpreter.get_tensor(self._output).copy()
+            probabilities = self._interpreter.get_tensor(self._output).copy()
+            if self._distance is None:
+                return probabilities, None
+            return probabilities, self._interpreter.get_tensor(self._distance).reshape(-1).copy()
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Probabilities (N, 10) alone (see :meth:`read`)."""
+        return self.read(images)[0]
+
+    def read_many(self, images: np.ndarray, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`read` for a large set of inputs, in fixed-size batches (evaluation on 10,000 images)."""
+        parts = [self.read(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+        distances = [d for _, d in parts]
+        return (
+            np.concatenate([p for p, _ in parts]),
+            None if any(d is None for d in distances) else np.concatenate(distances),
+        )
 
     def predict_many(self, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
         """Probabilities for a large set of inputs, in fixed-size batches (evaluation on 10,000 images)."""
-        return np.concatenate([self.predict(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+        return self.read_many(images, batch_size)[0]

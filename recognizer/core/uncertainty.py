@@ -124,10 +124,13 @@ class Judgement:
         return self.reason is not None
 
 
-def judge(model_input: np.ndarray, probabilities: list[float], low_confidence: float) -> Judgement:
-    """Judge a prediction: by the drawing's shape and the model's evidence (not a digit), then by a calibrated
-    prediction set (ambiguous), then by the model's confidence against ``low_confidence``."""
-    assessment = open_set.assess(probabilities, measure(model_input).looks_like_a_digit)
+def judge(
+    model_input: np.ndarray, probabilities: list[float], low_confidence: float, distance: float | None = None
+) -> Judgement:
+    """Judge a prediction: by the drawing's shape and the model's evidence (its top probability and, when the model
+    gives it, its ``distance`` to the digits it learnt: not a digit), then by a calibrated prediction set
+    (ambiguous), then by the model's confidence against ``low_confidence``."""
+    assessment = open_set.assess(probabilities, measure(model_input).looks_like_a_digit, distance)
     if assessment.verdict is open_set.Verdict.NOT_A_DIGIT:
         return Judgement(Reason.NOT_A_DIGIT, assessment.candidates)
     if assessment.verdict is open_set.Verdict.AMBIGUOUS:

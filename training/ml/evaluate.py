@@ -72,9 +72,12 @@ def not_a_digit_metrics(model_content: bytes, x: np.ndarray, temperature: float,
     share it presents as uncertain for any reason, and its mean top probability."""
     if len(x) == 0:
         return {"count": 0, "flagged": None, "uncertain": None, "top_probability": None}
-    probabilities = Classifier(model_content, num_threads=os.cpu_count() or 1).predict_many(x)
+    probabilities, distances = Classifier(model_content, num_threads=os.cpu_count() or 1).read_many(x)
     probabilities = apply_temperature(probabilities, temperature)
-    judged = [judge(image, row.tolist(), low_confidence) for image, row in zip(x, probabilities, strict=True)]
+    far = [None] * len(x) if distances is None else distances.tolist()
+    judged = [
+        judge(image, row.tolist(), low_confidence, d) for image, row, d in zip(x, probabilities, far, strict=True)
+    ]
     return {
         "count": len(x),
         "flagged": float(np.mean([j.reason is Reason.NOT_A_DIGIT for j in judged])),
