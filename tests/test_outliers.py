@@ -24,6 +24,16 @@ def test_the_same_seed_gives_the_same_outliers_and_another_seed_others() -> None
     assert all(image.max() > 0 for image in first.images)  # every one has ink the preprocessing found
 
 
+def test_outliers_are_drawn_without_the_liberation_fonts_too(monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(outliers, "FONT_DIR", tmp_path / "no-fonts")
+    outliers._font.cache_clear()
+    try:
+        drawn = outliers.generate(24, seed=3)
+    finally:
+        outliers._font.cache_clear()
+    assert all(image.max() > 0 for image in drawn.images)
+
+
 def test_no_character_is_written_like_a_digit() -> None:
     lookalikes = set("OolIiSsZzBbgqG|")  # 0 1 5 2 8 9 6 ...
     assert lookalikes <= outliers.DIGIT_LIKE

@@ -107,8 +107,11 @@ def _ink_image(alpha: np.ndarray) -> Image.Image:
 
 
 @cache
-def _font(name: str, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(FONT_DIR / name), size)
+def _font(name: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """A Liberation font (Debian's fonts-liberation), or Pillow's own where it is not installed: a server without the
+    package still fine-tunes with outliers (fewer fonts, and no Greek or Cyrillic glyphs)."""
+    path = FONT_DIR / name
+    return ImageFont.truetype(str(path), size) if path.is_file() else ImageFont.load_default(size)
 
 
 def _skeleton(mask: np.ndarray) -> np.ndarray:
