@@ -22,6 +22,7 @@ from bench.handwriting import render
 from bench.non_digits import FONTS, letter
 from recognizer import registry
 from recognizer.core.classifier import Classifier
+from recognizer.core.open_set import NOT_A_DIGIT_LABEL
 from recognizer.corrections import CorrectionSet, is_heldout, new_corrections_since, select_corrections
 from recognizer.models import Drawing, ModelVersion, TrainingRun
 from recognizer.predictions import correct, create_submission
@@ -123,6 +124,33 @@ def test_the_gate_judges_on_mnist_alone_without_heldout_corrections() -> None:
     verdict = gate(before, {**before, "mnist_test_accuracy": 0.985}, FinetuneOptions.from_settings())
     assert not verdict.passed
     assert "judged on MNIST alone" in verdict.reason
+
+
+def test_the_distance_is_fitted_on_the_replay_and_the_corrections_to_a_digit(mnist) -> None:
+    """The candidate's distance to the digits learns the site's own hands too (not its not-a-digit corrections, nor
+    the repeated copies or the outliers after the replay)."""
+    replay = prepare_images(mnist.x_train[:50])
+    people = prepare_images(mnist.x_test[:6])
+    labels = np.array([3, 3, NOT_A_DIGIT_LABEL, 7, NOT_A_DIGIT_LABEL, 1])
+    corrections = CorrectionSet(people, labels, people[:0], labels[:0], duplicates=0)
+    data = finetune.TrainingSet(
+        x=np.concatenate([replay, np.tile(people, (3, 1, 1))]),
+        y=np.concatenate([mnist.y_train[:50], np.tile(labels, 3)]),
+        replay=50,
+        repeats=3,
+        outliers=0,
+        x_test=replay[:1],
+        y_test=mnist.y_train[:1],
+    )
+    x, y = finetune.distance_digits(data, corrections, seed=0)
+    assert len(y) == 54
+    assert NOT_A_DIGIT_LABEL not in y
+    kept = {image.tobytes() for image in x}
+    assert {image.tobytes() for image in people[[0, 1, 3, 5]]} <= kept
+    assert not {image.tobytes() for image in people[[2, 4]]} & kept
+    # Shuffled: the export holds the last fifth out to set the scale, which must not be people's digits alone.
+    positions = [k for k, image in enumerate(x) if image.tobytes() in {p.tobytes() for p in people}]
+    assert min(positions) < 50
 
 
 def test_replayed_mnist_targets_mix_in_the_active_models_answers(small_model_files, mnist) -> None:

@@ -211,6 +211,17 @@ def training_sets(corrections: CorrectionSet, options: FinetuneOptions) -> list[
     return sets
 
 
+def distance_digits(data: TrainingSet, corrections: CorrectionSet, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """What the candidate's distance to the digits is fitted on (:mod:`training.ml.export`): its replay's MNIST
+    digits and the training corrections to a digit, so that the hands of the site's own users are not "far"; shuffled
+    (the export holds the last part out to set the scale), at most ``DISTANCE_DIGITS``."""
+    own = corrections.y_train != NOT_A_DIGIT_LABEL
+    x = np.concatenate([data.x[: data.replay], corrections.x_train[own]])
+    y = np.concatenate([data.y[: data.replay], corrections.y_train[own]]).astype(np.int64)
+    order = np.random.default_rng(seed).permutation(len(y))[:DISTANCE_DIGITS]
+    return x[order], y[order]
+
+
 def evaluate_version(
     model_content: bytes, data: TrainingSet, corrections: CorrectionSet, temperature: float = 1.0
 ) -> tuple[dict, list[list[int]], list[list[int]]]:
@@ -311,9 +322,8 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
         name = options.name or f"ft{run.pk}-{timezone.now():%Y%m%d-%H%M%S}"
         with recorder.timed("export"):
             recorder.stage(80, "exporting the candidate (.keras, .tflite)")
-            digits = slice(0, min(sets[0].replay, DISTANCE_DIGITS))  # the replay's MNIST training digits come first
             keras_path, tflite_path = export_artifacts(
-                model, Path(tmp) / "out", name, (sets[0].x[digits], sets[0].y[digits])
+                model, Path(tmp) / "out", name, distance_digits(sets[0], corrections, options.seed)
             )
         with recorder.timed("evaluate"):
             recorder.stage(84, f"evaluating the candidate and {base.name} on {len(data.y_test)} MNIST test images")
