@@ -14,7 +14,7 @@ from django.core.management import call_command
 
 from bench.drawing import data_url, draw_digit
 from bench.non_digits import non_digits
-from recognizer.core.classifier import Classifier
+from recognizer.core.classifier import Classifier, ModelUnavailable
 from recognizer.core.preprocessing import preprocess
 from recognizer.core.uncertainty import Reason, judge
 from recognizer.models import Drawing
@@ -80,6 +80,18 @@ def test_a_model_exported_without_the_distance_still_serves(small_model_files, t
     probabilities, distances = Classifier(plain.read_bytes()).read(np.zeros((2, 28, 28), dtype=np.uint8))
     assert probabilities.shape == (2, 10)
     assert distances is None
+
+
+def test_an_artifact_without_ten_digit_probabilities_is_unavailable(tmp_path: Path) -> None:
+    """The outputs are told apart by their width, so a model of another shape is refused, not misread."""
+    import keras
+
+    inputs = keras.Input(shape=(28, 28, 1))
+    other = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(inputs)))
+    path = tmp_path / "other.tflite"
+    other.export(str(path), format="litert", verbose=False)
+    with pytest.raises(ModelUnavailable, match="ten digit probabilities"):
+        Classifier(path.read_bytes())
 
 
 def test_export_model_writes_the_tflite_again_and_updates_the_shipped_metadata(small_model_files, tmp_path) -> None:

@@ -27,6 +27,8 @@ class Classifier:
             raise ModelUnavailable(f"the model artifact cannot be loaded: {exc}") from exc
         self._input = self._interpreter.get_input_details()[0]["index"]
         outputs = {int(d["shape"][-1]): d["index"] for d in self._interpreter.get_output_details()}
+        if 10 not in outputs:
+            raise ModelUnavailable("the model artifact has no output of ten digit probabilities")
         self._output = outputs[10]
         #: The distance to the digits the model learnt (training.ml.export), absent from older artifacts.
         self._distance = outputs.get(1)
