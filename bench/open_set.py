@@ -35,8 +35,9 @@ from bench.non_digits import FONTS  # noqa: E402
 from bench.numbers import HANDWRITING, MNIST, MODEL, _to_input, other_writers  # noqa: E402
 from recognizer.core import open_set  # noqa: E402
 from recognizer.core.calibration import apply_temperature  # noqa: E402
+from recognizer.core.classifier import output_indices  # noqa: E402
 from recognizer.core.preprocessing import preprocess  # noqa: E402
-from recognizer.core.uncertainty import Reason, judge, measure  # noqa: E402
+from recognizer.core.uncertainty import Reason, judge_many, measure  # noqa: E402
 
 
 class Probe:
@@ -52,10 +53,10 @@ class Probe:
         self.logits = next(i for n, i in names.items() if "probabilities" in n and "BiasAdd" in n and "MatMul" in n)
         self.features = next(i for n, i in names.items() if "/dense_1/MatMul" in n)
         self.input = self.it.get_input_details()[0]["index"]
-        outputs = {int(d["shape"][-1]): d["index"] for d in self.it.get_output_details()}
-        self.output, self.distance = outputs[10], outputs.get(1)
+        self.output, self.distance = output_indices(self.it)
 
-    def __call__(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def __call__(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """Served probabilities, logits, penultimate features and the exported distance (None when absent)."""
         probs, logits, feats, far = [], [], [], []
         for start in range(0, len(images), 500):
             batch = images[start : start + 500].reshape(-1, 28, 28, 1).astype(np.float32)
@@ -69,17 +70,13 @@ class Probe:
             if self.distance is not None:
                 far.append(self.it.get_tensor(self.distance).reshape(-1).copy())
         served = apply_temperature(np.concatenate(probs), self.temperature)
-        self.distances = np.concatenate(far) if far else None  # the served distance of the last call's images
-        return served, np.concatenate(logits), np.concatenate(feats)
+        return served, np.concatenate(logits), np.concatenate(feats), np.concatenate(far) if far else None
 
 
 def served_flags(x: np.ndarray, p: np.ndarray, distances: np.ndarray | None) -> np.ndarray:
     """What the site says "not a digit" to: :func:`recognizer.core.uncertainty.judge` on the served probabilities
     and the model's exported distance."""
-    far = [None] * len(x) if distances is None else distances.tolist()
-    return np.array(
-        [judge(i, row.tolist(), 0.0, d).reason is Reason.NOT_A_DIGIT for i, row, d in zip(x, p, far, strict=True)]
-    )
+    return np.array([j.reason is Reason.NOT_A_DIGIT for j in judge_many(x, p, 0.0, distances)])
 
 
 def calibration_digits() -> tuple[np.ndarray, np.ndarray]:
@@ -113,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     things = non_digits(seed=1)
     nd_x = np.stack([preprocess(image) for _, image in things])
 
-    _, _, fit_f = probe(fit_x)
+    _, _, fit_f, _ = probe(fit_x)
     maha = open_set.fit_mahalanobis(fit_f, fit_y)
     sets = {
         "calibration": (cal_x, cal_y),
@@ -122,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     data = {}
     for name, (x, y) in [*sets.items(), ("non-digits", (nd_x, None))]:
-        p, logits, f = probe(x)
+        p, logits, f, distances = probe(x)
         shape_ok = np.array([measure(i).looks_like_a_digit for i in x])
         data[name] = {
             "p": p,
@@ -131,17 +128,17 @@ def main(argv: list[str] | None = None) -> None:
             "max softmax": -p.max(axis=1),  # higher = less digit-like, for every score
             "energy": -np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1)) - logits.max(1),
             "mahalanobis": maha.distance(f),
-            "served": served_flags(x, p, probe.distances),
+            "served": served_flags(x, p, distances),
         }
     # A linear probe trained on other non-digits (other fonts, other seeds) and tested on held-out fonts.
     train_fonts, test_fonts = FONTS[:2], FONTS[2:]
     train_nd = np.stack([preprocess(image) for _, image in non_digits(seed=2, per_shape=60, letter_fonts=train_fonts)])
-    _, _, train_nd_f = probe(train_nd)
+    _, _, train_nd_f, _ = probe(train_nd)
     linear = open_set.fit_probe(fit_f, train_nd_f)
     held = non_digits(seed=3, letter_fonts=test_fonts)
     held_x = np.stack([preprocess(image) for _, image in held])
-    held_p, _, held_f = probe(held_x)
-    held_served = served_flags(held_x, held_p, probe.distances)
+    held_p, _, held_f, held_distances = probe(held_x)
+    held_served = served_flags(held_x, held_p, held_distances)
     held_shape = np.array([not measure(i).looks_like_a_digit for i in held_x])
     for name in sets:
         data[name]["probe"] = linear.score(probe(sets[name][0])[2])

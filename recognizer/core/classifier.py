@@ -12,6 +12,15 @@ class ModelUnavailable(RuntimeError):
     """No model version is active, or its artifact cannot be loaded."""
 
 
+def output_indices(interpreter: Interpreter) -> tuple[int, int | None]:
+    """The tensor indices of a digit model's outputs, told apart by their width: the ten probabilities, and the
+    distance to the digits the model learnt (``training.ml.export``; None for artifacts exported before it)."""
+    outputs = {int(d["shape"][-1]): d["index"] for d in interpreter.get_output_details()}
+    if 10 not in outputs:
+        raise ModelUnavailable("the model artifact has no output of ten digit probabilities")
+    return outputs[10], outputs.get(1)
+
+
 class Classifier:
     """A LiteRT interpreter over one ``.tflite`` model, safe to call from several threads.
 
@@ -26,12 +35,7 @@ class Classifier:
         except (ValueError, RuntimeError) as exc:
             raise ModelUnavailable(f"the model artifact cannot be loaded: {exc}") from exc
         self._input = self._interpreter.get_input_details()[0]["index"]
-        outputs = {int(d["shape"][-1]): d["index"] for d in self._interpreter.get_output_details()}
-        if 10 not in outputs:
-            raise ModelUnavailable("the model artifact has no output of ten digit probabilities")
-        self._output = outputs[10]
-        #: The distance to the digits the model learnt (training.ml.export), absent from older artifacts.
-        self._distance = outputs.get(1)
+        self._output, self._distance = output_indices(self._interpreter)
         self._batch = 1
         self._lock = threading.Lock()
 

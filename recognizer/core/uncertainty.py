@@ -138,3 +138,13 @@ def judge(
     if max(probabilities) < low_confidence:
         return Judgement(Reason.LOW_CONFIDENCE, assessment.candidates)
     return Judgement(None, assessment.candidates)
+
+
+def judge_many(
+    model_inputs: np.ndarray, probabilities: np.ndarray, low_confidence: float, distances: np.ndarray | None = None
+) -> list[Judgement]:
+    """:func:`judge` for each row of a batch (evaluation, benchmarks); ``distances`` None when the model gives none."""
+    far = [None] * len(model_inputs) if distances is None else [float(d) for d in distances]
+    return [
+        judge(x, row.tolist(), low_confidence, d) for x, row, d in zip(model_inputs, probabilities, far, strict=True)
+    ]

@@ -9,7 +9,7 @@ import numpy as np
 from recognizer.core.calibration import apply_temperature
 from recognizer.core.classifier import Classifier
 from recognizer.core.drift import confidence_quantiles
-from recognizer.core.uncertainty import Reason, judge
+from recognizer.core.uncertainty import Reason, judge_many
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -74,10 +74,7 @@ def not_a_digit_metrics(model_content: bytes, x: np.ndarray, temperature: float,
         return {"count": 0, "flagged": None, "uncertain": None, "top_probability": None}
     probabilities, distances = Classifier(model_content, num_threads=os.cpu_count() or 1).read_many(x)
     probabilities = apply_temperature(probabilities, temperature)
-    far = [None] * len(x) if distances is None else distances.tolist()
-    judged = [
-        judge(image, row.tolist(), low_confidence, d) for image, row, d in zip(x, probabilities, far, strict=True)
-    ]
+    judged = judge_many(x, probabilities, low_confidence, distances)
     return {
         "count": len(x),
         "flagged": float(np.mean([j.reason is Reason.NOT_A_DIGIT for j in judged])),
