@@ -35,6 +35,36 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"database: {settings.DATABASES['default']['ENGINE']}", f"MNIST: {settings.DIGITS_MNIST_DIR}"]
 
 
+#: pytest-django's fixtures through which a test reaches the database.
+DATABASE_FIXTURES = {
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+    "live_server",
+}
+
+
+def reaches_services(item: pytest.Item) -> bool:
+    """Whether a test touches the configured database or broker: through pytest-django (a fixture or the
+    ``django_db`` mark), or through processes it starts with this environment (the ``celery`` and ``services``
+    marks). Every other test computes the same thing whatever the backends are."""
+    marks = {mark.name for mark in item.iter_markers()}
+    return bool(DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))) or bool(
+        {"django_db", "celery", "services"} & marks
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On scripts/test.sh's PostgreSQL + Redis pass (``DIGITS_SERVICES_PASS=1``) only the tests that reach those
+    services run: the rest ran on the SQLite pass already, and running them again would only double CI's time."""
+    if os.environ.get("DIGITS_SERVICES_PASS") != "1":
+        return
+    kept = [item for item in items if reaches_services(item)]
+    config.hook.pytest_deselected(items=[item for item in items if not reaches_services(item)])
+    items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(
     django_db_modify_db_settings_parallel_suffix: None, tmp_path_factory: pytest.TempPathFactory

@@ -12,7 +12,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.env import ROOT
+
+# The web process reads DATABASE_URL and the broker's URL from this environment: on the services pass, PostgreSQL's
+# driver and Redis's client are among what it loads.
+pytestmark = pytest.mark.services
 
 WEB_PROCESS = """
 import json, os, sys

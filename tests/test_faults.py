@@ -28,7 +28,7 @@ from tests.support.faults import TcpProxy, closed_port
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("DIGITS_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.services]
 
 
 def libpq(url: str) -> str:
