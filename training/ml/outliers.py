@@ -43,7 +43,7 @@ FONTS = [
 DIGIT_LIKE = set("OoQDIilLjJTtSsZzBbGgqpdyCcUuhfΛ^|/\\()[]{}!?&$§£ΓГЗзЭэбБвВЬьδθξζεσρβτγοЧчОоЅѕІіЈј")
 #: Letters and symbols drawn; no cross, star, heart or house among them (the benchmark's own kinds).
 CHARACTERS = [c for c in "ACEFHKMNPRVWXYaefhkmnrvwx#@%<>{}^~€¥ΩΣΔΠΦΨΛΞλπμωψφαηχЖЯЩЫЮДЛИЦШфжшюэЭ" if c not in DIGIT_LIKE]
-KINDS = ("glyph", "scribble", "polyline", "shape", "blob")
+KINDS = ("glyph", "scribble", "polyline", "shape", "blob", "doodle")
 #: One digit drawn from the same fonts (pen or filled: an outlined 1 is a 0) for every this many non-digits.
 DIGITS_EVERY = 3
 #: Canvas side the drawings are made on: small (preprocessing scales every drawing to 20 px anyway), so fast.
@@ -229,10 +229,134 @@ def _wide_hull(rng: np.random.Generator) -> np.ndarray:
             return hull
 
 
+def _ring(centre: tuple[float, float], radius: float, points: int = 36, wobble: float = 0.0, rng=None) -> np.ndarray:
+    """A closed circle, or with ``wobble`` an irregular loop (random harmonics 3-5, never an oval: that is a 0)."""
+    t = np.linspace(0, 2 * math.pi, points + 1)
+    r = np.full_like(t, radius)
+    if wobble and rng is not None:
+        for k in (3, 4, 5):
+            r += radius * wobble * rng.uniform(-1, 1) * np.cos(k * t + rng.uniform(0, 2 * math.pi))
+    return np.stack([centre[0] + r * np.cos(t), centre[1] + r * np.sin(t)], axis=1)
+
+
+def _arc(centre: tuple[float, float], radius: float, start: float, end: float, points: int = 16) -> np.ndarray:
+    t = np.linspace(start, end, points)
+    return np.stack([centre[0] + radius * np.cos(t), centre[1] + radius * np.sin(t)], axis=1)
+
+
+def doodle(rng: np.random.Generator) -> Image.Image:
+    """A small picture people draw: a sun, a flower, a tree, a cloud, a fish, an eye, a stick figure, a car, an
+    envelope, a cube, a target or an irregular loop (a moon is a bracket, a balloon a 9: left out). Closed and open
+    curves, which are what digits are made of, put together as no digit is."""
+    figure = rng.choice(
+        [
+            "sun",
+            "flower",
+            "tree",
+            "cloud",
+            "fish",
+            "eye",
+            "person",
+            "car",
+            "envelope",
+            "cube",
+            "target",
+            "loop",
+        ]
+    )
+    c = (0.5, 0.5)
+    if figure == "sun":
+        rays = int(rng.integers(6, 13))
+        angles = rng.uniform(0, 2 * math.pi) + np.arange(rays) * 2 * math.pi / rays
+        strokes = [_ring(c, 0.22)] + [
+            np.array(
+                [
+                    [0.5 + 0.3 * math.cos(a), 0.5 + 0.3 * math.sin(a)],
+                    [0.5 + 0.48 * math.cos(a), 0.5 + 0.48 * math.sin(a)],
+                ]
+            )
+            for a in angles
+        ]
+    elif figure == "flower":
+        petals = int(rng.integers(5, 9))
+        strokes = [_ring((0.5, 0.35), 0.08)]
+        for a in np.arange(petals) * 2 * math.pi / petals:
+            strokes.append(_ring((0.5 + 0.17 * math.cos(a), 0.35 + 0.17 * math.sin(a)), 0.09, 16))
+        strokes.append(np.array([[0.5, 0.52], [0.5, 1.0]]))
+    elif figure == "tree":
+        strokes = [
+            _ring((0.5, 0.32), 0.3, wobble=0.12, rng=rng),
+            np.array([[0.44, 1.0], [0.44, 0.6]]),
+            np.array([[0.56, 1.0], [0.56, 0.6]]),
+        ]
+    elif figure == "cloud":
+        t = np.linspace(0, 2 * math.pi, 120)
+        bumps = int(rng.integers(5, 9))
+        r = 0.3 + 0.07 * np.abs(np.sin(bumps * t / 2))
+        strokes = [np.stack([0.5 + 1.3 * r * np.cos(t), 0.5 + 0.8 * r * np.sin(t)], axis=1)]
+    elif figure == "fish":
+        body = np.stack([_ring(c, 0.3)[:, 0] * 1.0, 0.5 + (_ring(c, 0.3)[:, 1] - 0.5) * 0.55], axis=1) - [0.1, 0]
+        strokes = [body, np.array([[0.68, 0.5], [0.95, 0.3], [0.95, 0.7], [0.68, 0.5]]), _ring((0.3, 0.45), 0.03, 8)]
+    elif figure == "eye":
+        strokes = [
+            np.concatenate(
+                [
+                    _arc((0.5, 0.9), 0.6, 1.2 * math.pi, 1.8 * math.pi),
+                    _arc((0.5, 0.1), 0.6, 0.2 * math.pi, 0.8 * math.pi),
+                ]
+            ),
+            _ring(c, 0.12),
+        ]
+    elif figure == "person":
+        strokes = [
+            _ring((0.5, 0.15), 0.12),
+            np.array([[0.5, 0.27], [0.5, 0.65]]),
+            np.array([[0.2, 0.42], [0.8, 0.42]]),
+            np.array([[0.25, 1.0], [0.5, 0.65], [0.75, 1.0]]),
+        ]
+    elif figure == "car":
+        strokes = [
+            np.array(
+                [
+                    [0.0, 0.7],
+                    [0.0, 0.5],
+                    [0.25, 0.5],
+                    [0.35, 0.3],
+                    [0.7, 0.3],
+                    [0.8, 0.5],
+                    [1.0, 0.5],
+                    [1.0, 0.7],
+                    [0.0, 0.7],
+                ]
+            ),
+            _ring((0.25, 0.75), 0.1),
+            _ring((0.75, 0.75), 0.1),
+        ]
+    elif figure == "envelope":
+        strokes = [
+            np.array([[0.0, 0.2], [1.0, 0.2], [1.0, 0.8], [0.0, 0.8], [0.0, 0.2]]),
+            np.array([[0.0, 0.2], [0.5, 0.55], [1.0, 0.2]]),
+        ]
+    elif figure == "cube":
+        square = np.array([[0.0, 0.3], [0.7, 0.3], [0.7, 1.0], [0.0, 1.0], [0.0, 0.3]])
+        back = np.array([0.3, -0.3])
+        strokes = [square, square + back, *(np.array([p, p + back]) for p in square[:4])]
+    elif figure == "target":
+        strokes = [_ring(c, r) for r in (0.45, 0.28, 0.1)[: int(rng.integers(2, 4))]] + [_ring(c, 0.02, 6)]
+    else:
+        strokes = [_ring(c, 0.4, wobble=rng.uniform(0.15, 0.3), rng=rng)]
+    if rng.random() < 0.5:
+        strokes = [s * [-1, 1] + [1, 0] for s in strokes]  # mirrored
+    turn = rng.uniform(-0.3, 0.3)
+    rotation = np.array([[math.cos(turn), -math.sin(turn)], [math.sin(turn), math.cos(turn)]])
+    return _drawn([(s - 0.5) @ rotation.T * 0.9 + 0.5 for s in strokes], rng)
+
+
 DRAW: dict[str, Callable[[np.random.Generator], Image.Image]] = {
     "glyph": glyph,
     "scribble": scribble,
     "polyline": polyline,
     "shape": shape,
     "blob": blob,
+    "doodle": doodle,
 }
