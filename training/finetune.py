@@ -53,7 +53,7 @@ from recognizer.models import ModelVersion, TrainingRun, TrustPolicy
 from training import shadow
 from training.ml import outliers
 from training.ml.evaluate import evaluate_tflite, mnist_test_metrics, not_a_digit_metrics
-from training.ml.export import DISTANCE_DIGITS, export_artifacts
+from training.ml.export import export_artifacts
 from training.ml.fit import History, dense_targets, fit, prepare_images
 from training.ml.mnist import load_mnist
 from training.ml.model import compile_model
@@ -214,11 +214,11 @@ def training_sets(corrections: CorrectionSet, options: FinetuneOptions) -> list[
 def distance_digits(data: TrainingSet, corrections: CorrectionSet, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
     """What the candidate's distance to the digits is fitted on (:mod:`training.ml.export`): its replay's MNIST
     digits and the training corrections to a digit, so that the hands of the site's own users are not "far"; shuffled
-    (the export holds the last part out to set the scale), at most ``DISTANCE_DIGITS``."""
+    (the export fits on the first ``DISTANCE_DIGITS`` and holds the last part of those out to set the scale)."""
     own = corrections.y_train != NOT_A_DIGIT_LABEL
     x = np.concatenate([data.x[: data.replay], corrections.x_train[own]])
     y = np.concatenate([data.y[: data.replay], corrections.y_train[own]]).astype(np.int64)
-    order = np.random.default_rng(seed).permutation(len(y))[:DISTANCE_DIGITS]
+    order = np.random.default_rng(seed).permutation(len(y))
     return x[order], y[order]
 
 

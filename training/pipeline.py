@@ -19,7 +19,7 @@ from django.utils import timezone
 from recognizer import registry
 from recognizer.models import ModelVersion, TrainingRun
 from training.ml.evaluate import mnist_test_metrics
-from training.ml.export import DISTANCE_DIGITS, export_artifacts
+from training.ml.export import export_artifacts
 from training.ml.fit import fit, prepare_images
 from training.ml.mnist import load_mnist
 from training.ml.model import build_model
@@ -81,9 +81,7 @@ def train_from_scratch(
             name = options.name or timezone.now().strftime("mnist-%Y%m%d-%H%M%S")
             with tempfile.TemporaryDirectory() as tmp:
                 with recorder.timed("export"):
-                    keras_path, tflite_path = export_artifacts(
-                        model, Path(tmp), name, (x_train[:DISTANCE_DIGITS], y_train[:DISTANCE_DIGITS])
-                    )
+                    keras_path, tflite_path = export_artifacts(model, Path(tmp), name, (x_train, y_train))
                 with recorder.timed("evaluate"):
                     metrics, matrix = mnist_test_metrics(tflite_path.read_bytes(), x_test, mnist.y_test)
                 metrics.update(train_samples=len(x_train), epochs=options.epochs)

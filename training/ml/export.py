@@ -61,11 +61,11 @@ class DigitDistance(keras.layers.Layer):
 
 
 def with_distance(model: keras.Model, x: np.ndarray, y: np.ndarray) -> keras.Model:
-    """``model`` with a second output, :class:`DigitDistance`, fitted on digits ``x`` (prepared, as the model trains
-    on them) with labels ``y`` (0-9, every digit present)."""
+    """``model`` with a second output, :class:`DigitDistance`, fitted on the first ``DISTANCE_DIGITS`` of digits ``x``
+    (prepared, as the model trains on them; in random order) with labels ``y`` (0-9, every digit present)."""
     features = model.get_layer("probabilities").input
+    x, labels = x[:DISTANCE_DIGITS], np.asarray(y)[:DISTANCE_DIGITS]
     extracted = keras.Model(model.inputs, features).predict(x, batch_size=500, verbose=0).astype(np.float64)
-    labels = np.asarray(y)
     fit = int(FIT_SHARE * len(labels))
     if len(set(labels[:fit].tolist())) < 10 or fit == len(labels):
         raise ValueError("the distance needs digits of all ten classes, some of them held out")

@@ -30,7 +30,7 @@ class Command(BaseCommand):
     def handle(self, *args, keras_file: Path, mnist_dir: str | None, **options) -> None:
         import keras
 
-        from training.ml.export import DISTANCE_DIGITS, export_artifacts
+        from training.ml.export import export_artifacts
         from training.ml.fit import prepare_images
         from training.ml.mnist import load_mnist
 
@@ -38,7 +38,7 @@ class Command(BaseCommand):
             raise CommandError(f"{keras_file} is not a saved .keras model.")
         model = keras.models.load_model(keras_file)
         mnist = load_mnist(Path(mnist_dir or settings.DIGITS_MNIST_DIR))
-        digits = prepare_images(mnist.x_train[:DISTANCE_DIGITS]), mnist.y_train[:DISTANCE_DIGITS]
+        digits = prepare_images(mnist.x_train), mnist.y_train
         target = keras_file.with_suffix(".tflite")
         with tempfile.TemporaryDirectory() as tmp:
             _, tflite = export_artifacts(model, Path(tmp), keras_file.stem, digits)
