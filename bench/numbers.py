@@ -133,7 +133,9 @@ def compose(digit_strokes_list: list[list[np.ndarray]], case: str, rng: np.rando
         box_right = (
             dx + pts[:, 0].max() + BRUSH / 2 if box_right is None else max(box_right, dx + pts[:, 0].max() + BRUSH / 2)
         )
-    width = int(box_right + 40)
+    # At least as wide as high: a narrower canvas (one digit alone, two 1s) would be drawn with its width as the
+    # shorter side, larger, with a brush thinner for its size than in a number, and read differently.
+    width = max(int(box_right + 40), HEIGHT)
     t = 0.0
     number_strokes = []
     for (dx, dy), strokes in zip(placed, digit_strokes_list, strict=True):
