@@ -130,8 +130,17 @@ def test_nan_and_infinity_are_refused_in_json_and_in_a_form(client_api, active_m
 
 
 def test_neither_image_nor_strokes_is_a_400(client_api, active_model) -> None:
-    body = post(client_api, PREDICT, {"strokes": None}, status=400)
+    body = post(client_api, PREDICT, {}, status=400)
     assert body["code"] == "invalid_input"
+
+
+@pytest.mark.parametrize("extra", [{}, {"image": "IMAGE"}])
+def test_null_strokes_are_refused_even_beside_an_image(client_api, active_model, extra: dict) -> None:
+    """The schema says strokes are an object: null is a 400, not read as "no strokes" (the schema fuzz found it)."""
+    image = {k: data_url(draw_digit(1)) for k in extra}
+    body = post(client_api, PREDICT, {**image, "strokes": None}, status=400)
+    assert body["code"] == "invalid_strokes"
+    assert not Drawing.objects.exists()
 
 
 # ---------------------------------------------------------------- numbers

@@ -39,9 +39,11 @@ def request_strokes(request: Request) -> core_strokes.Drawing | None:
 
     In JSON they are an object (or a bare list of strokes); in a multipart form, the same as JSON text.
     """
-    value = request.data.get("strokes") if isinstance(request.data, dict) else None
-    if value is None:
+    if not isinstance(request.data, dict) or "strokes" not in request.data:
         return None
+    value = request.data.get("strokes")
+    if value is None:  # the schema says an object: null is refused, not read as "no strokes"
+        raise core_strokes.InvalidStrokes("Strokes may not be null: send them, or leave the field out.")
     if isinstance(value, str) and request.content_type.startswith("multipart/"):
         try:
             value = json.loads(value)
