@@ -60,9 +60,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     services run: the rest ran on the SQLite pass already, and running them again would only double CI's time."""
     if os.environ.get("DIGITS_SERVICES_PASS") != "1":
         return
-    kept = [item for item in items if reaches_services(item)]
-    config.hook.pytest_deselected(items=[item for item in items if not reaches_services(item)])
-    items[:] = kept
+    reached = {id(item): reaches_services(item) for item in items}
+    config.hook.pytest_deselected(items=[item for item in items if not reached[id(item)]])
+    items[:] = [item for item in items if reached[id(item)]]
 
 
 @pytest.fixture(scope="session")

@@ -341,8 +341,7 @@ def split_number(image: Image.Image, scorer: Scorer, max_digits: int = MAX_DIGIT
 
     Why not always the cuts: the sum they maximise favours fewer digits (one log-probability fewer), so a narrow 1
     beside a 7 is absorbed into a confident "7", and a wide 0 may be read as a "67". Where blank space already parts
-    the digits and each reads surely, the pieces are right more often: on bench/numbers.py's other writers, digits
-    apart 92% -> 97% (see the README's table).
+    the digits and each reads surely, the pieces are right more often (see ``SURE``'s figures).
     """
     pieces = split_digits(image, max_digits)
     inputs = np.stack([preprocess(piece) for piece in pieces])
