@@ -61,6 +61,11 @@ class Model:
     def __call__(self, images: np.ndarray) -> np.ndarray:
         return self.classifier.predict_many(images, batch_size=256)
 
+    def reading(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Probabilities and distances to the digits the model learnt: what the site's cuts of a picture are given
+        (``recognizer.predictions``), a :data:`recognizer.core.segmentation.Scorer`."""
+        return self.classifier.read_many(images, batch_size=256)
+
 
 # ---------------------------------------------------------------- real digits
 
@@ -245,7 +250,7 @@ def run(numbers: int, with_split_digits: bool, seed: int = 14) -> dict:
                     counts["split_digits"] += got == truth
                 start = time.perf_counter()
                 try:
-                    got = read_number(segmentation.split_number(picture, model), model)
+                    got = read_number(segmentation.split_number(picture, model.reading), model)
                 except segmentation.TooManyDigits:
                     got = ""
                 times["segmentation"].append(time.perf_counter() - start)
@@ -295,7 +300,7 @@ def main() -> None:
     cost = []
     for name, fn in (
         ("split_digits", lambda: split_digits(picture)),
-        ("segmentation", lambda: segmentation.split_number(picture, model)),
+        ("segmentation", lambda: segmentation.split_number(picture, model.reading)),
         (
             "strokes (grouping + render)",
             lambda: [S.render(d) for d in grouping.split_drawing(drawing, model, preprocess)],

@@ -84,8 +84,8 @@ def main() -> None:
     model = Model()
     counts = tally(
         pictures(args.pairs),
-        lambda image: read(segmentation.split_number(image, model), model),
-        lambda image, n: read(segmentation.resplit(image, model, n), model),
+        lambda image: read(segmentation.split_number(image, model.reading), model),
+        lambda image, n: read(segmentation.resplit(image, model.reading, n), model),
     )
     render_all = lambda groups: read([S.render(g, crop=True) for g in groups], model)  # noqa: E731
     pairs = (f"{n:02d}" for n in range(100))

@@ -59,9 +59,24 @@ class _Digit:
     strokes: bytes | None = None
 
 
-def _scorer(classify: Classify) -> segmentation.Scorer:
-    """The model as the splitters want it: a batch of 28x28 inputs in, their probabilities (N, 10) out."""
+def _scorer(classify: Classify) -> Callable[[np.ndarray], np.ndarray]:
+    """The model as the stroke grouping wants it: a batch of 28x28 inputs in, their probabilities (N, 10) out."""
     return lambda inputs: np.array([p.probabilities for p in classify(inputs)])
+
+
+def _reader(classify: Classify) -> segmentation.Scorer:
+    """The model as the picture's cuts want it: the probabilities and, when the model gives them, the distances to
+    the digits it learnt (a piece far from every digit is likely two merged digits, or half of one)."""
+
+    def read(inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        predictions = classify(inputs)
+        distances = [p.distance for p in predictions]
+        return (
+            np.array([p.probabilities for p in predictions]),
+            None if any(d is None for d in distances) else np.array(distances, dtype=np.float64),
+        )
+
+    return read
 
 
 def _digits_of_image(image: Image.Image, raw: bytes | None, as_number: bool, classify: Classify) -> list[_Digit]:
@@ -73,7 +88,7 @@ def _digits_of_image(image: Image.Image, raw: bytes | None, as_number: bool, cla
         raise TooManyDigits(
             f"The canvas is {image.width}x{image.height} pixels; a number's may have at most {limit:,} pixels."
         )
-    pieces = segmentation.split_number(image, _scorer(classify), settings.DIGITS_MAX_NUMBER_DIGITS)
+    pieces = segmentation.split_number(image, _reader(classify), settings.DIGITS_MAX_NUMBER_DIGITS)
     return _digits_of_pieces(pieces)
 
 
@@ -219,7 +234,7 @@ def resplit(submission: Submission, digits: int, *, made_by=None, classify: Clas
     if new is None:
         with submission.image.open("rb") as file:
             image = open_image(file.read())
-        new = _digits_of_pieces(segmentation.resplit(image, scorer, digits, limit))
+        new = _digits_of_pieces(segmentation.resplit(image, _reader(read), digits, limit))
     inputs = np.stack([d.model_input for d in new])
     predictions = read(inputs)
     now = timezone.now()

@@ -172,7 +172,7 @@ def test_a_flat_line_across_a_number_canvas_is_one_group(model) -> None:
 @pytest.mark.parametrize("step", [1.2, 0.75])
 def test_touching_digits_in_a_picture_are_cut_apart(step: float, model) -> None:
     picture = S.render(number("305", step, 4.0))
-    images = segmentation.split_number(picture, model)
+    images = segmentation.split_number(picture, model.reading)
     read = model(np.stack([preprocess(i) for i in images])).argmax(axis=1)
     assert "".join(map(str, read)) == "305"
 
@@ -184,7 +184,7 @@ def test_pairs_drawn_touching_are_read_as_two_digits_from_the_picture_alone(mode
 
     right = 0
     for pair in (f"{a}{b}" for a in range(10) for b in range(10)):
-        images = segmentation.split_number(draw_number(pair, spacing=0.4), model)
+        images = segmentation.split_number(draw_number(pair, spacing=0.4), model.reading)
         right += "".join(str(int(d)) for d in model(np.stack([preprocess(i) for i in images])).argmax(axis=1)) == pair
     assert right >= 92
 
@@ -193,7 +193,7 @@ def test_too_many_separate_digits_are_refused(model) -> None:
     bars = [[[0.02 + 0.06 * i, 0.2, 10 * i], [0.02 + 0.06 * i, 0.8, 10 * i + 5]] for i in range(16)]
     drawing = S.from_points(bars, aspect=6.0)
     with pytest.raises(segmentation.TooManyDigits, match="at most 12"):
-        segmentation.segment(S.render(drawing), model)
+        segmentation.segment(S.render(drawing), model.reading)
 
 
 def test_the_cost_is_bounded_for_a_scribbled_picture(model) -> None:
@@ -204,7 +204,7 @@ def test_the_cost_is_bounded_for_a_scribbled_picture(model) -> None:
     _, drawing = scribble_png()
     picture = S.render(drawing)
     start = time.perf_counter()
-    result = segmentation.segment(picture, model)
+    result = segmentation.segment(picture, model.reading)
     assert time.perf_counter() - start < 5.0
     assert result.candidates <= segmentation.MAX_CUTS * segmentation.MAX_ATOMS
 

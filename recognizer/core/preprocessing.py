@@ -160,7 +160,7 @@ def _overlap(a: tuple[int, int], b: tuple[int, int]) -> float:
     return max(0, shared) / max(1, min(a[1] - a[0], b[1] - b[0]))
 
 
-def split_digits(image: Image.Image, max_digits: int | None = None) -> list[Image.Image]:
+def split_digits(image: Image.Image, max_digits: int | None = None, ink: np.ndarray | None = None) -> list[Image.Image]:
     """The digits of a number written side by side, left to right, each as its own image (dark ink on white).
 
     Connected pieces of ink belong to the same digit when they overlap horizontally by at least
@@ -171,9 +171,10 @@ def split_digits(image: Image.Image, max_digits: int | None = None) -> list[Imag
 
     With ``max_digits``, a drawing of more digits than that (or of more than ``MARKS_PER_DIGIT`` separate marks per
     digit) raises :class:`TooManyDigits` as soon as it is known, before the costly part: cutting out each digit costs
-    a pass over the whole image, so the work is bounded by ``max_digits`` passes.
+    a pass over the whole image, so the work is bounded by ``max_digits`` passes. ``ink``: the image's
+    :func:`ink_map`, when the caller has it already.
     """
-    ink = ink_map(image)
+    ink = ink_map(image) if ink is None else ink
     mask = significant_ink(ink).astype(np.uint8)
     if int(mask.sum()) < MIN_INK_PIXELS:
         raise EmptyDrawing("The canvas is empty: draw a digit first.")
