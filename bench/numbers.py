@@ -256,7 +256,8 @@ def run(numbers: int, with_split_digits: bool, seed: int = 14) -> dict:
                 times["segmentation"].append(time.perf_counter() - start)
                 counts["segmentation"] += got == truth
                 start = time.perf_counter()
-                got = read_number([S.render(d) for d in grouping.split_drawing(drawing, model, preprocess)], model)
+                groups = grouping.split_drawing(drawing, model.reading, preprocess)
+                got = read_number([S.render(d) for d in groups], model)
                 times["strokes"].append(time.perf_counter() - start)
                 counts["strokes"] += got == truth
             results[(source, case)] = {
@@ -303,7 +304,7 @@ def main() -> None:
         ("segmentation", lambda: segmentation.split_number(picture, model.reading)),
         (
             "strokes (grouping + render)",
-            lambda: [S.render(d) for d in grouping.split_drawing(drawing, model, preprocess)],
+            lambda: [S.render(d) for d in grouping.split_drawing(drawing, model.reading, preprocess)],
         ),
     ):
         if name == "split_digits" and args.skip_split_digits:

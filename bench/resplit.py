@@ -92,8 +92,8 @@ def main() -> None:
     strokes = (("digit_strokes pairs, 0.3 apart", pair, S.parse(digit_strokes(pair, 0.3))) for pair in pairs)
     counts |= tally(
         strokes,
-        lambda drawing: render_all(grouping.split_drawing(drawing, model, preprocess)),
-        lambda drawing, n: render_all(grouping.regroup(drawing, n, model, preprocess)),
+        lambda drawing: render_all(grouping.split_drawing(drawing, model.reading, preprocess)),
+        lambda drawing, n: render_all(grouping.regroup(drawing, n, model.reading, preprocess)),
     )
     share = lambda part, total: f"{part} ({part / total:.0%})"  # noqa: E731
     rows = [

@@ -59,14 +59,10 @@ class _Digit:
     strokes: bytes | None = None
 
 
-def _scorer(classify: Classify) -> Callable[[np.ndarray], np.ndarray]:
-    """The model as the stroke grouping wants it: a batch of 28x28 inputs in, their probabilities (N, 10) out."""
-    return lambda inputs: np.array([p.probabilities for p in classify(inputs)])
-
-
 def _reader(classify: Classify) -> segmentation.Scorer:
-    """The model as the picture's cuts want it: the probabilities and, when the model gives them, the distances to
-    the digits it learnt (a piece far from every digit is likely two merged digits, or half of one)."""
+    """The model as the splitters (the picture's cuts, the strokes' grouping) want it: the probabilities and, when
+    the model gives them, the distances to the digits it learnt (a piece far from every digit is likely two merged
+    digits, or part of one)."""
 
     def read(inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         predictions = classify(inputs)
@@ -102,7 +98,7 @@ def _digits_of_strokes(drawing: core_strokes.Drawing, as_number: bool, classify:
         image = core_strokes.render(drawing)
         return [_Digit(as_png(image), preprocess(image), core_strokes.encode(drawing))]
     return _digits_of_groups(
-        grouping.split_drawing(drawing, _scorer(classify), preprocess, settings.DIGITS_MAX_NUMBER_DIGITS)
+        grouping.split_drawing(drawing, _reader(classify), preprocess, settings.DIGITS_MAX_NUMBER_DIGITS)
     )
 
 
@@ -225,7 +221,7 @@ def resplit(submission: Submission, digits: int, *, made_by=None, classify: Clas
         submission.ordered_drawings = current
         return submission
     read = classify or serving.predict_batch
-    scorer, limit = _scorer(read), settings.DIGITS_MAX_NUMBER_DIGITS
+    scorer, limit = _reader(read), settings.DIGITS_MAX_NUMBER_DIGITS
     new = None
     if submission.strokes is not None:
         strokes = core_strokes.decode(bytes(submission.strokes))
@@ -234,7 +230,7 @@ def resplit(submission: Submission, digits: int, *, made_by=None, classify: Clas
     if new is None:
         with submission.image.open("rb") as file:
             image = open_image(file.read())
-        new = _digits_of_pieces(segmentation.resplit(image, _reader(read), digits, limit))
+        new = _digits_of_pieces(segmentation.resplit(image, scorer, digits, limit))
     inputs = np.stack([d.model_input for d in new])
     predictions = read(inputs)
     now = timezone.now()

@@ -117,7 +117,7 @@ def test_strokes_are_grouped_into_digits_even_when_they_overlap(step: float, mod
     drawing = number("4175", step, 5.0)
     groups = grouping.group_strokes(drawing)
     assert [len(g) for g in groups] == [2, 1, 1, 1]
-    scored = grouping.split_drawing(drawing, model, preprocess)
+    scored = grouping.split_drawing(drawing, model.reading, preprocess)
     read = model(np.stack([preprocess(S.render(d)) for d in scored])).argmax(axis=1)
     assert "".join(map(str, read)) == "4175"
 
@@ -131,7 +131,7 @@ def _strokes_in_slot(parts: list[list[tuple[float, float]]], left: float, width:
 
 
 def _read_strokes(drawing: S.Drawing, model) -> str:
-    digits = grouping.split_drawing(drawing, model, preprocess)
+    digits = grouping.split_drawing(drawing, model.reading, preprocess)
     return "".join(str(int(d)) for d in model(np.stack([preprocess(S.render(d)) for d in digits])).argmax(axis=1))
 
 
@@ -163,7 +163,7 @@ def test_a_late_stroke_joins_the_digit_it_lies_in() -> None:
 def test_a_flat_line_across_a_number_canvas_is_one_group(model) -> None:
     """No stroke fits one digit's width, so the model has no candidate to read: the rules group it."""
     line = S.from_points([[[0.05, 0.5, 0], [0.95, 0.5, 300]]], aspect=2.0)
-    assert len(grouping.split_drawing(line, model, preprocess)) == 1
+    assert len(grouping.split_drawing(line, model.reading, preprocess)) == 1
 
 
 # ---------------------------------------------------------------- segmenting pictures

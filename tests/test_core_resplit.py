@@ -103,27 +103,35 @@ def test_resplitting_reads_no_more_candidates_than_the_bound(model) -> None:
 
 
 def test_strokes_grouped_as_one_digit_come_apart_when_told_there_are_two(model) -> None:
-    drawing = S.parse(digit_strokes("77", spacing=0.3))  # the second 7 starts inside the first
-    assert len(grouping.split_drawing(drawing, model, preprocess)) == 1
-    digits = grouping.regroup(drawing, 2, model, preprocess)
-    assert read_strokes(digits, model) == "77"
+    drawing = S.parse(digit_strokes("71", spacing=0.1))  # the 1 starts inside the 7
+    assert len(grouping.split_drawing(drawing, model.reading, preprocess)) == 1
+    digits = grouping.regroup(drawing, 2, model.reading, preprocess)
+    assert read_strokes(digits, model) == "71"
     assert sorted(len(d.strokes) for d in digits) == [1, 1]
+
+
+def test_strokes_read_as_one_sure_digit_are_parted_by_the_models_distance(model) -> None:
+    """Two 7s, the second begun inside the first: together they read as a sure 7, so the probabilities alone group
+    them as one; far from every digit the model learnt, they are parted with the distance (grouping's scores)."""
+    drawing = S.parse(digit_strokes("77", spacing=0.3))
+    assert read_strokes(grouping.split_drawing(drawing, model, preprocess), model) == "7"
+    assert read_strokes(grouping.split_drawing(drawing, model.reading, preprocess), model) == "77"
 
 
 def test_strokes_regrouped_into_one_digit_keep_every_stroke(model) -> None:
     drawing = S.parse(digit_strokes("45", spacing=1.0))
-    (whole,) = grouping.regroup(drawing, 1, model, preprocess)
+    (whole,) = grouping.regroup(drawing, 1, model.reading, preprocess)
     assert len(whole.strokes) == len(drawing.strokes)
 
 
 def test_strokes_regrouped_into_three_keep_the_digits_together(model) -> None:
     drawing = S.parse(digit_strokes("407", spacing=0.5))
-    assert read_strokes(grouping.regroup(drawing, 3, model, preprocess), model) == "407"
+    assert read_strokes(grouping.regroup(drawing, 3, model.reading, preprocess), model) == "407"
 
 
 def test_more_digits_than_strokes_cannot_be_grouped(model) -> None:
     drawing = S.parse(digit_strokes("0"))
     with pytest.raises(CannotSplit, match="1 strokes cannot be grouped into 2 digits"):
-        grouping.regroup(drawing, 2, model, preprocess)
+        grouping.regroup(drawing, 2, model.reading, preprocess)
     with pytest.raises(CannotSplit, match="1 to 12 digits"):
-        grouping.regroup(drawing, 0, model, preprocess)
+        grouping.regroup(drawing, 0, model.reading, preprocess)

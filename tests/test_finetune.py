@@ -378,8 +378,12 @@ def test_finetune_command_trains_judges_registers_and_activates(small_model, sta
     small_model.metrics["temperature"] = 1.3  # its calibration, which the fine-tuned version inherits
     small_model.save(update_fields=["metrics"])
 
-    keras.utils.set_random_seed(1)  # dropout, with --seed's replay sample: the same candidate on every run
-    call_command("finetune", replay=2000, epochs=1, seed=1)
+    keras.utils.set_random_seed(1)  # dropout, with --seed's replay sample
+    # Enough replay that the candidate clearly beats the weak model: TensorFlow's threaded kernels are not
+    # bit-reproducible, so the small model differs a little run to run (92.7-94.5% here), and with 2,000 replayed
+    # images the candidate once came out one image worse (94.45% -> 94.40%) and was rightly refused. With 6,000:
+    # +1.75 points from 92.65% and from 94.20%.
+    call_command("finetune", replay=6000, epochs=1, seed=1)
 
     run = TrainingRun.objects.get(kind=TrainingRun.Kind.FINETUNE)
     assert run.status == RunStatus.SUCCEEDED, run.message
@@ -388,7 +392,7 @@ def test_finetune_command_trains_judges_registers_and_activates(small_model, sta
     assert version.parent == small_model
     assert run.base_version == small_model
     assert "manage.py finetune" in version.training_command
-    assert run.mnist_samples == 2000
+    assert run.mnist_samples == 6000
     assert run.correction_samples + run.heldout_samples == 120
     assert run.heldout_samples > 0
     for metrics in (run.metrics_before, run.metrics_after):

@@ -123,7 +123,7 @@ class Segmentation:
         return [p.image for p in self.pieces]
 
 
-def _read(scorer: Scorer, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+def read(scorer: Scorer, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """The scorer's probabilities and distances (None when it gives none), as float64 arrays."""
     out = scorer(inputs)
     probabilities, distances = out if isinstance(out, tuple) else (out, None)
@@ -131,6 +131,12 @@ def _read(scorer: Scorer, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray | 
         np.asarray(probabilities, dtype=np.float64),
         None if distances is None else np.asarray(distances, dtype=np.float64).reshape(-1),
     )
+
+
+def far_penalty(distances: np.ndarray | None, k: int) -> float:
+    """What candidate ``k``'s distance to the digits the model learnt costs (none without distances): ``FAR_PENALTY``
+    per unit beyond ``NEAR``. Shared by these cuts and the stroke grouping (:mod:`recognizer.core.grouping`)."""
+    return 0.0 if distances is None else FAR_PENALTY * max(0.0, float(distances[k]) - NEAR)
 
 
 def _brush(mask: np.ndarray) -> float:
@@ -286,13 +292,12 @@ def segment(
             shapes.append(((cols[-1] - cols[0] + 1) / height, (rows[-1] - rows[0] + 1) / height))
     if not spans:
         raise EmptyDrawing("The canvas is empty: draw a digit first.")
-    probabilities, distances = _read(scorer, np.stack(inputs))
+    probabilities, distances = read(scorer, np.stack(inputs))
     scores: dict[tuple[int, int], tuple[float, int]] = {}
     for k, ((i, j), (w, h)) in enumerate(zip(spans, shapes, strict=True)):
         score = math.log(max(float(probabilities[k].max()), FLOOR))
         score -= WIDTH_PENALTY * max(0.0, w - MAX_WIDTH) + HEIGHT_PENALTY * max(0.0, MIN_HEIGHT - h) / MIN_HEIGHT
-        if distances is not None:
-            score -= FAR_PENALTY * max(0.0, float(distances[k]) - NEAR)
+        score -= far_penalty(distances, k)
         scores[(i, j)] = (score, k)
 
     # best[j][n]: the best total for the ink left of cut j in n digits.
@@ -371,7 +376,7 @@ def split_number(image: Image.Image, scorer: Scorer, max_digits: int = MAX_DIGIT
     """
     ink = ink_map(image)
     pieces = split_digits(image, max_digits, ink=ink)
-    probabilities, _ = _read(scorer, np.stack([preprocess(piece) for piece in pieces]))
+    probabilities, _ = read(scorer, np.stack([preprocess(piece) for piece in pieces]))
     line = max(piece.height for piece in pieces)
     sure = all(
         p.max() >= SURE and piece.width <= SURE_WIDTH * line and piece.height >= MIN_HEIGHT * line
