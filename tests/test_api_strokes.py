@@ -95,6 +95,8 @@ MALFORMED = {
     "pressure above 1": {"strokes": [[[0.5, 0.5, 0, 1.5]]]},
     "an unknown pointer": _with(lambda s: s.__setitem__("pointer", "trackball")),
     "a pointer that is not a string": _with(lambda s: s.__setitem__("pointer", {})),
+    "a null pointer (the schema fuzz found it accepted)": _with(lambda s: s.__setitem__("pointer", None)),
+    "a null aspect": _with(lambda s: s.__setitem__("aspect", None)),
     "an aspect of 0": _with(lambda s: s.__setitem__("aspect", 0)),
     "an unknown field": _with(lambda s: s.__setitem__("colour", "red")),
     "too many strokes": {"strokes": [[[0.5, 0.5, i]] for i in range(core_strokes.MAX_STROKES + 1)]},

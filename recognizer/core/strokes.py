@@ -105,8 +105,7 @@ def parse(data: Any) -> Drawing:
     aspect = _number(data.get("aspect", 1.0), "The canvas aspect (width / height)")
     if not MIN_ASPECT <= aspect <= MAX_ASPECT:
         raise InvalidStrokes(f"The canvas aspect (width / height) must be between {MIN_ASPECT} and {MAX_ASPECT}.")
-    pointer = data.get("pointer")
-    pointer = "unknown" if pointer is None else pointer
+    pointer = data.get("pointer", "unknown")  # absent is unknown; null is no pointer type (the schema says a string)
     if not isinstance(pointer, str) or pointer not in POINTER_TYPES:
         raise InvalidStrokes(f"The pointer type must be one of: {', '.join(POINTER_TYPES)}.")
     raw = data.get("strokes")
