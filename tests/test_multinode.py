@@ -10,6 +10,7 @@ The tests run in order on one cluster; the last one kills a web node.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import http.cookiejar
 import json
 import os
@@ -219,7 +220,7 @@ def predict(base: str, image: str) -> Answer:
         return Answer(
             sent, status, json.loads(body) if status == 201 else {"detail": body[:300].decode(errors="replace")}
         )
-    except OSError as exc:
+    except (OSError, http.client.HTTPException) as exc:  # refused, reset, or an answer cut off mid-body
         return Answer(sent, 0, {"detail": repr(exc)})
 
 
@@ -424,9 +425,11 @@ def test_killing_a_web_node_costs_only_its_requests_in_flight(hosts: Cluster) ->
     failed = [a for a in answers if a.status != 201]
     after = [a for a in answers if a.sent > dead_at]
     # At most one request per client can have been in flight to the killed node, each sent before it died; every
-    # request after that went to the other node.
+    # request after that went to the other node. A request in flight ends as nginx's 502, or cut off mid-body when
+    # nginx had already passed the answer's headers on (http.client's IncompleteRead): either way one lost request,
+    # counted here, never a thread that stops sending.
     assert len(failed) <= len(clients), failed
     assert all(a.sent < dead_at for a in failed), failed
-    assert all(a.status == 502 for a in failed), failed
+    assert all(a.status == 502 or "IncompleteRead" in a.body["detail"] for a in failed), failed
     assert len(after) >= 10
     assert all(a.status == 201 for a in after)
