@@ -1,0 +1,179 @@
+"""Would stronger augmentation, or digits drawn from fonts, teach the model other hands? A cheap probe before a
+50-minute training run.
+
+    DIGITS_MNIST_DIR=../shared/mnist .venv/bin/python -m bench.augment_probe [--epochs 2]
+
+The shipped digits-v2 is fine-tuned for ``--epochs`` on MNIST's 60,000 training images (through the product's
+preprocessing) under each variant, with the same schedule (Adam, cosine from 5e-4 to 0, batch 128) and seed, and
+each result reads the sets of :mod:`bench.accuracy` (the shared sets whole, 600 canvas-sweep digits x 9 brushes):
+
+* **today's augmentation** (:mod:`training.ml.augment`), the control: what fine-tuning alone changes;
+* **+ warp, thicker**: each image also bent by a smooth random field (a 4x4 grid of offsets, 0.8 px standard
+  deviation, bicubic; elastic distortion after Simard et al. 2003) and slanted by a shear of up to ±0.2, and strokes
+  thickened by up to 3 px (a 4x4 dilation for 6% of the images) besides today's 1-2 px;
+* **+ warp, thicker, font digits**: the same, with 6,000 digits drawn from the DejaVu fonts (pen along the glyph's
+  centre lines, or filled) added to the training images: 1s with a flag and a base, which MNIST's writers rarely
+  make and the other writers' errors are full of.
+
+The figures answer whether these are worth a full training run; the fit time is per variant on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import accuracy  # noqa: E402
+from bench.common import Machine, markdown_table, setup_django, write_result  # noqa: E402
+
+SHIPPED = ROOT / "recognizer" / "default_model" / "digits-v2.keras"
+SHIPPED_NAME = "digits-v2 as shipped"
+FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+FONT_DIGITS = 6000
+SETS = ("MNIST test", "optdigits windep", "semeion", "hwd-1000", "canvas sweep")
+
+
+def warp(images, alpha: float = 0.8, grid: int = 4, shear: float = 0.2):
+    """A batch (N, 28, 28, 1) bent by a smooth random displacement field and slanted by a random shear."""
+    import tensorflow as tf
+
+    n = tf.shape(images)[0]
+    field = tf.image.resize(tf.random.normal((n, grid, grid, 2)) * alpha, (28, 28), method="bicubic")
+    ys, xs = tf.meshgrid(tf.range(28.0), tf.range(28.0), indexing="ij")
+    slant = tf.random.uniform((n, 1, 1), -shear, shear)
+    return _bilinear(images, ys[None] + field[..., 0], xs[None] + field[..., 1] + slant * (ys[None] - 13.5))
+
+
+def _bilinear(images, sy, sx):
+    """``images`` (N, H, W, 1) sampled at float coordinates (N, H, W), zero outside."""
+    import tensorflow as tf
+
+    padded = tf.pad(images[..., 0], [[0, 0], [1, 1], [1, 1]])
+    last = tf.cast(tf.shape(images)[1] + 1, tf.float32)
+    y0, x0 = tf.floor(sy), tf.floor(sx)
+    wy, wx = sy - y0, sx - x0
+
+    def at(y, x):
+        index = tf.stack([tf.clip_by_value(y + 1, 0, last), tf.clip_by_value(x + 1, 0, last)], -1)
+        return tf.gather_nd(padded, tf.cast(index, tf.int32), batch_dims=1)
+
+    top = at(y0, x0) * (1 - wx) + at(y0, x0 + 1) * wx
+    bottom = at(y0 + 1, x0) * (1 - wx) + at(y0 + 1, x0 + 1) * wx
+    return (top * (1 - wy) + bottom * wy)[..., None]
+
+
+def stronger_batch(augmenter, images):
+    """Today's geometry, then the warp, then thickness from -1 to +3 px."""
+    import tensorflow as tf
+
+    images = warp(augmenter(images, training=True))
+    thicker = [tf.nn.max_pool2d(images, k, 1, "SAME") for k in (2, 3, 4)]
+    thin = -tf.nn.max_pool2d(-images, 2, 1, "SAME")
+    c = tf.random.uniform((tf.shape(images)[0], 1, 1, 1))
+    out = tf.where(c < 0.22, thicker[0], tf.where(c < 0.34, thicker[1], tf.where(c < 0.4, thicker[2], images)))
+    return tf.clip_by_value(tf.where((c >= 0.4) & (c < 0.5), thin, out), 0.0, 255.0)
+
+
+def font_digits(count: int, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` digits from the DejaVu fonts, drawn with a pen along their centre lines or filled, preprocessed."""
+    import cv2
+    from PIL import Image, ImageDraw, ImageFont
+
+    from recognizer.core import strokes as S
+    from recognizer.core.preprocessing import preprocess
+    from training.ml.outliers import CANVAS, _ink_image, _skeleton
+
+    fonts = sorted(FONT_DIR.glob("DejaVu[SM]*.ttf"))
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    while len(images) < count:
+        digit = int(rng.integers(10))
+        font = ImageFont.truetype(str(fonts[rng.integers(len(fonts))]), int(CANVAS * rng.uniform(0.5, 0.8)))
+        glyph = Image.new("L", (CANVAS, CANVAS), 0)
+        ImageDraw.Draw(glyph).text((CANVAS / 2, CANVAS / 2), str(digit), fill=255, font=font, anchor="mm")
+        mask = (np.asarray(glyph.rotate(rng.uniform(-12, 12), resample=Image.BILINEAR)) > 127).astype(np.uint8) * 255
+        if rng.random() < 2 / 3:
+            brush = max(2, round(CANVAS * S.BRUSH_FRACTION * rng.uniform(0.4, 1.0)))
+            mask = cv2.dilate(_skeleton(mask), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (brush, brush)))
+        image = preprocess(_ink_image(mask))
+        if image.max() > 0:
+            images.append(image)
+            labels.append(digit)
+    return np.stack(images), np.array(labels)
+
+
+def probe(variant: str, x: np.ndarray, y: np.ndarray, epochs: int, evaluation: dict) -> dict:
+    """Fine-tune a fresh copy of digits-v2 under ``variant`` (none for digits-v2 as shipped); its accuracy per set
+    and fit time. The stronger augmentation replaces ``training.ml.fit``'s batch augmentation for that run only."""
+    import keras
+
+    from training.ml import fit as training_fit
+    from training.ml.augment import augment_batch
+    from training.ml.model import compile_model
+
+    keras.utils.set_random_seed(0)
+    model = keras.models.load_model(SHIPPED, compile=False)
+    row: dict = {"fit s": None}
+    if variant != SHIPPED_NAME:
+        training_fit.augment_batch = augment_batch if variant == "today's augmentation" else stronger_batch
+        compile_model(model, keras.optimizers.schedules.CosineDecay(5e-4, int(np.ceil(len(x) / 128)) * epochs))
+        started = time.perf_counter()
+        try:
+            training_fit.fit(model, x, y, epochs=epochs, batch_size=128, decay="optimizer", verbose=2)
+        finally:
+            training_fit.augment_batch = augment_batch
+        row["fit s"] = time.perf_counter() - started
+    for name, (inputs, labels) in evaluation.items():
+        predicted = model.predict(inputs.astype(np.float32)[..., None], batch_size=512, verbose=0).argmax(axis=1)
+        row[name] = float(np.mean(predicted == labels))
+        row[name + " 1s"] = float(np.mean(predicted[labels == 1] == 1))
+    print(variant, row, flush=True)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=2)
+    args = parser.parse_args()
+    setup_django()
+    machine = Machine()
+    from bench.handwriting_sets import MNIST_DIR
+    from recognizer.core.preprocessing import preprocess
+    from training.ml.fit import prepare_images
+    from training.ml.mnist import load_mnist
+
+    evaluation = {}
+    for labelled in accuracy.load_sets(quick=False, sweep_digits=600):
+        if labelled.name in SETS:
+            evaluation[labelled.name] = (np.stack([preprocess(i) for i in labelled.images]), labelled.labels)
+    mnist = load_mnist(MNIST_DIR)
+    x, y = prepare_images(mnist.x_train), mnist.y_train
+    fx, fy = font_digits(FONT_DIGITS)
+    variants = {
+        SHIPPED_NAME: (x, y),
+        "today's augmentation": (x, y),
+        "+ warp, thicker": (x, y),
+        "+ warp, thicker, font digits": (np.concatenate([x, fx]), np.concatenate([y, fy])),
+    }
+    rows = {name: probe(name, vx, vy, args.epochs, evaluation) for name, (vx, vy) in variants.items()}
+    pct = lambda v: f"{v:.2%}"  # noqa: E731
+    seconds = lambda v: f"{v:.0f} s" if v else "-"  # noqa: E731
+    table = markdown_table(
+        [f"fine-tune ({args.epochs} epochs)", *evaluation, "fit"],
+        [
+            (name, *(f"{pct(r[s])} (1s {pct(r[s + ' 1s'])})" for s in evaluation), seconds(r["fit s"]))
+            for name, r in rows.items()
+        ],
+    )
+    write_result("augment_probe", "Augmentation probe: fine-tunes of digits-v2", machine, [__doc__.strip(), table])
+
+
+if __name__ == "__main__":
+    main()
