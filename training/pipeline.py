@@ -31,6 +31,8 @@ class TrainOptions:
     epochs: int = 15
     batch_size: int = 128
     learning_rate: float = 2e-3
+    label_smoothing: float = 0.0
+    ema: bool = False
     subset: int | None = None
     name: str | None = None
     activate: bool = True
@@ -49,6 +51,8 @@ def train_from_scratch(
             "epochs": options.epochs,
             "batch_size": options.batch_size,
             "learning_rate": options.learning_rate,
+            "label_smoothing": options.label_smoothing,
+            "ema": options.ema,
             "subset": options.subset,
         },
     )
@@ -66,7 +70,7 @@ def train_from_scratch(
                 run.save(update_fields=["mnist_samples"])
             with recorder.timed("train"):
                 recorder.stage(3, f"training on {len(x_train)} MNIST images for {options.epochs} epochs")
-                model = build_model(options.learning_rate)
+                model = build_model(options.learning_rate, options.label_smoothing, options.ema)
                 history = fit(
                     model,
                     x_train,

@@ -11,9 +11,14 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+#: Momentum of the weights' exponential moving average (``ema``): an average over about the last 1,000 steps, two
+#: epochs of MNIST at batch 128. Meant for full runs: over a few dozen steps the average is mostly the start.
+EMA_MOMENTUM = 0.999
 
-def build_model(learning_rate: float = 2e-3) -> keras.Model:
-    """A fresh, compiled CNN: uint8-range 28x28x1 input, softmax over the ten digits."""
+
+def build_model(learning_rate: float = 2e-3, label_smoothing: float = 0.0, ema: bool = False) -> keras.Model:
+    """A fresh, compiled CNN: uint8-range 28x28x1 input, softmax over the ten digits; ``label_smoothing`` and ``ema``
+    as :func:`compile_model`."""
     inputs = keras.Input(shape=(28, 28, 1), name="digit")
     x = layers.Rescaling(1.0 / 255.0)(inputs)
     for filters in (32, 64):
@@ -36,20 +41,29 @@ def build_model(learning_rate: float = 2e-3) -> keras.Model:
     x = layers.Dropout(0.3)(x)
     outputs = layers.Dense(10, activation="softmax", name="probabilities")(x)
     model = keras.Model(inputs, outputs, name="digits_cnn")
-    compile_model(model, learning_rate)
+    compile_model(model, learning_rate, label_smoothing, ema)
     return model
 
 
-def compile_model(model: keras.Model, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule) -> None:
+def compile_model(
+    model: keras.Model,
+    learning_rate: float | keras.optimizers.schedules.LearningRateSchedule,
+    label_smoothing: float = 0.0,
+    ema: bool = False,
+) -> None:
     """(Re)compile with the optimiser and loss used for both training from scratch and fine-tuning.
+
+    A from-scratch run may smooth its targets (``label_smoothing``, a share of each target spread over the ten digits)
+    and train with an exponential moving average of the weights (``ema``; Keras swaps the average in when ``fit``
+    ends): one run of 24 epochs with both (0.1, EMA) read MNIST test at 99.75% (README, "Training").
 
     The targets are dense distributions over the ten digits (:func:`training.ml.fit.dense_targets`): one-hot for a
     digit, which makes the loss the same as sparse cross-entropy on its label, and uniform for a drawing people said
     is not a digit (outlier exposure).
     """
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.CategoricalCrossentropy(),
+        optimizer=keras.optimizers.Adam(learning_rate, use_ema=ema, ema_momentum=EMA_MOMENTUM),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
         metrics=[DigitAccuracy()],
     )
 

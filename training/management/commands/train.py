@@ -16,6 +16,12 @@ class Command(BaseCommand):
         parser.add_argument("--epochs", type=int, default=15)
         parser.add_argument("--batch-size", type=int, default=128)
         parser.add_argument("--learning-rate", type=float, default=2e-3)
+        parser.add_argument(
+            "--label-smoothing", type=float, help="Spread this share of each target over the ten digits (e.g. 0.1)."
+        )
+        parser.add_argument(
+            "--ema", action="store_true", help="Keep a moving average of the weights and keep it (full runs only)."
+        )
         parser.add_argument("--name", help="Version name (default: mnist-<timestamp>).")
         parser.add_argument("--subset", type=int, help="Train on only the first N training images (quick runs).")
         parser.add_argument("--mnist-dir", type=Path, help="Directory of the MNIST IDX files (default: setting).")
@@ -28,10 +34,10 @@ class Command(BaseCommand):
     def command_line(options: dict) -> str:
         """The command that reproduces this run, from the options it actually used (also under call_command)."""
         words = ["python", "manage.py", "train"]
-        for option in ("epochs", "batch_size", "learning_rate", "name", "subset", "mnist_dir"):
+        for option in ("epochs", "batch_size", "learning_rate", "label_smoothing", "name", "subset", "mnist_dir"):
             if options.get(option) is not None:
                 words += [f"--{option.replace('_', '-')}", str(options[option])]
-        words += [f"--{flag.replace('_', '-')}" for flag in ("no_activate", "save_default") if options.get(flag)]
+        words += [f"--{flag.replace('_', '-')}" for flag in ("ema", "no_activate", "save_default") if options.get(flag)]
         return shlex.join(words)
 
     def handle(self, *args, **options) -> None:
@@ -43,6 +49,8 @@ class Command(BaseCommand):
                 epochs=options["epochs"],
                 batch_size=options["batch_size"],
                 learning_rate=options["learning_rate"],
+                label_smoothing=options["label_smoothing"] or 0.0,
+                ema=options["ema"],
                 subset=options["subset"],
                 name=options["name"],
                 activate=not options["no_activate"],
