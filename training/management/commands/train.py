@@ -20,7 +20,9 @@ class Command(BaseCommand):
             "--label-smoothing", type=float, help="Spread this share of each target over the ten digits (e.g. 0.1)."
         )
         parser.add_argument(
-            "--ema", action="store_true", help="Keep a moving average of the weights and keep it (full runs only)."
+            "--ema",
+            action="store_true",
+            help="Train with a moving average of the weights and end with it (full runs only).",
         )
         parser.add_argument("--name", help="Version name (default: mnist-<timestamp>).")
         parser.add_argument("--subset", type=int, help="Train on only the first N training images (quick runs).")
