@@ -36,7 +36,9 @@ class Command(BaseCommand):
 
         if keras_file.suffix != ".keras" or not keras_file.is_file():
             raise CommandError(f"{keras_file} is not a saved .keras model.")
-        model = keras.models.load_model(keras_file)
+        # Only the weights are exported: not compiled, so a model saved with the project's own metric loads in a
+        # process that never imported it.
+        model = keras.models.load_model(keras_file, compile=False)
         mnist = load_mnist(Path(mnist_dir or settings.DIGITS_MNIST_DIR))
         digits = prepare_images(mnist.x_train), mnist.y_train
         target = keras_file.with_suffix(".tflite")
