@@ -27,10 +27,11 @@ import numpy as np
 
 from bench import handwriting_sets as hw
 from bench.common import ROOT, Machine, markdown_table, pyplot, write_result
+from recognizer.core import shipped
 from recognizer.core.calibration import apply_temperature, expected_calibration_error, fit_temperature
 
 NAME = "accuracy"
-DEFAULT_MODEL = ROOT / "recognizer" / "default_model" / "digits-v2.tflite"
+DEFAULT_MODEL = shipped.model_file()
 CONFIDENT = 0.9
 #: The page says "not sure" below this confidence (``DIGITS_LOW_CONFIDENCE``'s default).
 LOW_CONFIDENCE = 0.7

@@ -32,9 +32,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench import accuracy  # noqa: E402
 from bench.common import Machine, markdown_table, setup_django, write_result  # noqa: E402
+from recognizer.core import shipped  # noqa: E402
 
-SHIPPED = ROOT / "recognizer" / "default_model" / "digits-v2.keras"
-SHIPPED_NAME = "digits-v2 as shipped"
+SHIPPED = shipped.model_file("keras_file")
+SHIPPED_NAME = f"{shipped.metadata()['name']} as shipped"
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONT_DIGITS = 6000
 SETS = ("MNIST test", "optdigits windep", "semeion", "hwd-1000", "canvas sweep")

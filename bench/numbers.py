@@ -35,11 +35,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import Machine, markdown_table, pyplot, write_result  # noqa: E402
 from bench.pen_strokes import digit_strokes  # noqa: E402
-from recognizer.core import grouping, segmentation  # noqa: E402
+from recognizer.core import grouping, segmentation, shipped  # noqa: E402
 from recognizer.core import strokes as S  # noqa: E402
 from recognizer.core.preprocessing import preprocess, split_digits  # noqa: E402
 
-MODEL = ROOT / "recognizer" / "default_model" / "digits-v2.tflite"
+MODEL = shipped.model_file()
 HANDWRITING = ROOT.parent / "shared" / "handwriting"
 MNIST = ROOT.parent / "shared" / "mnist"
 HEIGHT = 280

@@ -10,7 +10,6 @@ model's errors are among them, the accuracy of the answers given as certain, and
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -46,19 +45,18 @@ def main() -> None:
     django.setup()
     from django.conf import settings
 
+    from recognizer.core import shipped
     from recognizer.core.classifier import Classifier
     from recognizer.core.uncertainty import Reason, judge
-    from recognizer.registry import DEFAULT_MODEL_DIR
     from training.ml.mnist import load_mnist
 
-    metadata = json.loads((DEFAULT_MODEL_DIR / "metadata.json").read_text())
-    classifier = Classifier((DEFAULT_MODEL_DIR / metadata["tflite_file"]).read_bytes())
+    classifier = Classifier(shipped.model_file().read_bytes())
     mnist = load_mnist(Path(settings.DIGITS_MNIST_DIR))
     mnist_probs = classifier.predict_many(mnist.x_test)
     wrong = mnist_probs.argmax(axis=1) != mnist.y_test
     noise = scribbles()
     noise_probs = classifier.predict_many(noise)
-    print(f"model {metadata['name']}: {wrong.sum()} errors on the {len(wrong)} MNIST test digits")
+    print(f"model {shipped.metadata()['name']}: {wrong.sum()} errors on the {len(wrong)} MNIST test digits")
     for threshold in args.thresholds:
         unsure = np.array([judge(x, p, threshold).uncertain for x, p in zip(mnist.x_test, mnist_probs, strict=True)])
         certain_accuracy = 1 - (wrong & ~unsure).sum() / (~unsure).sum()

@@ -9,18 +9,16 @@ or missing file can never replace a working model.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
+from recognizer.core import shipped
 from recognizer.core.classifier import Classifier, ModelUnavailable
 from recognizer.files import removed_on_failure
 from recognizer.models import ModelVersion
-
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 
 
 class ActivationRefused(RuntimeError):
@@ -99,14 +97,14 @@ def ensure_default_model() -> tuple[ModelVersion, bool]:
     active = ModelVersion.objects.active()
     if active is not None:
         return active, False
-    metadata = json.loads((DEFAULT_MODEL_DIR / "metadata.json").read_text())
+    metadata = shipped.metadata()
     version = ModelVersion.objects.filter(name=metadata["name"]).first()
     created = version is None
     if created:
         version = register_version(
             metadata["name"],
-            DEFAULT_MODEL_DIR / metadata["keras_file"],
-            DEFAULT_MODEL_DIR / metadata["tflite_file"],
+            shipped.model_file("keras_file"),
+            shipped.model_file("tflite_file"),
             metrics=metadata["metrics"],
             confusion_matrix=metadata.get("confusion_matrix"),
             training_command=metadata.get("training_command", ""),

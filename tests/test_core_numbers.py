@@ -14,8 +14,6 @@ from recognizer.core import grouping, open_set, segmentation
 from recognizer.core import strokes as S
 from recognizer.core.preprocessing import preprocess
 
-MODEL = "recognizer/default_model/digits-v2.tflite"
-
 
 @pytest.fixture(scope="module")
 def model():

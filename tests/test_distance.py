@@ -16,14 +16,15 @@ from django.conf import settings
 
 from bench.drawing import data_url, draw_digit
 from bench.non_digits import non_digits
+from recognizer.core import shipped
 from recognizer.core.classifier import Classifier, ModelUnavailable
 from recognizer.core.preprocessing import preprocess
 from recognizer.core.uncertainty import Reason, judge
 from recognizer.models import Drawing
-from recognizer.registry import DEFAULT_MODEL_DIR, sha256_of
+from recognizer.registry import sha256_of
 from tests.support.env import ROOT
 
-SHIPPED = DEFAULT_MODEL_DIR / "digits-v2.tflite"
+SHIPPED = shipped.model_file()
 
 
 @pytest.fixture(scope="module")

@@ -113,11 +113,11 @@ def test_readings() -> None:
 
 
 def test_mnist_metrics_store_the_confidence_quantiles_at_the_serving_temperature(mnist) -> None:
-    from recognizer.registry import DEFAULT_MODEL_DIR
+    from recognizer.core import shipped
     from training.ml.evaluate import mnist_test_metrics
     from training.ml.fit import prepare_images
 
-    content = next(DEFAULT_MODEL_DIR.glob("*.tflite")).read_bytes()
+    content = shipped.model_file().read_bytes()
     x, y = prepare_images(mnist.x_test[:300]), mnist.y_test[:300]
     plain, _ = mnist_test_metrics(content, x, y)
     softened, _ = mnist_test_metrics(content, x, y, temperature=2.0)

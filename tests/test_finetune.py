@@ -21,6 +21,7 @@ from bench.drawing import png_bytes
 from bench.handwriting import render
 from bench.non_digits import FONTS, letter
 from recognizer import registry
+from recognizer.core import shipped
 from recognizer.core.classifier import Classifier
 from recognizer.core.open_set import NOT_A_DIGIT_LABEL
 from recognizer.corrections import CorrectionSet, is_heldout, new_corrections_since, select_corrections
@@ -545,9 +546,10 @@ def test_not_a_digit_corrections_teach_the_model_to_be_unsure_on_them(small_mode
 def test_finetune_outliers_trains_without_corrections_and_saves_the_named_default(
     small_model, small_model_files, open_gate, tmp_path, monkeypatch
 ) -> None:
-    """``--outliers N``: generated non-digits with uniform targets are enough to train on (how digits-v3 was made);
-    the candidate takes ``--name`` and ``--save-default`` writes it as the shipped model."""
-    monkeypatch.setattr(registry, "DEFAULT_MODEL_DIR", tmp_path / "default_model")
+    """``--outliers N``: generated non-digits with uniform targets are enough to train on (the outlier-exposure
+    recipe tried on digits-v2, docs/feedback_loop.md); the candidate takes ``--name`` and ``--save-default`` writes
+    it as the shipped model."""
+    monkeypatch.setattr(shipped, "DEFAULT_MODEL_DIR", tmp_path / "default_model")
     keras.utils.set_random_seed(1)
     flags = {"force": True, "no_activate": True, "save_default": True}
     call_command("finetune", replay=300, epochs=1, seed=1, outliers=300, name="oe", verbosity=0, **flags)

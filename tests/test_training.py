@@ -50,6 +50,27 @@ def test_train_command_trains_evaluates_exports_registers_and_activates(active_m
     assert len(run.history["loss"]) == 2
 
 
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_seeded_run_is_repeatable_so_recipes_can_be_compared_over_seeds(active_model, mnist) -> None:
+    """``train --seed N`` seeds the initial weights, the shuffling and the augmentation: two runs with one seed give
+    the same model (unseeded, each run starts from fresh random weights), and the seed is in the run's command."""
+    flags = {"epochs": 1, "subset": 600, "batch_size": 64, "seed": 7, "no_activate": True, "verbosity": 0}
+    for name in ("first", "second"):
+        call_command("train", name=name, **flags)
+    first, second = (ModelVersion.objects.get(name=name) for name in ("first", "second"))
+    probes = mnist.x_test[:200]
+    readings = []
+    for version in (first, second):
+        with version.tflite_file.open("rb") as fh:
+            readings.append(Classifier(fh.read()).predict(probes))
+    np.testing.assert_allclose(readings[0], readings[1], atol=1e-5)
+    assert first.metrics["mnist_test_accuracy"] == second.metrics["mnist_test_accuracy"]
+    run = TrainingRun.objects.get(result_version=first)
+    assert run.parameters["seed"] == 7
+    assert "--seed 7" in first.training_command
+
+
 def test_label_smoothing_and_ema_are_options_of_a_run_and_its_recorded_command(mnist) -> None:
     """``train --label-smoothing 0.1 --ema``: the loss smooths the targets, and when ``fit`` ends the model holds the
     weights' moving average, not the last step's (Keras starts the average at the first step's weights, and over 16

@@ -13,10 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 from django.conf import settings
 from django.utils import timezone
 
 from recognizer import registry
+from recognizer.core import shipped
 from recognizer.models import ModelVersion, TrainingRun
 from training.ml.evaluate import mnist_test_metrics
 from training.ml.export import export_artifacts
@@ -33,6 +35,8 @@ class TrainOptions:
     learning_rate: float = 2e-3
     label_smoothing: float = 0.0
     ema: bool = False
+    #: Seeds the weights' initialisation, the shuffling and the augmentation (None: fresh weights each run).
+    seed: int | None = None
     subset: int | None = None
     name: str | None = None
     activate: bool = True
@@ -53,6 +57,7 @@ def train_from_scratch(
             "learning_rate": options.learning_rate,
             "label_smoothing": options.label_smoothing,
             "ema": options.ema,
+            "seed": options.seed,
             "subset": options.subset,
         },
     )
@@ -70,6 +75,8 @@ def train_from_scratch(
                 run.save(update_fields=["mnist_samples"])
             with recorder.timed("train"):
                 recorder.stage(3, f"training on {len(x_train)} MNIST images for {options.epochs} epochs")
+                if options.seed is not None:
+                    keras.utils.set_random_seed(options.seed)
                 model = build_model(options.learning_rate, options.label_smoothing, options.ema)
                 history = fit(
                     model,
@@ -80,6 +87,7 @@ def train_from_scratch(
                     validation=(x_test, mnist.y_test),
                     progress=recorder.within(3, 90),
                     verbose=options.verbose,
+                    seed=options.seed or 0,
                 )
             recorder.stage(90, "exporting and evaluating")
             name = options.name or timezone.now().strftime("mnist-%Y%m%d-%H%M%S")
@@ -112,7 +120,7 @@ def train_from_scratch(
 
 def save_as_default(version: ModelVersion) -> Path:
     """Copy a version's artifacts and metadata into the shipped default-model folder (committed to the repository)."""
-    target = registry.DEFAULT_MODEL_DIR
+    target = shipped.DEFAULT_MODEL_DIR
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
-import json
 
 import factory
 from django.core.files.base import ContentFile
@@ -22,9 +21,9 @@ from factory.django import DjangoModelFactory
 from PIL import Image
 
 from bench.drawing import draw_digit, png_bytes
+from recognizer.core import shipped
 from recognizer.core.preprocessing import preprocess
 from recognizer.models import Drawing, ModelVersion, Submission
-from recognizer.registry import DEFAULT_MODEL_DIR
 
 #: Client keys as recognizer.api.authentication makes them (32 letters and digits): data from a few visitors.
 CLIENTS = ("q7XbT2mLw9RkVz4NcP8sHd3JyF6aGe1U", "M4tWn8ZrB2vLx6QpK9cYh3DsJ7fE1gTa", "c3PkR9wX7nTz2LbV6mQy8JsH4dFa1GeU")
@@ -34,8 +33,7 @@ CorrectionStatus = Drawing.CorrectionStatus
 @functools.cache
 def shipped_artifacts() -> dict[str, bytes]:
     """The shipped default model's ``.keras`` and ``.tflite`` bytes, read once."""
-    metadata = json.loads((DEFAULT_MODEL_DIR / "metadata.json").read_text())
-    return {field: (DEFAULT_MODEL_DIR / metadata[field]).read_bytes() for field in ("keras_file", "tflite_file")}
+    return {field: shipped.model_file(field).read_bytes() for field in ("keras_file", "tflite_file")}
 
 
 def _artifact(field: str, suffix: str):

@@ -24,6 +24,9 @@ class Command(BaseCommand):
             action="store_true",
             help="Train with a moving average of the weights and end with it (full runs only).",
         )
+        parser.add_argument(
+            "--seed", type=int, help="Seed the initial weights, shuffling and augmentation (to compare over seeds)."
+        )
         parser.add_argument("--name", help="Version name (default: mnist-<timestamp>).")
         parser.add_argument("--subset", type=int, help="Train on only the first N training images (quick runs).")
         parser.add_argument("--mnist-dir", type=Path, help="Directory of the MNIST IDX files (default: setting).")
@@ -36,7 +39,8 @@ class Command(BaseCommand):
     def command_line(options: dict) -> str:
         """The command that reproduces this run, from the options it actually used (also under call_command)."""
         words = ["python", "manage.py", "train"]
-        for option in ("epochs", "batch_size", "learning_rate", "label_smoothing", "name", "subset", "mnist_dir"):
+        recorded = ("epochs", "batch_size", "learning_rate", "label_smoothing", "seed", "name", "subset", "mnist_dir")
+        for option in recorded:
             if options.get(option) is not None:
                 words += [f"--{option.replace('_', '-')}", str(options[option])]
         words += [f"--{flag.replace('_', '-')}" for flag in ("ema", "no_activate", "save_default") if options.get(flag)]
@@ -53,6 +57,7 @@ class Command(BaseCommand):
                 learning_rate=options["learning_rate"],
                 label_smoothing=options["label_smoothing"] or 0.0,
                 ema=options["ema"],
+                seed=options["seed"],
                 subset=options["subset"],
                 name=options["name"],
                 activate=not options["no_activate"],
