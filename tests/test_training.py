@@ -69,6 +69,9 @@ def test_a_seeded_run_is_repeatable_so_recipes_can_be_compared_over_seeds(active
     run = TrainingRun.objects.get(result_version=first)
     assert run.parameters["seed"] == 7
     assert "--seed 7" in first.training_command
+    from tensorflow.python.framework import config
+
+    assert not config.is_op_determinism_enabled()  # switched off again: it would slow whatever trains next
 
 
 def test_label_smoothing_and_ema_are_options_of_a_run_and_its_recorded_command(mnist) -> None:

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
 from django.conf import settings
 from django.utils import timezone
 
@@ -22,7 +21,7 @@ from recognizer.core import shipped
 from recognizer.models import ModelVersion, TrainingRun
 from training.ml.evaluate import mnist_test_metrics
 from training.ml.export import export_artifacts
-from training.ml.fit import fit, prepare_images
+from training.ml.fit import fit, prepare_images, seeded
 from training.ml.mnist import load_mnist
 from training.ml.model import build_model
 from training.runs import ProgressFn, RunRecorder, claim
@@ -75,20 +74,19 @@ def train_from_scratch(
                 run.save(update_fields=["mnist_samples"])
             with recorder.timed("train"):
                 recorder.stage(3, f"training on {len(x_train)} MNIST images for {options.epochs} epochs")
-                if options.seed is not None:
-                    keras.utils.set_random_seed(options.seed)
-                model = build_model(options.learning_rate, options.label_smoothing, options.ema)
-                history = fit(
-                    model,
-                    x_train,
-                    y_train,
-                    epochs=options.epochs,
-                    batch_size=options.batch_size,
-                    validation=(x_test, mnist.y_test),
-                    progress=recorder.within(3, 90),
-                    verbose=options.verbose,
-                    seed=options.seed or 0,
-                )
+                with seeded(options.seed):
+                    model = build_model(options.learning_rate, options.label_smoothing, options.ema)
+                    history = fit(
+                        model,
+                        x_train,
+                        y_train,
+                        epochs=options.epochs,
+                        batch_size=options.batch_size,
+                        validation=(x_test, mnist.y_test),
+                        progress=recorder.within(3, 90),
+                        verbose=options.verbose,
+                        seed=options.seed or 0,
+                    )
             recorder.stage(90, "exporting and evaluating")
             name = options.name or timezone.now().strftime("mnist-%Y%m%d-%H%M%S")
             with tempfile.TemporaryDirectory() as tmp:

@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.framework import config as tf_config
 
 from recognizer.core.open_set import NOT_A_DIGIT_LABEL
 from recognizer.core.preprocessing import preprocess
 from training.ml.augment import augment_batch, make_augmenter
 
 ProgressFn = Callable[[float, str], None]
+
+
+@contextmanager
+def seeded(seed: int | None) -> Iterator[None]:
+    """Within the block, training with ``seed`` is repeatable: the initial weights, the shuffling and the augmentation
+    are seeded and TensorFlow's ops run deterministically (its parallel augmentation otherwise draws in thread
+    order). None: nothing changes. Determinism is switched off again after, so it does not slow what follows in the
+    same process (TensorFlow offers no public switch back; ``disable_op_determinism`` is its own counterpart)."""
+    if seed is None:
+        yield
+        return
+    keras.utils.set_random_seed(seed)
+    tf_config.enable_op_determinism()
+    try:
+        yield
+    finally:
+        tf_config.disable_op_determinism()
 
 
 def prepare_images(images: np.ndarray) -> np.ndarray:
