@@ -11,7 +11,7 @@ temperature-scaled probabilities, and "confident and wrong" (confidence >= 0.9, 
 writers are the calibration set (the temperature is fitted there, ``--fit-temperature``): they are listed, but they
 are not a test.
 
-    python -m bench.accuracy [--model PATH.tflite] [--quick] [--fit-temperature] [--temperature T]
+    python -m bench.accuracy [--model PATH.tflite] [--quick] [--fit-temperature [--save-temperature]] [--temperature T]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from bench import handwriting_sets as hw
 from bench.common import ROOT, Machine, markdown_table, pyplot, write_result
 from recognizer.core import shipped
 from recognizer.core.calibration import apply_temperature, expected_calibration_error, fit_temperature
+from recognizer.core.drift import confidence_quantiles
 
 NAME = "accuracy"
 DEFAULT_MODEL = shipped.model_file()
@@ -43,6 +44,29 @@ def load_preprocess(spec: str) -> Callable:
     """``module:function``, the preprocessing to measure (default: the product's)."""
     module, _, name = spec.partition(":")
     return getattr(importlib.import_module(module), name or "preprocess")
+
+
+def save_temperature(model: Path, temperature: float, mnist_probabilities: np.ndarray) -> Path:
+    """Record a fitted ``temperature`` in the ``metadata.json`` beside ``model`` (how the shipped model gets its T),
+    with its MNIST test confidence quantiles taken again at that T: the dashboard's drift reference must describe
+    the confidences the version serves (``recognizer.stats``)."""
+    path = model.parent / "metadata.json"
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    if data.get("tflite_file") != model.name:
+        raise SystemExit(f"--save-temperature: {path} does not describe {model.name}")
+    confidences = apply_temperature(mnist_probabilities, temperature).max(axis=1)
+    data["metrics"]["confidence_quantiles"] = {
+        "values": confidence_quantiles(confidences),
+        "count": len(confidences),
+        "temperature": round(temperature, 3),
+    }
+    data["metrics"]["temperature"] = round(temperature, 3)
+    data["metrics"]["temperature_fitted_on"] = (
+        "optdigits-orig.tra, the 1,934 digits of its 30 training writers "
+        "(python -m bench.accuracy --fit-temperature --save-temperature)"
+    )
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path
 
 
 def model_temperature(model: Path) -> float:
@@ -203,11 +227,18 @@ def main(argv: list[str] | None = None) -> dict:
         "--fit-temperature", action="store_true", help=f"fit the temperature on {CALIBRATION_SET} and use it"
     )
     parser.add_argument(
+        "--save-temperature",
+        action="store_true",
+        help="with --fit-temperature: record it in the metadata.json beside the model (the shipped model's T)",
+    )
+    parser.add_argument(
         "--preprocess", default="recognizer.core.preprocessing:preprocess", help="module:function to measure"
     )
     parser.add_argument("--name", default=NAME, help="results file name (default accuracy)")
     args = parser.parse_args(argv)
 
+    if args.save_temperature and (args.quick or not args.fit_temperature):
+        parser.error("--save-temperature needs --fit-temperature on the whole calibration set (not --quick)")
     machine = Machine()
     preprocess = load_preprocess(args.preprocess)
     sweep_digits = args.sweep_digits or (300 if args.quick else 1500)
@@ -219,6 +250,9 @@ def main(argv: list[str] | None = None) -> dict:
     temperature = args.temperature or model_temperature(args.model)
     if args.fit_temperature:
         temperature = fit_temperature(outputs[CALIBRATION_SET]["probabilities"], by_name[CALIBRATION_SET].labels)
+        if args.save_temperature:
+            saved = save_temperature(args.model, temperature, outputs["MNIST test"]["probabilities"])
+            print(f"temperature {temperature:.3f} saved in {saved}")
     set_scores = [(s.name, scores(outputs[s.name]["probabilities"], s.labels, temperature)) for s in sets]
 
     sweep = by_name["canvas sweep"]

@@ -45,3 +45,29 @@ def test_serving_applies_the_versions_temperature() -> None:
     assert plain.confidence == pytest.approx(0.9)
     assert softened.confidence == pytest.approx(3 / 4, abs=1e-4)  # sqrt(0.9) / (sqrt(0.9) + sqrt(0.1))
     assert sum(softened.probabilities) == pytest.approx(1.0)
+
+
+def test_the_benchmark_saves_a_fitted_temperature_beside_the_model_it_describes(tmp_path) -> None:
+    """``bench.accuracy --fit-temperature --save-temperature`` is how the shipped model gets its T: the metadata
+    beside the ``.tflite`` takes T and its MNIST confidence quantiles at T (the drift reference must describe what
+    is served); metadata of another model is refused, not overwritten."""
+    import json
+
+    from bench.accuracy import model_temperature, save_temperature
+    from recognizer.core import shipped
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "metadata.json").write_text((shipped.DEFAULT_MODEL_DIR / "metadata.json").read_text())
+    model = folder / shipped.metadata()["tflite_file"]
+    probabilities = softmax(np.random.default_rng(2).normal(0, 3, (500, 10)))
+    save_temperature(model, 0.5, probabilities)
+    metrics = json.loads((folder / "metadata.json").read_text())["metrics"]
+    assert model_temperature(model) == metrics["temperature"] == 0.5
+    quantiles = metrics["confidence_quantiles"]
+    assert quantiles["temperature"] == 0.5
+    assert quantiles["count"] == 500
+    sharpened = apply_temperature(probabilities, 0.5).max(axis=1)
+    assert quantiles["values"][len(quantiles["values"]) // 2] == pytest.approx(np.median(sharpened), abs=0.02)
+    with pytest.raises(SystemExit):
+        save_temperature(folder / "another.tflite", 0.5, probabilities)
