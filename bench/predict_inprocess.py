@@ -50,12 +50,6 @@ def time_litert(pngs: list[bytes], iterations: int, warmup: int = 50) -> dict[st
     return stages
 
 
-def default_model_file(kind: str):
-    """Path of the shipped default model's ``keras_file`` or ``tflite_file`` (no Django needed)."""
-    folder = ROOT / "recognizer" / "default_model"
-    return folder / json.loads((folder / "metadata.json").read_text())[kind]
-
-
 def time_keras(inputs: np.ndarray, iterations: int) -> dict[str, list[float]]:
     """Run in a child process: seconds per ``model.predict`` (and per direct call) on one preprocessed input."""
     out = subprocess.run(
@@ -77,7 +71,9 @@ def keras_child(iterations: int) -> None:
     import keras
 
     inputs = np.frombuffer(sys.stdin.buffer.read(), dtype=np.uint8).reshape(-1, 28, 28, 1).astype(np.float32)
-    model = keras.saving.load_model(default_model_file("keras_file"), compile=False)
+    from recognizer.core import shipped
+
+    model = keras.saving.load_model(shipped.model_file("keras_file"), compile=False)
     result: dict[str, list[float]] = {"Keras model.predict": [], "Keras model(x)": []}
     for _ in range(5):  # warm-up: the first calls trace the graph
         model.predict(inputs[:1], verbose=0)
