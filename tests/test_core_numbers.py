@@ -213,8 +213,9 @@ def test_the_cost_is_bounded_for_a_scribbled_picture(model) -> None:
 def test_assess_flags_not_a_digit_and_ambiguity() -> None:
     sure = np.eye(10)[4] * 0.98 + 0.002
     assert open_set.assess(sure).verdict is open_set.Verdict.DIGIT
-    four_or_nine = np.full(10, 0.01)
-    four_or_nine[4], four_or_nine[9] = 0.55, 0.37
+    four_or_nine = np.full(10, 0.005)  # the 9 just inside the prediction set, the 4 above it
+    four_or_nine[9] = open_set.SET_THRESHOLD + 0.01
+    four_or_nine[4] = 1.0 - four_or_nine[9] - 0.04
     verdict = open_set.assess(four_or_nine)
     assert verdict.verdict is open_set.Verdict.AMBIGUOUS
     assert verdict.candidates[:2] == [4, 9]

@@ -67,7 +67,7 @@ def test_measures_of_a_zero() -> None:
 CONFIDENT = [0.005] * 9 + [0.955]
 FLAT = [0.1] * 10
 DOUBTED = [0.35 / 9] * 9 + [0.65]  # above open_set's not-a-digit floor, below DIGITS_LOW_CONFIDENCE
-FOUR_OR_NINE = [0.01] * 4 + [0.52] + [0.01] * 4 + [0.40]
+FOUR_OR_NINE = [0.005] * 4 + [0.49] + [0.005] * 4 + [0.47]  # both in the prediction set (p >= SET_THRESHOLD)
 
 
 def test_a_clear_digit_with_a_confident_model_is_certain() -> None:
