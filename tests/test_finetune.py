@@ -7,7 +7,9 @@ from __future__ import annotations
 import io
 import socket
 import subprocess
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -377,6 +379,7 @@ def test_finetune_command_trains_judges_registers_and_activates(small_model, sta
     for i in range(120):
         corrected(i % 10, 100 + i, reviewer=staff_user)
     small_model.metrics["temperature"] = 1.3  # its calibration, which the fine-tuned version inherits
+    small_model.metrics["label_smoothing"] = 0.1  # its recipe's, which the fine-tune keeps
     small_model.save(update_fields=["metrics"])
 
     keras.utils.set_random_seed(1)  # dropout, with --seed's replay sample
@@ -405,6 +408,11 @@ def test_finetune_command_trains_judges_registers_and_activates(small_model, sta
     assert run.message == f"{verdict.reason} Activated {version.name}."
     assert version.metrics["mnist_test_accuracy"] == run.metrics_after["mnist_test_accuracy"]
     assert version.metrics["temperature"] == 1.3
+    assert version.metrics["label_smoothing"] == 0.1
+    with version.keras_file.open("rb") as fh, tempfile.TemporaryDirectory() as tmp:
+        saved = Path(tmp) / "candidate.keras"
+        saved.write_bytes(fh.read())
+        assert keras.saving.load_model(saved).loss.get_config()["label_smoothing"] == 0.1  # trained smoothed
     assert np.asarray(version.confusion_matrix).sum() == 2000
     assert run.message.startswith("Passed the gate")
     assert version.notes.startswith("Passed the gate")

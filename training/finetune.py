@@ -318,7 +318,10 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
                 f"{options.epochs} epoch(s), {options.members} member(s)",
             )
             model = _load_keras(base, Path(tmp))
-            history = train_soup(model, sets, corrections, options, recorder)
+            # The parent's label smoothing, kept: hard targets would sharpen a model trained on smoothed ones, and the
+            # candidate serves with the parent's temperature.
+            smoothing = float(base.metrics.get("label_smoothing", 0.0))
+            history = train_soup(model, sets, corrections, options, recorder, smoothing)
         name = options.name or f"ft{run.pk}-{timezone.now():%Y%m%d-%H%M%S}"
         with recorder.timed("export"):
             recorder.stage(80, "exporting the candidate (.keras, .tflite)")
@@ -362,6 +365,7 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
                     "epochs": options.epochs,
                     # Not refitted (no held-out handwriting here): the parent's calibration, the best guess.
                     "temperature": temperature,
+                    "label_smoothing": smoothing,
                 },
                 confusion_matrix=mnist_matrix,
                 parent=base,
@@ -379,10 +383,12 @@ def train_soup(
     corrections: CorrectionSet,
     options: FinetuneOptions,
     recorder: RunRecorder,
+    label_smoothing: float = 0.0,
 ) -> History:
     """Fine-tune a copy of the active ``model`` on each of ``sets`` (one per member, each in its own order), and
     leave ``model`` with the candidate's weights: their average (a model soup, Wortsman et al., 2022),
-    interpolated towards the active model's. Returns the first member's history (for the curves).
+    interpolated towards the active model's. Returns the first member's history (for the curves). Targets are
+    smoothed by ``label_smoothing``, the parent's.
 
     One fine-tune moves MNIST test accuracy by a few images either way, by chance alone (the replay sample, the
     augmentation); averaging members cancels much of that chance, so the candidate passes a gate that allows no
@@ -395,7 +401,8 @@ def train_soup(
     for member, member_data in enumerate(sets):
         model.set_weights(base_weights)
         steps = int(np.ceil(len(member_data.y) / options.batch_size)) * options.epochs
-        compile_model(model, keras.optimizers.schedules.CosineDecay(options.learning_rate, decay_steps=steps))
+        schedule = keras.optimizers.schedules.CosineDecay(options.learning_rate, decay_steps=steps)
+        compile_model(model, schedule, label_smoothing)
         history = fit(
             model,
             member_data.x,

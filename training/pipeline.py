@@ -94,7 +94,9 @@ def train_from_scratch(
                     keras_path, tflite_path = export_artifacts(model, Path(tmp), name, (x_train, y_train))
                 with recorder.timed("evaluate"):
                     metrics, matrix = mnist_test_metrics(tflite_path.read_bytes(), x_test, mnist.y_test)
-                metrics.update(train_samples=len(x_train), epochs=options.epochs)
+                metrics.update(
+                    train_samples=len(x_train), epochs=options.epochs, label_smoothing=options.label_smoothing
+                )
                 with recorder.timed("register"):
                     version = registry.register_version(
                         name,
