@@ -43,8 +43,8 @@ def test_the_shipped_model_finds_letters_and_shapes_far_from_its_digits(shipped,
     _, digits = shipped.read_many(mnist.x_test[:2000])
     _, others = shipped.read_many(letters_and_shapes)
     assert (digits > 1).mean() < 0.01  # scaled at export: 0.2% of held-out training digits are beyond 1
-    assert (others > 1).mean() > 0.3  # of the 141 letters in one font and 60 shapes here
-    assert np.median(others) > 1.5 * np.median(digits)  # digits-v3: 0.97 against 0.52
+    assert (others > 1).mean() > 0.3  # 51 of the 141 letters in one font and 60 shapes here
+    assert np.median(others) > 2 * np.median(digits)
 
 
 def test_a_confident_answer_for_a_letter_far_from_the_digits_is_not_a_digit(shipped, letters_and_shapes) -> None:

@@ -1,8 +1,7 @@
 """Export a trained Keras model as the two artifacts a version keeps: ``.keras`` (to fine-tune) and ``.tflite``.
 
 The ``.tflite`` answers two things: the probabilities, and how far the drawing's penultimate features lie from the
-digits the model learnt (the Mahalanobis distance to the nearest class mean, with a covariance shared by the classes),
-taken before the last ReLU (:func:`distance_features`).
+digits the model learnt (the Mahalanobis distance to the nearest class mean, with a covariance shared by the classes).
 A letter, a heart or a house can get a confident softmax, but its features lie far from every digit's: measured in
 ``bench/open_set.py``, thresholding the distance flags about twice the non-digits that the top probability does for
 the same share of real digits flagged. The distance is fitted on MNIST training digits at export, so every version
@@ -61,20 +60,10 @@ class DigitDistance(keras.layers.Layer):
         return ops.sqrt(ops.maximum(ops.min(squared, axis=-1, keepdims=True), 0.0)) / self.scale
 
 
-def distance_features(model: keras.Model):
-    """The features the distance reads: the penultimate layer's, before its ReLU (the last batch normalisation's
-    output). A model trained on smoothed targets (digits-v3) leaves most of its ReLU outputs at zero for anything
-    it reads, so a distance after the ReLU hardly sees how unlike a digit a drawing is: with digits-v3, at most 1% of
-    calibration digits flagged, the served rule flags about 40% of generated non-digits with the distance after
-    the ReLU and about 46% before it (Keras readings of bench/open_set.py's sets; digits-v2: 56% and 51%)."""
-    normalisations = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    return normalisations[-1].output
-
-
 def with_distance(model: keras.Model, x: np.ndarray, y: np.ndarray) -> keras.Model:
     """``model`` with a second output, :class:`DigitDistance`, fitted on the first ``DISTANCE_DIGITS`` of digits ``x``
     (prepared, as the model trains on them; in random order) with labels ``y`` (0-9, every digit present)."""
-    features = distance_features(model)
+    features = model.get_layer("probabilities").input
     x, labels = x[:DISTANCE_DIGITS], np.asarray(y)[:DISTANCE_DIGITS]
     extracted = keras.Model(model.inputs, features).predict(x, batch_size=500, verbose=0).astype(np.float64)
     fit = int(FIT_SHARE * len(labels))
