@@ -46,13 +46,22 @@ def load_preprocess(spec: str) -> Callable:
     return getattr(importlib.import_module(module), name or "preprocess")
 
 
+def metadata_beside(model: Path) -> dict | None:
+    """The ``metadata.json`` in ``model``'s folder when it describes this very ``.tflite`` (the shipped model's
+    folder, or one laid out like it), else None."""
+    if not (model.parent / "metadata.json").is_file():
+        return None
+    data = shipped.metadata(model.parent)
+    return data if data.get("tflite_file") == model.name else None
+
+
 def save_temperature(model: Path, temperature: float, mnist_probabilities: np.ndarray) -> Path:
     """Record a fitted ``temperature`` in the ``metadata.json`` beside ``model`` (how the shipped model gets its T),
     with its MNIST test confidence quantiles taken again at that T: the dashboard's drift reference must describe
     the confidences the version serves (``recognizer.stats``)."""
     path = model.parent / "metadata.json"
-    data = json.loads(path.read_text()) if path.is_file() else {}
-    if data.get("tflite_file") != model.name:
+    data = metadata_beside(model)
+    if data is None:
         raise SystemExit(f"--save-temperature: {path} does not describe {model.name}")
     confidences = apply_temperature(mnist_probabilities, temperature).max(axis=1)
     data["metrics"]["confidence_quantiles"] = {
@@ -70,14 +79,9 @@ def save_temperature(model: Path, temperature: float, mnist_probabilities: np.nd
 
 
 def model_temperature(model: Path) -> float:
-    """The temperature recorded next to a model: ``metrics.temperature`` of the ``metadata.json`` in its folder
-    when that file describes this very ``.tflite``, else 1 (uncalibrated)."""
-    metadata = model.parent / "metadata.json"
-    if metadata.is_file():
-        data = json.loads(metadata.read_text())
-        if data.get("tflite_file") == model.name:
-            return float(data.get("metrics", {}).get("temperature", 1.0))
-    return 1.0
+    """The temperature recorded next to a model (:func:`metadata_beside`), else 1 (uncalibrated)."""
+    data = metadata_beside(model) or {}
+    return float(data.get("metrics", {}).get("temperature", 1.0))
 
 
 def load_sets(quick: bool, sweep_digits: int) -> list[hw.LabelledSet]:

@@ -103,8 +103,8 @@ def ensure_default_model() -> tuple[ModelVersion, bool]:
     if created:
         version = register_version(
             metadata["name"],
-            shipped.model_file("keras_file"),
-            shipped.model_file("tflite_file"),
+            shipped.DEFAULT_MODEL_DIR / metadata["keras_file"],
+            shipped.DEFAULT_MODEL_DIR / metadata["tflite_file"],
             metrics=metadata["metrics"],
             confusion_matrix=metadata.get("confusion_matrix"),
             training_command=metadata.get("training_command", ""),
