@@ -1,7 +1,10 @@
 """Data augmentation so drawn digits, not only MNIST's, are read well.
 
-People draw with other pens and slants than MNIST's writers: each training batch gets small random rotations,
-shifts and scaling, and a random stroke thickness change (dilation or erosion), applied on the fly in ``tf.data``.
+People draw with other pens, slants and proportions than MNIST's writers: each training batch gets small random
+rotations, shifts, scaling (wider or narrower than tall), shear, and a random stroke thickness change (dilation or
+erosion), applied on the fly in ``tf.data``. The proportions and the shear were measured to pay: in a 24-epoch probe
+of this recipe (two seeds each), semeion's writers were read 94.9% on average with them and 93.5% without, MNIST
+test and the other sets unchanged (README, "Training").
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ from keras import layers
 
 
 def make_augmenter(seed: int | None = None) -> tf.keras.Sequential | layers.Layer:
-    """Geometric augmentation: ±10° rotation, ±10% zoom, ±2 px (≈8%) shifts, zero fill like MNIST's background."""
+    """Geometric augmentation: ±10° rotation, ±12% zoom in height and ±22% in width (so narrow and wide digits),
+    a horizontal shear of up to a quarter of the height either way (slant), ±2 px (≈8%) shifts, zero fill like MNIST's
+    background."""
     return tf.keras.Sequential(
         [
             layers.RandomRotation(10 / 360, fill_mode="constant", seed=seed),
-            layers.RandomZoom((-0.12, 0.12), fill_mode="constant", seed=seed),
+            layers.RandomZoom((-0.12, 0.12), (-0.22, 0.22), fill_mode="constant", seed=seed),
+            layers.RandomShear(x_factor=0.25, y_factor=0.0, fill_mode="constant", seed=seed),
             layers.RandomTranslation(0.08, 0.08, fill_mode="constant", seed=seed),
         ]
     )
