@@ -14,6 +14,13 @@ each result reads the sets of :mod:`bench.accuracy` (the shared sets whole, 600 
 * **+ warp, thicker, font digits**: the same, with 6,000 digits drawn from the DejaVu fonts (pen along the glyph's
   centre lines, or filled) added to the training images: 1s with a flag and a base, which MNIST's writers rarely
   make and the other writers' errors are full of.
+* **+ re-stroked digits**: today's augmentation, with 20,000 MNIST *training* digits thinned to their centre lines
+  and stroked again as canvas drawings (the canvas sweep's renderer, :func:`bench.handwriting_sets.stroke`, its own
+  seed) with a brush from a hairline to a fat marker, added to the training images: drawn digits of every pen
+  width. The canvas sweep is drawn by the same renderer (from test digits), so its gain there is partly the
+  renderer's; the other sets are the independent reading.
+
+``--variants`` picks some (``shipped today warp fonts restroked``; default all), ``--name`` the results file.
 
 The figures answer whether these are worth a full training run; the fit time is per variant on this machine.
 """
@@ -38,6 +45,15 @@ SHIPPED = shipped.model_file("keras_file")
 SHIPPED_NAME = f"{shipped.metadata()['name']} as shipped"
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONT_DIGITS = 6000
+RESTROKED_DIGITS = 20000
+#: The variants by their command-line keys.
+VARIANTS = {
+    "shipped": SHIPPED_NAME,
+    "today": "today's augmentation",
+    "warp": "+ warp, thicker",
+    "fonts": "+ warp, thicker, font digits",
+    "restroked": "+ re-stroked digits",
+}
 SETS = ("MNIST test", "optdigits windep", "semeion", "hwd-1000", "canvas sweep")
 
 
@@ -110,6 +126,25 @@ def font_digits(count: int, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(images), np.array(labels)
 
 
+def restroked_digits(
+    images: np.ndarray, labels: np.ndarray, count: int, seed: int = 29
+) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` of MNIST's raw training ``images`` re-stroked at a random brush (0-30% of the digit's height), size,
+    place, slant, canvas and export style, through the product's preprocessing."""
+    from bench import handwriting_sets as hw
+    from recognizer.core.preprocessing import preprocess
+
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(images))[:count]
+    drawn = []
+    for segments in hw.mnist_skeletons(images[order]):
+        style = hw.STYLES[rng.integers(len(hw.STYLES))]
+        canvas = 280 if rng.random() < 0.75 else 560
+        image, _ = hw.stroke(segments, rng, rng.uniform(0.0, 0.3), canvas, style, bool(rng.integers(2)))
+        drawn.append(preprocess(image))
+    return np.stack(drawn), labels[order]
+
+
 def probe(variant: str, x: np.ndarray, y: np.ndarray, epochs: int, evaluation: dict) -> dict:
     """Fine-tune a fresh copy of digits-v2 under ``variant`` (none for digits-v2 as shipped); its accuracy per set
     and fit time. The stronger augmentation replaces ``training.ml.fit``'s batch augmentation for that run only."""
@@ -123,7 +158,8 @@ def probe(variant: str, x: np.ndarray, y: np.ndarray, epochs: int, evaluation: d
     model = keras.models.load_model(SHIPPED, compile=False)
     row: dict = {"fit s": None}
     if variant != SHIPPED_NAME:
-        training_fit.augment_batch = augment_batch if variant == "today's augmentation" else stronger_batch
+        plain = variant in (VARIANTS["today"], VARIANTS["restroked"])
+        training_fit.augment_batch = augment_batch if plain else stronger_batch
         compile_model(model, keras.optimizers.schedules.CosineDecay(5e-4, int(np.ceil(len(x) / 128)) * epochs))
         started = time.perf_counter()
         try:
@@ -142,6 +178,8 @@ def probe(variant: str, x: np.ndarray, y: np.ndarray, epochs: int, evaluation: d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    parser.add_argument("--name", default="augment_probe", help="results file name (default augment_probe)")
     args = parser.parse_args()
     setup_django()
     machine = Machine()
@@ -156,14 +194,17 @@ def main() -> None:
             evaluation[labelled.name] = (np.stack([preprocess(i) for i in labelled.images]), labelled.labels)
     mnist = load_mnist(MNIST_DIR)
     x, y = prepare_images(mnist.x_train), mnist.y_train
-    fx, fy = font_digits(FONT_DIGITS)
-    variants = {
-        SHIPPED_NAME: (x, y),
-        "today's augmentation": (x, y),
-        "+ warp, thicker": (x, y),
-        "+ warp, thicker, font digits": (np.concatenate([x, fx]), np.concatenate([y, fy])),
+    extra = {
+        "fonts": lambda: font_digits(FONT_DIGITS),
+        "restroked": lambda: restroked_digits(mnist.x_train, mnist.y_train, RESTROKED_DIGITS),
     }
-    rows = {name: probe(name, vx, vy, args.epochs, evaluation) for name, (vx, vy) in variants.items()}
+    rows = {}
+    for key in args.variants:
+        vx, vy = x, y
+        if key in extra:
+            ex, ey = extra[key]()
+            vx, vy = np.concatenate([x, ex]), np.concatenate([y, ey])
+        rows[VARIANTS[key]] = probe(VARIANTS[key], vx, vy, args.epochs, evaluation)
     pct = lambda v: f"{v:.2%}"  # noqa: E731
     seconds = lambda v: f"{v:.0f} s" if v else "-"  # noqa: E731
     table = markdown_table(
@@ -173,7 +214,7 @@ def main() -> None:
             for name, r in rows.items()
         ],
     )
-    write_result("augment_probe", "Augmentation probe: fine-tunes of digits-v2", machine, [__doc__.strip(), table])
+    write_result(args.name, "Augmentation probe: fine-tunes of digits-v2", machine, [__doc__.strip(), table])
 
 
 if __name__ == "__main__":
