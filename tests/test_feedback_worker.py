@@ -208,10 +208,18 @@ def traffic_during(url: str, action: Callable[[], None], after: float = 3.0) -> 
     return sorted((a for c in clients for a in c.answers), key=lambda a: a.sent), switched_at
 
 
+#: A weak model's fine-tune moves its MNIST reading by a few of the tests' 2,000 images either way, by chance (its
+#: training is not seeded): the tests below are about what happens after the gate passes, so they allow that much
+#: (a point, 20 images; a broken fine-tune loses far more). The gate itself, at its default of no loss, is tested by
+#: test_a_candidate_that_fails_the_gate_is_kept_inactive_with_the_reason and tests/test_finetune.py.
+WEAK_MODEL_GATE = {"DIGITS_GATE_MAX_MNIST_DROP": "0.01"}
+
+
 def test_corrections_are_learnt_promoted_and_served_by_the_running_web_process(
     small_model, service_env, services
 ) -> None:
-    env = {**service_env, "DIGITS_TRAIN_ON_PENDING": "1"}  # the public's corrections train without staff review
+    # the public's corrections train without staff review
+    env = {**service_env, **WEAK_MODEL_GATE, "DIGITS_TRAIN_ON_PENDING": "1"}
     url, web = start_web(services, env)
     worker = start_worker(services, env)
 
@@ -264,7 +272,7 @@ def test_a_candidate_proves_itself_in_a_shadow_trial_on_live_drawings_before_it_
     TrustPolicy.objects.update_or_create(
         pk=1, defaults={"shadow_trials": True, "shadow_drawings": 20, "shadow_hours": 24, "shadow_min_labelled": 10}
     )
-    env = {**service_env, "DIGITS_TRAIN_ON_PENDING": "1"}
+    env = {**service_env, **WEAK_MODEL_GATE, "DIGITS_TRAIN_ON_PENDING": "1"}
     url, _ = start_web(services, env)
     worker = start_worker(services, env)
 
