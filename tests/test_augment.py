@@ -25,8 +25,8 @@ def lean(image: np.ndarray) -> float:
 
 def test_augmentation_makes_narrow_wide_and_slanted_digits_and_keeps_them_in_the_frame() -> None:
     """A square ring stays square under rotation, uniform zoom and shifts; people also write narrow and wide
-    digits and slant them more than ±10° of rotation does, which the augmentation makes (semeion's writers were read
-    1.6 points better with it, bench/results/recipe_probe_gpu.md). Without the width zoom every ratio below would
+    digits and slant them more than ±10° of rotation does, which the augmentation makes (other hands were read better
+    with it over seeds, bench/results/recipe_probe_gpu.md). Without the width zoom every ratio below would
     stay near 1."""
     ring = np.zeros((28, 28), np.float32)
     ring[8:20, 8:20] = 255.0
