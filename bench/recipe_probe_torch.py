@@ -37,13 +37,13 @@ def prepare(path: Path) -> None:
     """Write MNIST train and every evaluation set of ``bench.accuracy`` through the product's ``preprocess``."""
     from bench import handwriting_sets as hw
     from bench.accuracy import load_sets
-    from recognizer.core.preprocessing import preprocess
+    from training.ml.fit import prepare_images
 
     x_train, y_train = hw.mnist("train")
-    arrays = {"MNIST_train_x": np.stack([preprocess(image) for image in x_train]), "MNIST_train_y": y_train}
+    arrays = {"MNIST_train_x": prepare_images(x_train), "MNIST_train_y": y_train}
     for labelled in load_sets(quick=False, sweep_digits=1500):
         key = labelled.name.replace(" ", "_").replace("-", "_")
-        arrays[f"{key}_x"] = np.stack([preprocess(image) for image in labelled.images])
+        arrays[f"{key}_x"] = prepare_images(labelled.images)
         arrays[f"{key}_y"] = labelled.labels
         if "brush" in labelled.groups:
             arrays[f"{key}_brush"] = labelled.groups["brush"]

@@ -23,6 +23,12 @@ def lean(image: np.ndarray) -> float:
     return float(shift / (bottom - top))
 
 
+def augmented(image: np.ndarray, copies: int = 400) -> np.ndarray:
+    """``copies`` of one 28x28 image through the training augmentation (one seed, so the test is repeatable)."""
+    batch = tf.constant(np.repeat(image[None, :, :, None], copies, axis=0))
+    return augment_batch(make_augmenter(seed=3), batch).numpy()[..., 0]
+
+
 def test_augmentation_makes_narrow_wide_and_slanted_digits_and_keeps_them_in_the_frame() -> None:
     """A square ring stays square under rotation, uniform zoom and shifts; people also write narrow and wide
     digits and slant them more than ±10° of rotation does, which the augmentation makes (other hands were read better
@@ -31,8 +37,7 @@ def test_augmentation_makes_narrow_wide_and_slanted_digits_and_keeps_them_in_the
     ring = np.zeros((28, 28), np.float32)
     ring[8:20, 8:20] = 255.0
     ring[10:18, 10:18] = 0.0
-    batch = tf.constant(np.repeat(ring[None, :, :, None], 400, axis=0))
-    out = augment_batch(make_augmenter(seed=3), batch).numpy()[..., 0]
+    out = augmented(ring)
     boxes = np.array([ink_box(image) for image in out])
     ratios = boxes[:, 0] / boxes[:, 1]
     assert ratios.min() < 0.85
@@ -44,8 +49,7 @@ def test_augmentation_makes_narrow_wide_and_slanted_digits_and_keeps_them_in_the
 
     bar = np.zeros((28, 28), np.float32)
     bar[6:22, 13:15] = 255.0  # an upright 1
-    leaned = augment_batch(make_augmenter(seed=3), tf.constant(np.repeat(bar[None, :, :, None], 400, axis=0)))
-    leans = np.array([lean(image) for image in leaned.numpy()[..., 0]])
+    leans = np.array([lean(image) for image in augmented(bar)])
     # ±10° of rotation alone leans it by at most about 0.23 (measured); the shear slants it up to twice that
     assert leans.min() < -0.3
     assert leans.max() > 0.3
