@@ -4,11 +4,8 @@
 
 Numbers of 2 to 4 digits are built from real handwritten digits that no model here trained on: MNIST test, and the
 other writers of ``../shared/handwriting`` (optdigits writer-independent, semeion, HwD-1000). Each digit is traced
-into pen strokes (skeleton, :mod:`bench.pen_strokes`), placed on a number canvas 280 px high with the page's brush
-(20 px), and written left to right with time stamps (10 ms a point, 150 ms between a digit's strokes, 350 ms between
-digits). The gap between neighbouring digits' ink boxes is 1.5 brush widths (apart), 0.5 (close), -1 (overlapping:
-the next digit's box starts a brush width inside its neighbour's), or touching: from boxes touching, the next digit
-slid left until the inks touch (at most a brush width). Only digits the model reads right alone (traced and rendered)
+into pen strokes (skeleton, :mod:`training.ml.pen_strokes`) and written into a number apart, close, touching or
+overlapping as :mod:`training.ml.synthetic_numbers` says. Only digits the model reads right alone (traced and rendered)
 are used, so a number read wrong is the splitting's error. Read:
 
 * from the picture alone (what the page's canvas uploads): today's ``split_digits`` and the recognition-scored
@@ -28,25 +25,22 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import Machine, markdown_table, pyplot, write_result  # noqa: E402
-from bench.pen_strokes import digit_strokes  # noqa: E402
-from recognizer.core import grouping, segmentation, shipped  # noqa: E402
+from recognizer.core import grouping, segmentation, shipped, whole_digit  # noqa: E402
 from recognizer.core import strokes as S  # noqa: E402
 from recognizer.core.preprocessing import preprocess, split_digits  # noqa: E402
+from training.ml.pen_strokes import digit_strokes  # noqa: E402
+from training.ml.synthetic_numbers import CASES, compose  # noqa: E402
 
 MODEL = shipped.model_file()
+WHOLE_DIGIT = shipped.DEFAULT_MODEL_DIR / "whole_digit.tflite"
 HANDWRITING = ROOT.parent / "shared" / "handwriting"
 MNIST = ROOT.parent / "shared" / "mnist"
-HEIGHT = 280
-BRUSH = HEIGHT * S.BRUSH_FRACTION
-#: A digit's 28x28 frame is drawn this many px high (its ink ~ 20/28 of it: 160 px, as people fill the canvas).
-FRAME = 224
-CASES = {"apart": 1.5, "close": 0.5, "touching": None, "overlapping": -1.0}
 
 
 class Model:
@@ -62,9 +56,16 @@ class Model:
         return self.classifier.predict_many(images, batch_size=256)
 
     def reading(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Probabilities and distances to the digits the model learnt: what the site's cuts of a picture are given
+        """Probabilities and distances to the digits the model learnt: what the site's stroke grouping is given
         (``recognizer.predictions``), a :data:`recognizer.core.segmentation.Scorer`."""
         return self.classifier.read_many(images, batch_size=256)
+
+    def picture_reading(self, verifier: Path | None = WHOLE_DIGIT) -> segmentation.Scorer:
+        """What the site's splitting of a picture is given: :meth:`reading` weighed by the shipped whole-digit
+        verifier (``recognizer.predictions._picture_reader``), or :meth:`reading` alone without one."""
+        if verifier is None or not verifier.exists():
+            return self.reading
+        return whole_digit.weighed(self.reading, whole_digit.WholeDigit(verifier.read_bytes()))
 
 
 # ---------------------------------------------------------------- real digits
@@ -107,81 +108,6 @@ def _to_input(bitmap: np.ndarray, factor: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- numbers
-
-
-def compose(digit_strokes_list: list[list[np.ndarray]], case: str, rng: np.random.Generator):
-    """Place digits (strokes in 0-1 of their 28x28 frame) side by side as ``case`` says; returns the number's strokes
-    as a :class:`Drawing` and its rendered picture."""
-    placed = []  # (dx, dy) in canvas px of each digit's frame origin
-    canvas_rows = HEIGHT
-    right_profile = None  # per canvas row, the rightmost ink column so far
-    box_right = None
-    for strokes in digit_strokes_list:
-        dy = (HEIGHT - FRAME) / 2 + rng.uniform(-10, 10)
-        pts = np.concatenate(strokes) * FRAME
-        # The digit's ink box in frame px, brush included.
-        left_ink = pts[:, 0].min() - BRUSH / 2
-        if right_profile is None:
-            dx = 40 - left_ink
-        else:
-            gap = CASES[case]
-            box_dx = box_right + (gap if gap is not None else 0.0) * BRUSH - left_ink
-            # Contact: the smallest dx where the inks touch, row by row on the strokes' rendered ink.
-            ink = _rendered_rows(strokes, dy, canvas_rows)
-            rows = np.flatnonzero(~np.isnan(ink) & ~np.isnan(right_profile))
-            contact = float((right_profile[rows] - ink[rows]).max()) + 1 if len(rows) else box_dx
-            # Touching: slid left from boxes touching until the inks do, at most a brush width.
-            dx = min(max(contact, box_dx - BRUSH), box_dx) if gap is None else box_dx
-        placed.append((dx, dy))
-        right = _rendered_rows(strokes, dy, canvas_rows, rightmost=True) + dx
-        right_profile = right if right_profile is None else np.fmax(right_profile, right)
-        box_right = (
-            dx + pts[:, 0].max() + BRUSH / 2 if box_right is None else max(box_right, dx + pts[:, 0].max() + BRUSH / 2)
-        )
-    # At least as wide as high: a narrower canvas (one digit alone, two 1s) would be drawn with its width as the
-    # shorter side, larger, with a brush thinner for its size than in a number, and read differently.
-    width = max(int(box_right + 40), HEIGHT)
-    t = 0.0
-    number_strokes = []
-    for (dx, dy), strokes in zip(placed, digit_strokes_list, strict=True):
-        for stroke in strokes:
-            xy = stroke * FRAME + [dx, dy]
-            times = t + 10.0 * np.arange(len(xy))
-            number_strokes.append(np.column_stack([xy[:, 0] / width, xy[:, 1] / HEIGHT, times]).tolist())
-            t = times[-1] + 150
-        t += 200
-    drawing = S.from_points(number_strokes, aspect=width / HEIGHT, pointer="pen")
-    return drawing, S.render(drawing, shorter=HEIGHT)
-
-
-_ROWS_CACHE: dict[tuple[int, bool], np.ndarray] = {}
-
-
-def _rendered_rows(strokes: list[np.ndarray], dy: float, rows: int, rightmost: bool = False) -> np.ndarray:
-    """Per canvas row, the leftmost (or rightmost) ink column of the digit drawn with its frame at (0, dy); NaN where
-    the row has no ink."""
-    key = (id(strokes), rightmost)
-    if key not in _ROWS_CACHE:
-        pts = [s * FRAME for s in strokes]
-        image = Image.new("L", (FRAME + 2 * round(BRUSH), FRAME + 2 * round(BRUSH)), 0)
-        pen = ImageDraw.Draw(image)
-        pad = round(BRUSH)
-        for s in pts:
-            line = [(x + pad, y + pad) for x, y in s]
-            pen.line(line, fill=255, width=round(BRUSH), joint="curve")
-            for x, y in (line[0], line[-1]):
-                pen.ellipse((x - BRUSH / 2, y - BRUSH / 2, x + BRUSH / 2, y + BRUSH / 2), fill=255)
-        mask = np.asarray(image) > 127
-        cols = np.arange(mask.shape[1], dtype=np.float64) - pad
-        edge = np.where(mask, cols[None, :], np.nan)
-        _ROWS_CACHE[key] = (np.nanmax(edge, axis=1) if rightmost else np.nanmin(edge, axis=1), pad)
-    edge, pad = _ROWS_CACHE[key]
-    out = np.full(rows, np.nan)
-    for r in range(len(edge)):
-        y = round(r - pad + dy)
-        if 0 <= y < rows and not np.isnan(edge[r]):
-            out[y] = edge[r] if np.isnan(out[y]) else (max if rightmost else min)(out[y], edge[r])
-    return out
 
 
 def usable_digits(
@@ -227,8 +153,9 @@ def scribble_png(strokes: int = 80, seed: int = 0) -> tuple[bytes, S.Drawing]:
 # ---------------------------------------------------------------- the run
 
 
-def run(numbers: int, with_split_digits: bool, seed: int = 14) -> dict:
+def run(numbers: int, with_split_digits: bool, seed: int = 14, verifier: Path | None = WHOLE_DIGIT) -> dict:
     model = Model()
+    picture_scorer = model.picture_reading(verifier)
     sources = {"MNIST test": mnist_test(), "other writers": other_writers()}
     results: dict = {}
     for source, (images, labels) in sources.items():
@@ -250,7 +177,7 @@ def run(numbers: int, with_split_digits: bool, seed: int = 14) -> dict:
                     counts["split_digits"] += got == truth
                 start = time.perf_counter()
                 try:
-                    got = read_number(segmentation.split_number(picture, model.reading), model)
+                    got = read_number(segmentation.split_number(picture, picture_scorer), model)
                 except segmentation.TooManyDigits:
                     got = ""
                 times["segmentation"].append(time.perf_counter() - start)
@@ -272,9 +199,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--numbers", type=int, default=150, help="numbers per source (each read in every case)")
     parser.add_argument("--skip-split-digits", action="store_true", help="do not measure today's split_digits")
+    parser.add_argument("--seed", type=int, default=14, help="which numbers (the same digits and places per seed)")
+    parser.add_argument(
+        "--no-verifier", action="store_true", help="cut pictures by the digit model alone (no whole-digit verifier)"
+    )
+    parser.add_argument("--name", default="numbers", help="results file name (default numbers)")
     args = parser.parse_args()
+    verifier = None if args.no_verifier else WHOLE_DIGIT
     machine = Machine()
-    results = run(args.numbers, not args.skip_split_digits)
+    results = run(args.numbers, not args.skip_split_digits, args.seed, verifier)
 
     rows = []
     for (source, case), r in results.items():
@@ -301,7 +234,7 @@ def main() -> None:
     cost = []
     for name, fn in (
         ("split_digits", lambda: split_digits(picture)),
-        ("segmentation", lambda: segmentation.split_number(picture, model.reading)),
+        ("segmentation", lambda: segmentation.split_number(picture, model.picture_reading(verifier))),
         (
             "strokes (grouping + render)",
             lambda: [S.render(d) for d in grouping.split_drawing(drawing, model.reading, preprocess)],
@@ -334,13 +267,14 @@ def main() -> None:
         ax.set_ylim(0, 100)
     axes[0].set_ylabel("whole numbers read right (%)")
     axes[0].legend(loc="lower left", fontsize=8)
+    cuts = "the digit model and the whole-digit verifier" if verifier else "the digit model alone (--no-verifier)"
     write_result(
-        "numbers",
+        args.name,
         "Numbers: whole numbers read right, by how close the digits are",
         machine,
         [
-            f"{args.numbers} numbers of 2-4 digits per source (the same digits in every case), "
-            f"{len(png):,} B picture of 80 strokes for the cost.",
+            f"{args.numbers} numbers of 2-4 digits per source (the same digits in every case, seed {args.seed}), "
+            f"{len(png):,} B picture of 80 strokes for the cost. The picture's cuts are scored by {cuts}.",
             table,
             cost_table,
         ],

@@ -82,10 +82,11 @@ def main() -> None:
     args = parser.parse_args()
     machine = Machine()
     model = Model()
+    scorer = model.picture_reading()  # as the site splits pictures: with the whole-digit verifier
     counts = tally(
         pictures(args.pairs),
-        lambda image: read(segmentation.split_number(image, model.reading), model),
-        lambda image, n: read(segmentation.resplit(image, model.reading, n), model),
+        lambda image: read(segmentation.split_number(image, scorer), model),
+        lambda image, n: read(segmentation.resplit(image, scorer, n), model),
     )
     render_all = lambda groups: read([S.render(g, crop=True) for g in groups], model)  # noqa: E731
     pairs = (f"{n:02d}" for n in range(100))

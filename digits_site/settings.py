@@ -298,6 +298,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = DIGITS_MAX_UPLOAD_BYTES * 2
 #: checked before any digit is recognized; more is a 400).
 DIGITS_MAX_NUMBER_DIGITS = env.int("DIGITS_MAX_NUMBER_DIGITS", 12)
 DIGITS_MAX_NUMBER_PIXELS = env.int("DIGITS_MAX_NUMBER_PIXELS", 4_000_000)
+#: The whole-digit verifier that helps cut a number's picture (``manage.py train_whole_digit``; shipped beside the
+#: default model) and how much its score weighs in the cuts (0: not used; recognizer.core.whole_digit.WEIGHT).
+DIGITS_WHOLE_DIGIT_FILE = Path(
+    env.str("DIGITS_WHOLE_DIGIT_FILE", str(BASE_DIR / "recognizer" / "default_model" / "whole_digit.tflite"))
+)
+DIGITS_WHOLE_DIGIT_WEIGHT = env.float("DIGITS_WHOLE_DIGIT_WEIGHT", 0.5)
 #: How long a correction token stays valid (seconds): a day by default.
 DIGITS_CORRECTION_TOKEN_AGE = env.int("DIGITS_CORRECTION_TOKEN_AGE", 24 * 3600)
 #: Secret salt of the anonymous network key stored with each submission (a hash of its /24 or /64 prefix); by

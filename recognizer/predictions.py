@@ -29,7 +29,7 @@ from django.utils import timezone
 from PIL import Image
 
 from recognizer import policy, serving
-from recognizer.core import grouping, segmentation
+from recognizer.core import grouping, segmentation, whole_digit
 from recognizer.core import strokes as core_strokes
 from recognizer.core.preprocessing import TooManyDigits, preprocess
 from recognizer.core.segmentation import CannotSplit
@@ -75,6 +75,15 @@ def _reader(classify: Classify) -> segmentation.Scorer:
     return read
 
 
+def _picture_reader(classify: Classify) -> segmentation.Scorer:
+    """The model as a picture's splitting wants it: :func:`_reader`, with each piece also weighed by the whole-digit
+    verifier when there is one, both where blank space parts the pieces and among the cuts: two touching digits read
+    surely as one are then no longer taken for one."""
+    verifier = serving.whole_digit()
+    reader = _reader(classify)
+    return reader if verifier is None else whole_digit.weighed(reader, verifier, settings.DIGITS_WHOLE_DIGIT_WEIGHT)
+
+
 def _digits_of_image(image: Image.Image, raw: bytes | None, as_number: bool, classify: Classify) -> list[_Digit]:
     """One digit: the upload itself. A number: each digit's own image, cut where the model reads the pieces best."""
     if not as_number:
@@ -84,7 +93,7 @@ def _digits_of_image(image: Image.Image, raw: bytes | None, as_number: bool, cla
         raise TooManyDigits(
             f"The canvas is {image.width}x{image.height} pixels; a number's may have at most {limit:,} pixels."
         )
-    pieces = segmentation.split_number(image, _reader(classify), settings.DIGITS_MAX_NUMBER_DIGITS)
+    pieces = segmentation.split_number(image, _picture_reader(classify), settings.DIGITS_MAX_NUMBER_DIGITS)
     return _digits_of_pieces(pieces)
 
 
@@ -230,7 +239,7 @@ def resplit(submission: Submission, digits: int, *, made_by=None, classify: Clas
     if new is None:
         with submission.image.open("rb") as file:
             image = open_image(file.read())
-        new = _digits_of_pieces(segmentation.resplit(image, scorer, digits, limit))
+        new = _digits_of_pieces(segmentation.resplit(image, _picture_reader(read), digits, limit))
     inputs = np.stack([d.model_input for d in new])
     predictions = read(inputs)
     now = timezone.now()

@@ -26,6 +26,7 @@ from django.conf import settings
 
 from recognizer.core.calibration import apply_temperature
 from recognizer.core.classifier import Classifier, ModelUnavailable
+from recognizer.core.whole_digit import WholeDigit
 from recognizer.models import ModelVersion, ShadowTrial
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,27 @@ def active_model() -> LoadedModel:
         return _loaded
 
 
+_verifiers: dict[Path, WholeDigit | None] = {}
+
+
+def whole_digit() -> WholeDigit | None:
+    """The whole-digit verifier that helps cut a number's picture (``DIGITS_WHOLE_DIGIT_FILE``), loaded once per
+    process; None when it is switched off (``DIGITS_WHOLE_DIGIT_WEIGHT`` 0) or cannot be read, and the cuts then
+    choose by the digit model alone (logged once: numbers are still read, touching ones less well)."""
+    if settings.DIGITS_WHOLE_DIGIT_WEIGHT <= 0:
+        return None
+    path = Path(settings.DIGITS_WHOLE_DIGIT_FILE)
+    if path not in _verifiers:
+        with _lock:
+            if path not in _verifiers:
+                try:
+                    _verifiers[path] = WholeDigit(path.read_bytes())
+                except (OSError, ModelUnavailable) as exc:
+                    log.warning("No whole-digit verifier (%s): numbers are cut by the digit model alone", exc)
+                    _verifiers[path] = None
+    return _verifiers[path]
+
+
 def loaded_version_name() -> str | None:
     """The name of the version this process has loaded, if any (for /healthz); loads nothing."""
     current = _loaded
@@ -129,10 +151,11 @@ def loaded_version_name() -> str | None:
 
 
 def reset() -> None:
-    """Forget the loaded model (tests, and after the database is swapped under a process)."""
+    """Forget the loaded model and verifier (tests, and after the database is swapped under a process)."""
     global _loaded, _checked_at
     with _lock:
         _loaded, _checked_at = None, 0.0
+        _verifiers.clear()
     reset_shadow()
 
 

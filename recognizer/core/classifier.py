@@ -21,12 +21,9 @@ def output_indices(interpreter: Interpreter) -> tuple[int, int | None]:
     return outputs[10], outputs.get(1)
 
 
-class Classifier:
-    """A LiteRT interpreter over one ``.tflite`` model, safe to call from several threads.
-
-    Web processes use one thread per interpreter (they serve requests in parallel instead); evaluation, which scores
-    10,000 images in a worker, may use more.
-    """
+class LiteRTModel:
+    """A LiteRT interpreter over one ``.tflite`` model of 28x28 inputs, safe to call from several threads: each call
+    runs a whole batch (the input resized to it) and returns the outputs asked for."""
 
     def __init__(self, model_content: bytes, num_threads: int = 1) -> None:
         try:
@@ -35,14 +32,11 @@ class Classifier:
         except (ValueError, RuntimeError) as exc:
             raise ModelUnavailable(f"the model artifact cannot be loaded: {exc}") from exc
         self._input = self._interpreter.get_input_details()[0]["index"]
-        self._output, self._distance = output_indices(self._interpreter)
         self._batch = 1
         self._lock = threading.Lock()
 
-    def read(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Probabilities (N, 10) for uint8 inputs (N, 28, 28) from :func:`recognizer.core.preprocessing.preprocess`,
-        and each input's distance to the digits the model learnt (N,), 1 at the not-a-digit threshold; None when
-        the artifact was exported without it."""
+    def run(self, images: np.ndarray, outputs: list[int | None]) -> list[np.ndarray | None]:
+        """The tensors ``outputs`` (None stays None) for uint8 inputs (N, 28, 28), each copied."""
         batch = images.reshape(-1, 28, 28, 1).astype(np.float32)
         with self._lock:
             if batch.shape[0] != self._batch:
@@ -51,10 +45,23 @@ class Classifier:
                 self._batch = batch.shape[0]
             self._interpreter.set_tensor(self._input, batch)
             self._interpreter.invoke()
-            probabilities = self._interpreter.get_tensor(self._output).copy()
-            if self._distance is None:
-                return probabilities, None
-            return probabilities, self._interpreter.get_tensor(self._distance).reshape(-1).copy()
+            return [None if i is None else self._interpreter.get_tensor(i).copy() for i in outputs]
+
+
+class Classifier(LiteRTModel):
+    """The digit model: web processes use one thread per interpreter (they serve requests in parallel instead);
+    evaluation, which scores 10,000 images in a worker, may use more."""
+
+    def __init__(self, model_content: bytes, num_threads: int = 1) -> None:
+        super().__init__(model_content, num_threads)
+        self._output, self._distance = output_indices(self._interpreter)
+
+    def read(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Probabilities (N, 10) for uint8 inputs (N, 28, 28) from :func:`recognizer.core.preprocessing.preprocess`,
+        and each input's distance to the digits the model learnt (N,), 1 at the not-a-digit threshold; None when
+        the artifact was exported without it."""
+        probabilities, distances = self.run(images, [self._output, self._distance])
+        return probabilities, None if distances is None else distances.reshape(-1)
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Probabilities (N, 10) alone (see :meth:`read`)."""

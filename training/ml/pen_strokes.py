@@ -1,5 +1,6 @@
 """Strokes from pictures of real handwriting: thin a digit's ink to its skeleton and trace the skeleton into pen
-strokes, so that tests and ``bench/numbers.py`` can send real digits (MNIST, other writers) as strokes too.
+strokes, so that tests and ``bench/numbers.py`` can send real digits (MNIST, other writers) as strokes too, and the
+whole-digit verifier (:mod:`training.ml.whole_digit`) learns from numbers written with them.
 
 The tracing is greedy, as a pen would go: start at the top-left end of the skeleton, follow it (straight on at
 crossings), go back over drawn ink to a branch not drawn yet, and lift the pen only to reach another piece. Good

@@ -1,0 +1,110 @@
+"""How much should the whole-digit verifier weigh in the picture's cuts? Numbers read right at several weights.
+
+:mod:`recognizer.core.segmentation` cuts a number's picture where the digit model reads the pieces best. Its commonest
+error on touching digits is the count: two touching digits read surely as one (a "15" read as a wide 5), which no
+penalty on width or distance catches. Given the right count (``resplit``), about half of those numbers are read right
+(bench.numbers' seed 14: 10 of 17 and 9 of 17 wrong touching numbers), so the candidates are there and only the choice
+is wrong. On overlapping digits the right count rescues a quarter (17 of 53, 14 of 65): there the cuts themselves
+cannot part ink that both digits share.
+
+The verifier (:mod:`recognizer.core.whole_digit`, trained by ``manage.py train_whole_digit`` on the cuts' own
+candidates of numbers of MNIST *training* digits) says whether a piece is one whole digit; each piece's probabilities
+are scaled by ``v ** λ``, so separate pieces are kept only when the verifier agrees too, and the cuts score a piece by
+``log p_top + λ log v``. This benchmark reads exactly ``bench.numbers``' numbers (same seeds, same digits of MNIST
+test and other writers, same places) at each λ, so its rows sit beside that table; λ = 0 is the cuts without it.
+
+    python -m bench.segment_verifier [--lams 0,0.25,0.5,1] [--seeds 14,7] [--numbers 100] [--verifier PATH.tflite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import Machine, markdown_table, write_result
+from bench.numbers import CASES, WHOLE_DIGIT, Model, mnist_test, other_writers, read_number, usable_digits
+from recognizer.core import segmentation, whole_digit
+from training.ml.synthetic_numbers import compose
+
+
+def evaluate(model: Model, verifier: whole_digit.WholeDigit, lams: list[float], numbers: int, seed: int) -> dict:
+    """Numbers read right by ``split_number`` at each ``lam`` (0: the digit model alone), built as bench.numbers
+    builds them for ``seed``; and the median time of a number's cuts at each."""
+    results = {}
+    for source, load in (("MNIST test", mnist_test), ("other writers", other_writers)):
+        images, labels = load()
+        rng = np.random.default_rng(seed)
+        traced, pool = usable_digits(images, labels, model, rng, 8 * numbers)
+        picks = [rng.choice(pool, size=rng.integers(2, 5), replace=False) for _ in range(numbers)]
+        scorers = {lam: whole_digit.weighed(model.reading, verifier, lam) if lam else model.reading for lam in lams}
+        for case in CASES:
+            case_rng = np.random.default_rng(seed + 1)
+            right, times = dict.fromkeys(lams, 0), {lam: [] for lam in lams}
+            for pick in picks:
+                truth = "".join(str(int(labels[k])) for k in pick)
+                _, picture = compose([traced[int(k)] for k in pick], case, case_rng)
+                for lam, scorer in scorers.items():
+                    start = time.perf_counter()
+                    try:
+                        got = read_number(segmentation.split_number(picture, scorer), model)
+                    except segmentation.TooManyDigits:
+                        got = ""
+                    times[lam].append(time.perf_counter() - start)
+                    right[lam] += got == truth
+            results[(seed, source, case)] = {
+                lam: (right[lam] / numbers, float(np.median(times[lam])) * 1000) for lam in lams
+            }
+            print(f"  seed {seed} {source} {case}: {results[(seed, source, case)]}", flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lams", default="0,0.25,0.5,1", help="weights of the verifier's log score (0: without it)")
+    parser.add_argument("--seeds", default="14,7", help="bench.numbers seeds to read")
+    parser.add_argument("--numbers", type=int, default=100, help="numbers per source, case and seed")
+    parser.add_argument("--verifier", type=Path, default=WHOLE_DIGIT, help="the verifier's .tflite (default: shipped)")
+    args = parser.parse_args()
+    machine = Machine()
+    model = Model()
+    verifier = whole_digit.WholeDigit(args.verifier.read_bytes())
+    record = args.verifier.with_suffix(".json")
+    made = json.loads(record.read_text()) if record.exists() else {}
+    lams = [float(v) for v in args.lams.split(",")]
+    results = {}
+    for seed in (int(s) for s in args.seeds.split(",")):
+        results.update(evaluate(model, verifier, lams, args.numbers, seed))
+    rows = [(seed, source, case, *(f"{r[lam][0]:.0%}" for lam in lams)) for (seed, source, case), r in results.items()]
+    for case in CASES:
+        mean = [np.mean([r[lam][0] for (_, _, c), r in results.items() if c == case]) for lam in lams]
+        rows.append(("", "mean", case, *(f"**{m:.1%}**" for m in mean)))
+    timing = [
+        (case, *(f"{np.median([r[lam][1] for (_, _, c), r in results.items() if c == case]):.0f}" for lam in lams))
+        for case in CASES
+    ]
+    command = f"python -m bench.segment_verifier --lams {args.lams} --seeds {args.seeds} --numbers {args.numbers}"
+    made_by = (
+        f"`{made['command']}` ({made['labelled']:,} labelled pieces, held-out accuracy "
+        f"{made['held_out_accuracy']:.1%}, {made['parameters']:,} parameters, {made['seconds']:.0f} s)"
+        if made
+        else str(args.verifier)
+    )
+    sections = [
+        f"Command: `{command}`. Verifier: {made_by}. Numbers read right by `split_number` ({args.numbers} per "
+        "source, case and seed: bench.numbers' numbers of each seed); λ = 0 is the digit model alone.",
+        markdown_table(["seed", "digits of", "placed", *(f"λ = {lam:g}" for lam in lams)], rows),
+        "Median milliseconds of a number's cuts (reading included), by case:",
+        markdown_table(["placed", *(f"λ = {lam:g}" for lam in lams)], timing),
+    ]
+    write_result("segment_verifier", "The whole-digit verifier's weight in the picture's cuts", machine, sections)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Is this piece one whole digit? A small learnt check that helps a number's picture be split into its digits.
+
+Splitting a picture (:func:`recognizer.core.segmentation.split_number`) keeps its separate pieces of ink when the digit
+model reads each surely, else cuts it where the model reads the pieces best. Its commonest error on touching digits
+is the count: two touching digits are one piece of ink, and the model often reads that piece surely as one digit (a
+"17" as a 7), which neither width nor the model's distance catches. The verifier is a second, small LiteRT model that
+reads the same 28x28 input and answers how likely it is one whole digit rather than two merged, a fragment, or a
+digit with a neighbour's stroke (trained by ``manage.py train_whole_digit`` on the cuts' own candidates:
+:mod:`training.ml.whole_digit`). :func:`weighed` scales each piece's probabilities by ``v ** WEIGHT``, so the sure
+pieces need the verifier's assent too, and the cuts score a piece by ``log p_top + WEIGHT log v``.
+
+Measured (``bench/segment_verifier.py``, ``tests/test_whole_digit.py``): touching pairs of held-out MNIST digits read
+right 84 -> 95 and 84 -> 94 of 100; whole numbers in bench/results/segment_verifier.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recognizer.core.classifier import LiteRTModel
+from recognizer.core.segmentation import Scorer, read
+
+#: How much the verifier's log score weighs beside the digit model's log top probability (the setting
+#: ``DIGITS_WHOLE_DIGIT_WEIGHT`` is the site's). Chosen among 0.25, 0.5 and 1 on bench/segment_verifier.py's numbers.
+WEIGHT = 0.5
+#: The least verifier score counted, so one piece it doubts cannot outweigh everything else.
+FLOOR = 1e-4
+
+
+class WholeDigit(LiteRTModel):
+    """The verifier's ``.tflite``: one output, the probability that an input is one whole digit."""
+
+    def __init__(self, model_content: bytes, num_threads: int = 1) -> None:
+        super().__init__(model_content, num_threads)
+        self._output = self._interpreter.get_output_details()[0]["index"]
+
+    def score(self, images: np.ndarray) -> np.ndarray:
+        """For uint8 inputs (N, 28, 28) from :func:`recognizer.core.preprocessing.preprocess`: (N,) in 0-1."""
+        (scores,) = self.run(images, [self._output])
+        return scores.reshape(-1).astype(np.float64)
+
+
+def weighed(scorer: Scorer, verifier: WholeDigit, weight: float = WEIGHT) -> Scorer:
+    """``scorer`` with each piece's probabilities scaled by the verifier's score to the power ``weight``: the cuts
+    take the log of the top probability, so each piece gains ``weight log v``. The distances pass unchanged."""
+
+    def weighed_scorer(inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        probabilities, distances = read(scorer, inputs)
+        whole = np.clip(verifier.score(inputs), FLOOR, 1.0)
+        return probabilities * (whole**weight)[:, None], distances
+
+    return weighed_scorer
