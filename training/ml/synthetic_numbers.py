@@ -70,14 +70,14 @@ def compose(digit_strokes_list: list[list[np.ndarray]], case: str, rng: np.rando
     return drawing, S.render(drawing, shorter=HEIGHT)
 
 
-_ROWS_CACHE: dict[tuple[int, bool], np.ndarray] = {}
+_ROWS_CACHE: dict[tuple[int, bool], tuple[np.ndarray, int, list[np.ndarray]]] = {}
 
 
 def _rendered_rows(strokes: list[np.ndarray], dy: float, rows: int, rightmost: bool = False) -> np.ndarray:
     """Per canvas row, the leftmost (or rightmost) ink column of the digit drawn with its frame at (0, dy); NaN where
     the row has no ink."""
     key = (id(strokes), rightmost)
-    if key not in _ROWS_CACHE:
+    if key not in _ROWS_CACHE or _ROWS_CACHE[key][2] is not strokes:
         pts = [s * FRAME for s in strokes]
         image = Image.new("L", (FRAME + 2 * round(BRUSH), FRAME + 2 * round(BRUSH)), 0)
         pen = ImageDraw.Draw(image)
@@ -93,8 +93,10 @@ def _rendered_rows(strokes: list[np.ndarray], dy: float, rows: int, rightmost: b
         inked = mask.any(axis=1)
         extreme = np.full(len(mask), np.nan)
         extreme[inked] = np.nanmax(edge[inked], axis=1) if rightmost else np.nanmin(edge[inked], axis=1)
-        _ROWS_CACHE[key] = (extreme, pad)
-    edge, pad = _ROWS_CACHE[key]
+        # The strokes are kept with their rows: while cached, their id cannot be reused by other strokes (it was, in
+        # a long run that freed traced digits, and a later digit was then placed by another one's profile).
+        _ROWS_CACHE[key] = (extreme, pad, strokes)
+    edge, pad, _ = _ROWS_CACHE[key]
     out = np.full(rows, np.nan)
     for r in range(len(edge)):
         y = round(r - pad + dy)
