@@ -113,6 +113,22 @@ def test_the_verifier_helps_read_touching_numbers(mnist, model, verifier) -> Non
     assert weighed >= 90
 
 
+def test_only_pieces_wide_enough_to_be_two_digits_are_weighed(mnist, model, verifier) -> None:
+    """A plain upright 1 is a whole digit the verifier cannot tell from a stroke of another (it scores it near 0):
+    narrow pieces keep the digit model's probabilities; a touching pair read as one piece is scaled by its score."""
+    from bench.drawing import draw_number
+
+    one = preprocess(draw_number("1"))
+    merged = preprocess(touching_pairs(mnist, model, 1, seed=5)[0][1])
+    inputs = np.stack([one, merged])
+    plain, _ = model.reading(inputs)
+    weighed, _ = whole_digit.weighed(model.reading, verifier)(inputs)
+    assert whole_digit.aspects(inputs)[0] < whole_digit.MIN_ASPECT <= whole_digit.aspects(inputs)[1]
+    np.testing.assert_allclose(weighed[0], plain[0])
+    np.testing.assert_allclose(weighed[1], plain[1] * verifier.score(inputs)[1] ** whole_digit.WEIGHT, rtol=1e-5)
+    assert verifier.score(inputs)[1] < 0.9
+
+
 def test_web_processes_load_the_shipped_verifier_once_or_do_without_it(settings, tmp_path, caplog) -> None:
     assert serving.whole_digit() is serving.whole_digit() is not None
     settings.DIGITS_WHOLE_DIGIT_WEIGHT = 0
