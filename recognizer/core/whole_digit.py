@@ -10,7 +10,7 @@ digit with a neighbour's stroke (trained by ``manage.py train_whole_digit`` on t
 pieces need the verifier's assent too, and the cuts score a piece by ``log p_top + WEIGHT log v``.
 
 Measured (``bench/segment_verifier.py``, ``tests/test_whole_digit.py``): touching pairs of held-out MNIST digits read
-right 84 -> 95 and 84 -> 94 of 100; whole numbers in bench/results/segment_verifier.md.
+right 84 -> 95 and 84 -> 93 of 100; whole numbers in bench/results/segment_verifier.md.
 """
 
 from __future__ import annotations
