@@ -4,17 +4,19 @@ Numbers of 2-4 MNIST *training* digits are written apart, close, touching and ov
 (:mod:`training.ml.synthetic_numbers`, the four cases in turn), in two looks in turn: traced into pen strokes and drawn
 with the page's brush, and as MNIST's own bitmaps scaled up (grey, uneven strokes, as a scan or another app's
 picture). Trained on the first look alone, the verifier scored whole MNIST digits given as bitmaps 0.03-0.29 (median),
-against 0.97 for the same digits drawn: it had learnt the brush, not the wholeness. Each number is cut by
-:func:`recognizer.core.segmentation.segment`.
-Every candidate piece it would show the digit model is kept, labelled by how well its ink matches one of the number's
-digits alone (IoU of the preprocessed 28x28 inputs): at least ``POSITIVE`` is a whole digit, at most ``NEGATIVE`` is
-not (two merged digits, a fragment, a digit with a neighbour's stroke); between is left out. The IoUs are bimodal:
-most candidates lie at 0.2-0.5 and about a tenth at 0.9-1.0. A small CNN learns the difference; the site reads it
-through LiteRT (:mod:`recognizer.core.whole_digit`).
+against 0.97 for the same digits drawn: it had learnt the brush, not the wholeness.
+
+Each number is cut by :func:`recognizer.core.segmentation.segment`, and every candidate piece it would show the digit
+model is kept, labelled by how well its ink matches one of the number's digits alone (IoU of the preprocessed 28x28
+inputs): at least ``POSITIVE`` is a whole digit, at most ``NEGATIVE`` is not (two merged digits, a fragment, a digit
+with a neighbour's stroke); between is left out, unless the piece is the closest to one of the digits (``CLOSEST``). The
+IoUs are bimodal: most candidates lie at 0.2-0.5 and about a tenth at 0.9-1.0. A small CNN learns the difference; the
+site reads it through LiteRT (:mod:`recognizer.core.whole_digit`).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,9 +108,11 @@ def candidate_pieces(
             batches.append(x.copy())
             return _uniform(x)
 
-        try:
+        with contextlib.suppress(segmentation.TooManyDigits):  # not for 2-4 digits; refused before any reading
             segmentation.segment(number, record)
-        except segmentation.TooManyDigits:
+        if progress is not None:
+            progress(n + 1)
+        if not batches:
             continue
         pieces = np.concatenate(batches)
         ink = (pieces >= INK)[:, None]
@@ -118,8 +122,6 @@ def candidate_pieces(
         inputs.append(pieces)
         scores.append(iou.max(axis=1))
         bests.append(closest)
-        if progress is not None:
-            progress(n + 1)
     return Pieces(np.concatenate(inputs), np.concatenate(scores), np.concatenate(bests))
 
 
