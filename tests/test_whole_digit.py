@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
+from bench.numbers import read_number
 from recognizer import serving
 from recognizer.core import segmentation, whole_digit
 from recognizer.core.preprocessing import preprocess
@@ -45,10 +46,6 @@ def touching_pairs(mnist, model, count: int, seed: int) -> list[tuple[str, objec
         truth = "".join(str(int(mnist.y_test[k])) for k in pick)
         pairs.append((truth, compose([traced[int(k)] for k in pick], "touching", rng)[1]))
     return pairs
-
-
-def read_number(images, model) -> str:
-    return "".join(str(int(d)) for d in model(np.stack([preprocess(i) for i in images])).argmax(axis=1))
 
 
 def test_the_command_learns_from_the_cuts_and_writes_a_verifier_litert_reads(mnist, settings, tmp_path) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 
 from recognizer.core.classifier import LiteRTModel
 from recognizer.core.segmentation import Scorer, read
+from recognizer.core.uncertainty import INK
 
 #: How much the verifier's log score weighs beside the digit model's log top probability (the setting
 #: ``DIGITS_WHOLE_DIGIT_WEIGHT`` is the site's). Chosen among 0.25, 0.5 and 1 on bench/segment_verifier.py's numbers.
@@ -31,12 +32,11 @@ FLOOR = 1e-4
 #: pairs (bench.resplit) fell from 100 to 91 read right, every wrong one a 1 absorbed by its neighbour; with 0.4-0.7,
 #: 100, and the 100 touching MNIST pairs of tests/test_whole_digit.py 94-95 (95 with none).
 MIN_ASPECT = 0.6
-#: Pixels of the 28x28 input at or above this are ink, for the aspect.
-INK = 128
 
 
 def aspects(images: np.ndarray) -> np.ndarray:
-    """Width over height of each input's ink (N,); 0 for an input without ink."""
+    """Width over height of each input's ink (N,), as :func:`recognizer.core.uncertainty.measure` reads a drawing's
+    shape, for a whole batch at once; 0 for an input without ink."""
     ink = images >= INK
     extents = []
     for inked in (ink.any(axis=1), ink.any(axis=2)):  # columns, rows

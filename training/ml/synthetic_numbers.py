@@ -25,6 +25,20 @@ FRAME = 224
 CASES = {"apart": 1.5, "close": 0.5, "touching": None, "overlapping": -1.0}
 
 
+def _offset(case: str, box_right: float, left_ink: float, left_rows: np.ndarray, right_profile: np.ndarray) -> float:
+    """Where the next digit's frame goes (its x), as ``case`` says: its ink box ``CASES[case]`` brush widths right of
+    the number's so far, or, touching, slid left from boxes touching until the inks touch row by row (at most a brush
+    width). ``left_rows`` is its leftmost ink per canvas row in frame px, ``right_profile`` the number's rightmost ink
+    per row so far (NaN where a row has none)."""
+    gap = CASES[case]
+    box_dx = box_right + (gap if gap is not None else 0.0) * BRUSH - left_ink
+    if gap is not None:
+        return box_dx
+    rows = np.flatnonzero(~np.isnan(left_rows) & ~np.isnan(right_profile))
+    contact = float((right_profile[rows] - left_rows[rows]).max()) + 1 if len(rows) else box_dx
+    return min(max(contact, box_dx - BRUSH), box_dx)
+
+
 def compose(digit_strokes_list: list[list[np.ndarray]], case: str, rng: np.random.Generator):
     """Place digits (strokes in 0-1 of their 28x28 frame) side by side as ``case`` says; returns the number's strokes
     as a :class:`Drawing` and its rendered picture."""
@@ -40,14 +54,7 @@ def compose(digit_strokes_list: list[list[np.ndarray]], case: str, rng: np.rando
         if right_profile is None:
             dx = 40 - left_ink
         else:
-            gap = CASES[case]
-            box_dx = box_right + (gap if gap is not None else 0.0) * BRUSH - left_ink
-            # Contact: the smallest dx where the inks touch, row by row on the strokes' rendered ink.
-            ink = _rendered_rows(strokes, dy, canvas_rows)
-            rows = np.flatnonzero(~np.isnan(ink) & ~np.isnan(right_profile))
-            contact = float((right_profile[rows] - ink[rows]).max()) + 1 if len(rows) else box_dx
-            # Touching: slid left from boxes touching until the inks do, at most a brush width.
-            dx = min(max(contact, box_dx - BRUSH), box_dx) if gap is None else box_dx
+            dx = _offset(case, box_right, left_ink, _rendered_rows(strokes, dy, canvas_rows), right_profile)
         placed.append((dx, dy))
         right = _rendered_rows(strokes, dy, canvas_rows, rightmost=True) + dx
         right_profile = right if right_profile is None else np.fmax(right_profile, right)
@@ -120,20 +127,15 @@ def compose_bitmaps(images: list[np.ndarray], case: str, rng: np.random.Generato
         dy = round((HEIGHT - FRAME) / 2 + rng.uniform(-10, 10))
         mask = ink > 0.3
         cols = np.flatnonzero(mask.any(axis=0))
+        rows = np.flatnonzero(mask.any(axis=1))
         if right_profile is None:
             dx = 40 - int(cols[0])
         else:
-            gap = CASES[case]
-            box_dx = box_right + (gap if gap is not None else 0.0) * BRUSH - cols[0]
             left = np.full(HEIGHT, np.nan)
-            rows = np.flatnonzero(mask.any(axis=1))
             left[rows + dy] = mask[rows].argmax(axis=1)
-            both = np.flatnonzero(~np.isnan(left) & ~np.isnan(right_profile))
-            contact = float((right_profile[both] - left[both]).max()) + 1 if len(both) else box_dx
-            dx = round(min(max(contact, box_dx - BRUSH), box_dx) if gap is None else box_dx)
+            dx = round(_offset(case, box_right, cols[0], left, right_profile))
         placed.append((dx, dy))
         right = np.full(HEIGHT, np.nan)
-        rows = np.flatnonzero(mask.any(axis=1))
         right[rows + dy] = dx + (FRAME - 1 - mask[rows, ::-1].argmax(axis=1))
         right_profile = right if right_profile is None else np.fmax(right_profile, right)
         box_right = max(box_right, dx + float(cols[-1]))
