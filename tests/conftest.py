@@ -48,8 +48,12 @@ DATABASE_FIXTURES = {
 def reaches_services(item: pytest.Item) -> bool:
     """Whether a test touches the configured database or broker: through pytest-django (a fixture or the
     ``django_db`` mark), or through processes it starts with this environment (the ``celery`` and ``services``
-    marks). Every other test computes the same thing whatever the backends are."""
+    marks). Every other test computes the same thing whatever the backends are, and so does one marked
+    ``same_on_any_database``: minutes of training whose rows (corrections, runs, versions) other tests of the pass
+    write and read on PostgreSQL too."""
     marks = {mark.name for mark in item.iter_markers()}
+    if "same_on_any_database" in marks:
+        return False
     return bool(DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))) or bool(
         {"django_db", "celery", "services"} & marks
     )

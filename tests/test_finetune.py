@@ -176,6 +176,7 @@ def test_replayed_mnist_targets_mix_in_the_active_models_answers(small_model_fil
     assert np.abs(mixed[:30] - one_hot[:30]).max() > 0.01  # the weak model's doubts are in the targets
 
 
+@pytest.mark.same_on_any_database
 @pytest.mark.django_db
 def test_the_candidate_is_the_average_of_members_trained_on_their_own_replay_samples(
     small_model_files, mnist, monkeypatch
@@ -512,6 +513,7 @@ def top_probabilities(version: ModelVersion, inputs: np.ndarray) -> np.ndarray:
         return Classifier(fh.read()).predict_many(inputs).max(axis=1)
 
 
+@pytest.mark.same_on_any_database
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_not_a_digit_corrections_teach_the_model_to_be_unsure_on_them(small_model, staff_user, open_gate) -> None:
@@ -549,6 +551,7 @@ def test_not_a_digit_corrections_teach_the_model_to_be_unsure_on_them(small_mode
     assert "held-out not-a-digit corrections flagged" in run.message
 
 
+@pytest.mark.same_on_any_database
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_finetune_outliers_trains_without_corrections_and_saves_the_named_default(

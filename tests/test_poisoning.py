@@ -60,6 +60,7 @@ def honest(mnist, clients: int, each: int) -> list[int]:
     return ids
 
 
+@pytest.mark.same_on_any_database
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_flood_of_wrong_corrections_is_refused_by_the_mnist_gate(active_model, mnist, settings) -> None:

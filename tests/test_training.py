@@ -50,6 +50,7 @@ def test_train_command_trains_evaluates_exports_registers_and_activates(active_m
     assert len(run.history["loss"]) == 2
 
 
+@pytest.mark.same_on_any_database
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_seeded_run_is_repeatable_so_recipes_can_be_compared_over_seeds(active_model, mnist) -> None:
