@@ -14,6 +14,7 @@ are scaled by ``v ** λ``, so separate pieces are kept only when the verifier ag
 test and other writers, same places) at each λ, so its rows sit beside that table; λ = 0 is the cuts without it.
 
     python -m bench.segment_verifier [--lams 0,0.25,0.5,1] [--seeds 14,7] [--numbers 100] [--verifier PATH.tflite]
+        [--name segment_verifier]
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="14,7", help="bench.numbers seeds to read")
     parser.add_argument("--numbers", type=int, default=100, help="numbers per source, case and seed")
     parser.add_argument("--verifier", type=Path, default=WHOLE_DIGIT, help="the verifier's .tflite (default: shipped)")
+    parser.add_argument("--name", default="segment_verifier", help="results file name (default segment_verifier)")
     args = parser.parse_args()
     machine = Machine()
     model = Model()
@@ -90,6 +92,7 @@ def main() -> None:
         for case in CASES
     ]
     command = f"python -m bench.segment_verifier --lams {args.lams} --seeds {args.seeds} --numbers {args.numbers}"
+    command += f" --verifier {args.verifier}" if args.verifier != WHOLE_DIGIT else ""
     made_by = (
         f"`{made['command']}` ({made['labelled']:,} labelled pieces, held-out accuracy "
         f"{made['held_out_accuracy']:.1%}, {made['parameters']:,} parameters, {made['seconds']:.0f} s)"
@@ -103,7 +106,7 @@ def main() -> None:
         "Median milliseconds of a number's cuts (reading included), by case:",
         markdown_table(["placed", *(f"λ = {lam:g}" for lam in lams)], timing),
     ]
-    write_result("segment_verifier", "The whole-digit verifier's weight in the picture's cuts", machine, sections)
+    write_result(args.name, "The whole-digit verifier's weight in the picture's cuts", machine, sections)
 
 
 if __name__ == "__main__":

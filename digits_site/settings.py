@@ -303,7 +303,7 @@ DIGITS_MAX_NUMBER_PIXELS = env.int("DIGITS_MAX_NUMBER_PIXELS", 4_000_000)
 DIGITS_WHOLE_DIGIT_FILE = Path(
     env.str("DIGITS_WHOLE_DIGIT_FILE", str(BASE_DIR / "recognizer" / "default_model" / "whole_digit.tflite"))
 )
-DIGITS_WHOLE_DIGIT_WEIGHT = env.float("DIGITS_WHOLE_DIGIT_WEIGHT", 0.5)
+DIGITS_WHOLE_DIGIT_WEIGHT = env.float("DIGITS_WHOLE_DIGIT_WEIGHT", 0.25)
 #: How long a correction token stays valid (seconds): a day by default.
 DIGITS_CORRECTION_TOKEN_AGE = env.int("DIGITS_CORRECTION_TOKEN_AGE", 24 * 3600)
 #: Secret salt of the anonymous network key stored with each submission (a hash of its /24 or /64 prefix); by

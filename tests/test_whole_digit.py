@@ -130,7 +130,7 @@ def test_web_processes_load_the_shipped_verifier_once_or_do_without_it(settings,
     assert serving.whole_digit() is serving.whole_digit() is not None
     settings.DIGITS_WHOLE_DIGIT_WEIGHT = 0
     assert serving.whole_digit() is None
-    settings.DIGITS_WHOLE_DIGIT_WEIGHT = 0.5
+    settings.DIGITS_WHOLE_DIGIT_WEIGHT = 0.25
     settings.DIGITS_WHOLE_DIGIT_FILE = tmp_path / "missing.tflite"
     assert serving.whole_digit() is None
     assert "No whole-digit verifier" in caplog.text

@@ -23,7 +23,7 @@ from recognizer.core.uncertainty import INK
 
 #: How much the verifier's log score weighs beside the digit model's log top probability (the setting
 #: ``DIGITS_WHOLE_DIGIT_WEIGHT`` is the site's). Chosen among 0.25, 0.5 and 1 on bench/segment_verifier.py's numbers.
-WEIGHT = 0.5
+WEIGHT = 0.25
 #: The least verifier score counted, so one piece it doubts cannot outweigh everything else.
 FLOOR = 1e-4
 #: Only pieces at least this wide for their height (ink of the 28x28 input) are weighed: two digits merged are wide,

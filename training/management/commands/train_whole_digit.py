@@ -20,7 +20,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--numbers", type=int, default=2400, help="Numbers to cut and learn from.")
+        parser.add_argument("--numbers", type=int, default=4800, help="Numbers to cut and learn from.")
         parser.add_argument("--epochs", type=int, default=6)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--mnist-dir", type=Path, help="Directory of the MNIST IDX files (default: setting).")
