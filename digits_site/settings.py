@@ -251,7 +251,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
 # Digits' own settings.
-DIGITS_MNIST_DIR = Path(env.str("DIGITS_MNIST_DIR", str(VAR_DIR / "mnist")))
+#: Where MNIST is read from (fetched into it when missing); empty counts as unset, not as the current directory.
+DIGITS_MNIST_DIR = Path(env.str("DIGITS_MNIST_DIR", "") or VAR_DIR / "mnist")
 #: Where each process keeps the model artifacts it fetched from storage, named by their SHA-256 (checked on load).
 DIGITS_MODEL_CACHE_DIR = Path(env.str("DIGITS_MODEL_CACHE_DIR", str(VAR_DIR / "model-cache")))
 #: How often (seconds) a web process checks which model version is active, bounding the hot-swap delay.

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +111,15 @@ def test_mnist_is_read_from_the_configured_directory(mnist) -> None:
     assert mnist.y_train.dtype == np.uint8
     assert set(np.unique(mnist.y_test)) == set(range(10))
     assert not data.missing_files(Path(settings.DIGITS_MNIST_DIR))
+
+
+def test_an_empty_mnist_directory_setting_means_the_default_not_the_current_directory(tmp_path: Path) -> None:
+    """A script that exports ``DIGITS_MNIST_DIR=`` (an unset shell variable) must not fetch MNIST into the checkout."""
+    env = {**os.environ, "DIGITS_MNIST_DIR": "", "DIGITS_VAR_DIR": str(tmp_path)}
+    code = "import django; django.setup(); from django.conf import settings; print(settings.DIGITS_MNIST_DIR)"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(tmp_path / "mnist")
 
 
 def test_uncompressed_idx_files_are_read_too(tmp_path: Path) -> None:
