@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Machine, markdown_table, write_result
-from bench.numbers import CASES, MNIST, Model, compose, mnist_test, other_writers, usable_digits
+from bench.numbers import MNIST, Model, sample_numbers
 from recognizer.core.preprocessing import ink_map
 
 #: The line model's input: 28 rows (the ink 20 high, as MNIST's digits) by 128 columns (four wide digits).
@@ -149,21 +149,13 @@ def main(argv: list[str] | None = None) -> None:
 
     reader = Model()
     rows = []
-    for source, (images, labels) in {"MNIST test": mnist_test(), "other writers": other_writers()}.items():
-        sample = np.random.default_rng(args.seed)
-        traced, pool = usable_digits(images, labels, reader, sample, 8 * args.numbers)
-        picks = [sample.choice(pool, size=sample.integers(2, 5), replace=False) for _ in range(args.numbers)]
-        for case in CASES:
-            case_rng = np.random.default_rng(args.seed + 1)
-            truths, inputs = [], []
-            for pick in picks:
-                _, picture = compose([traced[int(k)] for k in pick], case, case_rng)
-                truths.append("".join(str(int(labels[k])) for k in pick))
-                inputs.append(line_input(ink_map(picture)))
-            read = decode(model.predict(np.stack(inputs)[..., None], batch_size=200, verbose=0))
-            right = np.mean([a == b for a, b in zip(read, truths, strict=True)])
-            rows.append((source, case, f"{right:.1%}"))
-            print(source, case, f"{right:.1%}", flush=True)
+    for source, case, built in sample_numbers(reader, args.numbers, args.seed):
+        truths = [truth for truth, _, _ in built]
+        inputs = np.stack([line_input(ink_map(picture)) for _, _, picture in built])
+        read = decode(model.predict(inputs[..., None], batch_size=200, verbose=0))
+        right = np.mean([a == b for a, b in zip(read, truths, strict=True)])
+        rows.append((source, case, f"{right:.1%}"))
+        print(source, case, f"{right:.1%}", flush=True)
     write_result(
         "line_model",
         "A line model (CRNN + CTC on synthetic MNIST strings) on bench.numbers' pictures",

@@ -22,6 +22,7 @@ import argparse
 import io
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -128,6 +129,26 @@ def usable_digits(
     return traced, keys[right]
 
 
+def sample_numbers(
+    model: Model, numbers: int, seed: int
+) -> Iterator[tuple[str, str, list[tuple[str, S.Drawing, Image.Image]]]]:
+    """The benchmark's numbers: for each source and case, ``numbers`` numbers of 2-4 usable digits as ``(truth,
+    drawing, picture)``. The same ``seed`` gives the same digits in every case and in every benchmark that reads
+    numbers (:mod:`bench.segment_verifier`, :mod:`bench.line_model`), so their figures compare."""
+    for source, load in (("MNIST test", mnist_test), ("other writers", other_writers)):
+        images, labels = load()
+        rng = np.random.default_rng(seed)
+        traced, pool = usable_digits(images, labels, model, rng, 8 * numbers)
+        picks = [rng.choice(pool, size=rng.integers(2, 5), replace=False) for _ in range(numbers)]
+        for case in CASES:
+            case_rng = np.random.default_rng(seed + 1)
+            built = []
+            for pick in picks:
+                drawing, picture = compose([traced[int(k)] for k in pick], case, case_rng)
+                built.append(("".join(str(int(labels[k])) for k in pick), drawing, picture))
+            yield source, case, built
+
+
 def read_number(images: list[Image.Image], model: Model) -> str:
     if not images:
         return ""
@@ -156,42 +177,32 @@ def scribble_png(strokes: int = 80, seed: int = 0) -> tuple[bytes, S.Drawing]:
 def run(numbers: int, with_split_digits: bool, seed: int = 14, verifier: Path | None = WHOLE_DIGIT) -> dict:
     model = Model()
     picture_scorer = model.picture_reading(verifier)
-    sources = {"MNIST test": mnist_test(), "other writers": other_writers()}
     results: dict = {}
-    for source, (images, labels) in sources.items():
-        rng = np.random.default_rng(seed)
-        traced, pool = usable_digits(images, labels, model, rng, 8 * numbers)
-        picks = [rng.choice(pool, size=rng.integers(2, 5), replace=False) for _ in range(numbers)]
-        for case in CASES:
-            counts = {"split_digits": 0, "segmentation": 0, "strokes": 0}
-            times = {"split_digits": [], "segmentation": [], "strokes": []}
-            case_rng = np.random.default_rng(seed + 1)
-            for pick in picks:
-                digit_list = [traced[int(k)] for k in pick]
-                truth = "".join(str(int(labels[k])) for k in pick)
-                drawing, picture = compose(digit_list, case, case_rng)
-                if with_split_digits:
-                    start = time.perf_counter()
-                    got = read_number(split_digits(picture), model)
-                    times["split_digits"].append(time.perf_counter() - start)
-                    counts["split_digits"] += got == truth
+    for source, case, built in sample_numbers(model, numbers, seed):
+        counts = {"split_digits": 0, "segmentation": 0, "strokes": 0}
+        times = {"split_digits": [], "segmentation": [], "strokes": []}
+        for truth, drawing, picture in built:
+            if with_split_digits:
                 start = time.perf_counter()
-                try:
-                    got = read_number(segmentation.split_number(picture, picture_scorer), model)
-                except segmentation.TooManyDigits:
-                    got = ""
-                times["segmentation"].append(time.perf_counter() - start)
-                counts["segmentation"] += got == truth
-                start = time.perf_counter()
-                groups = grouping.split_drawing(drawing, model.reading, preprocess)
-                got = read_number([S.render(d) for d in groups], model)
-                times["strokes"].append(time.perf_counter() - start)
-                counts["strokes"] += got == truth
-            results[(source, case)] = {
-                k: (counts[k] / len(picks), float(np.median(times[k])) * 1000 if times[k] else float("nan"))
-                for k in counts
-            }
-            print(source, case, results[(source, case)], flush=True)
+                got = read_number(split_digits(picture), model)
+                times["split_digits"].append(time.perf_counter() - start)
+                counts["split_digits"] += got == truth
+            start = time.perf_counter()
+            try:
+                got = read_number(segmentation.split_number(picture, picture_scorer), model)
+            except segmentation.TooManyDigits:
+                got = ""
+            times["segmentation"].append(time.perf_counter() - start)
+            counts["segmentation"] += got == truth
+            start = time.perf_counter()
+            groups = grouping.split_drawing(drawing, model.reading, preprocess)
+            got = read_number([S.render(d) for d in groups], model)
+            times["strokes"].append(time.perf_counter() - start)
+            counts["strokes"] += got == truth
+        results[(source, case)] = {
+            k: (counts[k] / len(built), float(np.median(times[k])) * 1000 if times[k] else float("nan")) for k in counts
+        }
+        print(source, case, results[(source, case)], flush=True)
     return results
 
 

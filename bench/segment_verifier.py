@@ -30,39 +30,29 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Machine, markdown_table, write_result
-from bench.numbers import CASES, WHOLE_DIGIT, Model, mnist_test, other_writers, read_number, usable_digits
+from bench.numbers import CASES, WHOLE_DIGIT, Model, read_number, sample_numbers
 from recognizer.core import segmentation, whole_digit
-from training.ml.synthetic_numbers import compose
 
 
 def evaluate(model: Model, verifier: whole_digit.WholeDigit, lams: list[float], numbers: int, seed: int) -> dict:
     """Numbers read right by ``split_number`` at each ``lam`` (0: the digit model alone), built as bench.numbers
     builds them for ``seed``; and the median time of a number's cuts at each."""
     results = {}
-    for source, load in (("MNIST test", mnist_test), ("other writers", other_writers)):
-        images, labels = load()
-        rng = np.random.default_rng(seed)
-        traced, pool = usable_digits(images, labels, model, rng, 8 * numbers)
-        picks = [rng.choice(pool, size=rng.integers(2, 5), replace=False) for _ in range(numbers)]
-        scorers = {lam: whole_digit.weighed(model.reading, verifier, lam) if lam else model.reading for lam in lams}
-        for case in CASES:
-            case_rng = np.random.default_rng(seed + 1)
-            right, times = dict.fromkeys(lams, 0), {lam: [] for lam in lams}
-            for pick in picks:
-                truth = "".join(str(int(labels[k])) for k in pick)
-                _, picture = compose([traced[int(k)] for k in pick], case, case_rng)
-                for lam, scorer in scorers.items():
-                    start = time.perf_counter()
-                    try:
-                        got = read_number(segmentation.split_number(picture, scorer), model)
-                    except segmentation.TooManyDigits:
-                        got = ""
-                    times[lam].append(time.perf_counter() - start)
-                    right[lam] += got == truth
-            results[(seed, source, case)] = {
-                lam: (right[lam] / numbers, float(np.median(times[lam])) * 1000) for lam in lams
-            }
-            print(f"  seed {seed} {source} {case}: {results[(seed, source, case)]}", flush=True)
+    scorers = {lam: whole_digit.weighed(model.reading, verifier, lam) if lam else model.reading for lam in lams}
+    for source, case, built in sample_numbers(model, numbers, seed):
+        right, times = dict.fromkeys(lams, 0), {lam: [] for lam in lams}
+        for truth, _, picture in built:
+            for lam, scorer in scorers.items():
+                start = time.perf_counter()
+                try:
+                    got = read_number(segmentation.split_number(picture, scorer), model)
+                except segmentation.TooManyDigits:
+                    got = ""
+                times[lam].append(time.perf_counter() - start)
+                right[lam] += got == truth
+        medians = {lam: float(np.median(times[lam])) * 1000 for lam in lams}
+        results[(seed, source, case)] = {lam: (right[lam] / numbers, medians[lam]) for lam in lams}
+        print(f"  seed {seed} {source} {case}: {results[(seed, source, case)]}", flush=True)
     return results
 
 
