@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import io
-import itertools
 import math
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from training.ml.pen_strokes import pen_samples
 
 # Each digit as strokes in a 0-1 box (x right, y down), the way people draw them with a mouse.
 STROKES: dict[int, list[list[tuple[float, float]]]] = {
@@ -110,15 +111,6 @@ def draw_number(digits: str, height: int = 280, spacing: float = 0.75, slant: fl
     return image
 
 
-def _dense(points: list[tuple[float, float]], step: float) -> list[tuple[float, float]]:
-    """The polyline with points at most ``step`` apart, as a pen's samples are (the page smooths between them)."""
-    out = [points[0]]
-    for (x0, y0), (x1, y1) in itertools.pairwise(points):
-        n = max(1, math.ceil(math.hypot(x1 - x0, y1 - y0) / step))
-        out += [(x0 + (x1 - x0) * k / n, y0 + (y1 - y0) * k / n) for k in range(1, n + 1)]
-    return out
-
-
 def digit_strokes(
     digits: str,
     spacing: float = 0.75,
@@ -140,7 +132,7 @@ def digit_strokes(
     for char, (left, slot_width) in zip(digits, slots, strict=True):
         for stroke in STROKES[int(char)]:
             points = []
-            for x, y in _dense(stroke, 0.04):
+            for x, y in pen_samples(np.array(stroke), 0.04).tolist():
                 px = left + (box[0] + x * (box[2] - box[0])) * slot_width
                 py = (box[1] + y * (box[3] - box[1])) * height
                 points.append([round(px / width, 5), round(py / height, 5), round(t)])

@@ -13,7 +13,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from recognizer.core import strokes as S
-from training.ml.pen_strokes import thin, trace
+from training.ml.outliers import PEN_STEP
+from training.ml.pen_strokes import pen_samples, thin, trace
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONTS = ["DejaVuSans.ttf", "DejaVuSerif.ttf", "DejaVuSansMono.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSerif-Italic.ttf"]
@@ -80,16 +81,22 @@ def _shape_strokes(kind: str, rng: np.random.Generator) -> list[list[tuple[float
 
 
 def shape(kind: str, rng: np.random.Generator) -> Image.Image:
-    """A shape drawn with the page's brush, jittered, scaled and moved a little."""
+    """A shape drawn with the page's brush: its corners jittered, scaled and moved a little, then sampled as a pen
+    samples it (a scribble's random points are its samples).
+
+    Until 2026-12-05 the house and the star were sent as their corners alone, and the page's curve through the
+    midpoints between samples rounded them: the house came out a D under an arch and the star a blob, unlike any
+    drawn by hand (figures before that date were measured on those)."""
     scale, dx, dy = rng.uniform(0.7, 1.05), rng.uniform(-0.08, 0.08), rng.uniform(-0.08, 0.08)
     strokes = []
     for stroke in _shape_strokes(kind, rng):
-        points = []
+        corners = []
         for x, y in stroke:
             x = 0.5 + (x - 0.5) * scale + dx + rng.normal(0, 0.008)
             y = 0.5 + (y - 0.5) * scale + dy + rng.normal(0, 0.008)
-            points.append([min(1.0, max(0.0, x)), min(1.0, max(0.0, y)), 0.0])
-        strokes.append(points)
+            corners.append([min(1.0, max(0.0, x)), min(1.0, max(0.0, y))])
+        points = corners if kind == "scribble" else pen_samples(np.array(corners), PEN_STEP).tolist()
+        strokes.append([[x, y, 0.0] for x, y in points])
     return S.render(S.from_points(strokes), SIZE)
 
 

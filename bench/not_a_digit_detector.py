@@ -31,22 +31,22 @@ from bench.numbers import MNIST, other_writers  # noqa: E402
 from bench.open_set import Probe, calibration_digits, served_flags  # noqa: E402
 from recognizer.core.preprocessing import preprocess  # noqa: E402
 from recognizer.core.uncertainty import measure  # noqa: E402
+from training.ml import outliers  # noqa: E402
 
 FLAG_RATE = 0.01
 
 
-def train_detector(negatives: int, epochs: int, seed: int):
+def train_detector(negatives: int, epochs: int, seed: int, kinds: tuple[str, ...]):
     """A 3-conv binary CNN: logit > 0 means "not a digit". Classes weighted equally; same augmentation as the
     classifier's training (rotation, zoom, shift, stroke thickness)."""
     import keras
     import tensorflow as tf
 
-    from training.ml import outliers
     from training.ml.augment import augment_batch, make_augmenter
     from training.ml.mnist import load_mnist
 
     keras.utils.set_random_seed(seed)
-    generated = outliers.generate(negatives, seed=seed + 11)
+    generated = outliers.generate(negatives, seed=seed + 11, kinds=kinds)
     mnist = load_mnist(MNIST, fetch=False)
     not_digit = generated.labels == outliers.NOT_A_DIGIT_LABEL
     digits = np.concatenate([mnist.x_train, generated.images[~not_digit]])
@@ -84,9 +84,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--negatives", type=int, default=20_000, help="generated non-digits to train on")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--kinds", default=",".join(outliers.KINDS), help="non-digit kinds to train on (training.ml.outliers.DRAW)"
+    )
+    parser.add_argument("--name", default="not_a_digit_detector", help="result file name in bench/results")
     args = parser.parse_args(argv)
+    kinds = tuple(args.kinds.split(","))
     machine = Machine()
-    detector = train_detector(args.negatives, args.epochs, args.seed)
+    detector = train_detector(args.negatives, args.epochs, args.seed, kinds)
     probe = Probe()
     things = non_digits(seed=1)
     held = non_digits(seed=3, letter_fonts=FONTS[2:])
@@ -144,12 +149,12 @@ def main(argv: list[str] | None = None) -> None:
         ],
     )
     write_result(
-        "not_a_digit_detector",
+        args.name,
         "A separate not-a-digit network, alone and combined with the served rule",
         machine,
         [
             f"Command: `python -m bench.not_a_digit_detector --negatives {args.negatives} --epochs {args.epochs} "
-            f"--seed {args.seed}`; shipped classifier `digits-v2`",
+            f"--seed {args.seed} --kinds {args.kinds}`; shipped classifier `digits-v2`",
             table,
             per_kind,
         ],

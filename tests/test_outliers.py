@@ -8,6 +8,7 @@ import numpy as np
 
 from recognizer.core.open_set import NOT_A_DIGIT_LABEL
 from training.ml import outliers
+from training.ml.pen_strokes import pen_samples
 
 
 def test_the_same_seed_gives_the_same_outliers_and_another_seed_others() -> None:
@@ -49,3 +50,19 @@ def test_the_benchmarks_own_fonts_and_shapes_are_never_drawn() -> None:
     source = inspect.getsource(outliers)
     assert "from bench" not in source
     assert "import bench" not in source
+
+
+def test_the_kinds_asked_for_are_drawn_and_a_fine_tune_draws_none_of_the_detectors_own() -> None:
+    drawn = outliers.generate(12, seed=1, kinds=("sketch", "letter"))
+    assert set(drawn.kinds) == {"sketch", "letter", "digit"}
+    assert not {"sketch", "letter"} & set(outliers.KINDS)  # hearts, stars, C, T...: only for the detector
+
+
+def test_a_polyline_given_by_its_corners_is_sampled_as_a_pen_samples_it_keeping_its_corners() -> None:
+    """The page's curve through midpoints rounds a house given by its corners alone into a D under an arch."""
+    square = np.array([[0.2, 0.2], [0.8, 0.2], [0.8, 0.8], [0.2, 0.8], [0.2, 0.2]])
+    sampled = pen_samples(square, 0.02)
+    assert np.linalg.norm(np.diff(sampled, axis=0), axis=1).max() <= 0.02 + 1e-12
+    for corner in square:
+        assert np.isclose(sampled, corner).all(axis=1).any()
+    assert len(sampled) >= 4 * 0.6 / 0.02

@@ -6,11 +6,14 @@ is :func:`training.ml.fit.dense_targets`' for ``NOT_A_DIGIT_LABEL``) teaches it 
 which the open-set rules then flag. The drawings are made the way the page makes them (strokes with the page's brush,
 :func:`recognizer.core.strokes.render`) and go through the one :func:`recognizer.core.preprocessing.preprocess`.
 
-Kinds: letters and symbols of the Liberation fonts (pen, filled or outline), random scribbles, random polylines and
-curves, geometric shapes (polygons, zigzags, spirals, grids, arrows), and blobs (over-inked or partial). None of the
-benchmark's non-digits is drawn here: no DejaVu font, no heart, star, house, smiley or cross, so ``bench.open_set``
-measures drawings the model never saw. Characters written like digits are left out (``DIGIT_LIKE``): taught that an
-"S" is no digit, the model would doubt real 5s.
+Kinds (``KINDS``, what a fine-tune draws): letters and symbols of the Liberation fonts (pen, filled or outline), random
+scribbles, random polylines and curves, geometric shapes (polygons, zigzags, spirals, grids, arrows), blobs (over-inked
+or partial) and doodles. None of the benchmark's non-digits is drawn by these: no DejaVu font, no heart, star, house,
+smiley or cross, so ``bench.open_set`` measures drawings the model never saw. Characters written like digits are left
+out (``DIGIT_LIKE``): taught that an "S" is no digit, the model would doubt real 5s. Two more kinds are there for a
+separate not-a-digit detector (``bench.not_a_digit_detector --kinds``), which may doubt a digit more than the classifier
+may: ``letter`` (every Latin letter but those written exactly like a digit) and ``sketch`` (hearts, stars, houses,
+faces and crosses of random proportions: the kinds people draw most, made here, not the benchmark's templates).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from PIL import Image, ImageDraw, ImageFont
 from recognizer.core import strokes as S
 from recognizer.core.open_set import NOT_A_DIGIT_LABEL
 from recognizer.core.preprocessing import preprocess
+from training.ml.pen_strokes import pen_samples
 
 FONT_DIR = Path("/usr/share/fonts/truetype/liberation")
 FONTS = [
@@ -44,10 +48,15 @@ DIGIT_LIKE = set("OoQDIilLjJTtSsZzBbGgqpdyCcUuhfΛ^|/\\()[]{}!?&$§£ΓГЗзЭ�
 #: Letters and symbols drawn; no cross, star, heart or house among them (the benchmark's own kinds).
 CHARACTERS = [c for c in "ACEFHKMNPRVWXYaefhkmnrvwx#@%<>{}^~€¥ΩΣΔΠΦΨΛΞλπμωψφαηχЖЯЩЫЮДЛИЦШфжшюэЭ" if c not in DIGIT_LIKE]
 KINDS = ("glyph", "scribble", "polyline", "shape", "blob", "doodle")
+#: Every Latin letter but those written exactly like a digit (O 0, I l 1, S 5, Z 2, B 8, b 6, g q 9): for a
+#: detector that only says "not a digit", which may doubt a 7 that looks like a T more than the classifier may.
+LETTERS = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in "OoDIliSsZzBbgqG"]
 #: One digit drawn from the same fonts (pen or filled: an outlined 1 is a 0) for every this many non-digits.
 DIGITS_EVERY = 3
 #: Canvas side the drawings are made on: small (preprocessing scales every drawing to 20 px anyway), so fast.
 CANVAS = 112
+#: How far apart a pen's samples are, in 0-1 of the drawing (a mouse drawing a 200 px digit: about 4 px).
+PEN_STEP = 0.02
 
 
 @dataclass(frozen=True)
@@ -60,9 +69,9 @@ class Outliers:
     kinds: list[str]
 
 
-def generate(count: int, seed: int) -> Outliers:
+def generate(count: int, seed: int, kinds: tuple[str, ...] = KINDS) -> Outliers:
     """``count`` non-digits, the kinds in turn, and one font digit (labelled) for every ``DIGITS_EVERY`` of them; the
-    same ``seed`` gives the same images.
+    same ``seed`` gives the same images. ``kinds`` are the non-digits drawn (:data:`DRAW`'s keys).
 
     The font digits are why: taught only that font letters are no digits, the model learns "drawn from a font, or
     unlike MNIST" rather than "a letter", and doubts real digits of other hands (a 1 with a flag and a base read as
@@ -70,28 +79,29 @@ def generate(count: int, seed: int) -> Outliers:
     what tells a letter from a digit the only thing to learn.
     """
     rng = np.random.default_rng(seed)
-    images, labels, kinds = [], [], []
-    while len(kinds) < count + count // DIGITS_EVERY:
-        if len(kinds) % (DIGITS_EVERY + 1) == DIGITS_EVERY:
+    images, labels, made = [], [], []
+    while len(made) < count + count // DIGITS_EVERY:
+        if len(made) % (DIGITS_EVERY + 1) == DIGITS_EVERY:
             digit = int(rng.integers(10))
             kind, label, image = "digit", digit, _glyph(str(digit), rng.choice(["pen", "filled"]), rng)
         else:
-            kind = KINDS[len(kinds) % len(KINDS)]
+            kind = kinds[len(made) % len(kinds)]
             label, image = NOT_A_DIGIT_LABEL, DRAW[kind](rng)
         model_input = preprocess(image)
         if model_input.max() > 0:  # a drawing the preprocessing found no ink in cannot be read, nor taught
             images.append(model_input)
             labels.append(label)
-            kinds.append(kind)
+            made.append(kind)
     empty = np.zeros((0, 28, 28), np.uint8)
-    return Outliers(np.stack(images) if images else empty, np.array(labels, dtype=np.int64), kinds)
+    return Outliers(np.stack(images) if images else empty, np.array(labels, dtype=np.int64), made)
 
 
 def _drawn(strokes: list[np.ndarray], rng: np.random.Generator, thicken: int = 0) -> Image.Image:
-    """Strokes (0-1 coordinates) jittered, scaled and placed at random, drawn with the page's brush; ``thicken``
-    dilates the ink by that many pixels (an over-inked pen)."""
+    """Strokes (0-1 coordinates) sampled as a pen samples them (corners stay corners), jittered, scaled and placed at
+    random, drawn with the page's brush; ``thicken`` dilates the ink by that many pixels (an over-inked pen)."""
     scale, centre = rng.uniform(0.45, 0.9), rng.uniform(0.4, 0.6, 2)
-    placed = [np.clip(centre + (s - 0.5) * scale + rng.normal(0, 0.005, s.shape), 0.0, 1.0) for s in strokes]
+    sampled = [pen_samples(s, PEN_STEP) for s in strokes]
+    placed = [np.clip(centre + (s - 0.5) * scale + rng.normal(0, 0.005, s.shape), 0.0, 1.0) for s in sampled]
     image = S.render(S.from_points([[[x, y, 0.0] for x, y in s] for s in placed]), CANVAS)
     if thicken:
         alpha = cv2.dilate(np.asarray(image)[:, :, 3], np.ones((thicken, thicken), np.uint8))
@@ -146,12 +156,17 @@ def _glyph(char: str, style: str, rng: np.random.Generator) -> Image.Image:
     return _ink_image(mask)
 
 
+def letter(rng: np.random.Generator) -> Image.Image:
+    """A Latin letter of :data:`LETTERS` as someone would draw it (pen, filled or outline)."""
+    return _glyph(LETTERS[rng.integers(len(LETTERS))], rng.choice(["pen", "filled", "outline"]), rng)
+
+
 def scribble(rng: np.random.Generator) -> Image.Image:
-    """A random walk of 8-30 points in one or two strokes: a doodle, crossing itself."""
+    """A random walk of 8-30 points in one or two curved strokes: a doodle, crossing itself."""
     walk = np.cumsum(rng.normal(0, 0.22, (int(rng.integers(8, 31)), 2)), axis=0)
     walk = (walk - walk.min(axis=0)) / np.maximum(np.ptp(walk, axis=0), 1e-6)
     cut = int(rng.integers(4, len(walk) - 3)) if rng.random() < 0.3 else len(walk)
-    return _drawn([s for s in (walk[:cut], walk[cut:]) if len(s)], rng)
+    return _drawn([_curve(s) for s in (walk[:cut], walk[cut:]) if len(s)], rng)
 
 
 def polyline(rng: np.random.Generator) -> Image.Image:
@@ -352,11 +367,69 @@ def doodle(rng: np.random.Generator) -> Image.Image:
     return _drawn([(s - 0.5) @ rotation.T * 0.9 + 0.5 for s in strokes], rng)
 
 
+def sketch(rng: np.random.Generator) -> Image.Image:
+    """The doodles people most often draw instead of a digit: a heart, a star, a house, a face or a cross, each of
+    random proportions and made of strokes in a random order and direction (the benchmark's own are fixed
+    templates, drawn by :mod:`bench.non_digits`)."""
+    figure = rng.choice(["heart", "star", "house", "face", "cross"])
+    if figure == "heart":
+        t = np.linspace(0, 2 * math.pi, 60)
+        width, dip, point = rng.uniform(0.8, 1.2), rng.uniform(2, 7), rng.uniform(0.8, 1.3)
+        x = width * 16 * np.sin(t) ** 3
+        y = -(13 * np.cos(t) - dip * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t)) * np.where(
+            np.cos(t) < 0, point, 1
+        )
+        outline = np.stack([0.5 + x / 40, 0.5 + y / 40], axis=1)
+        half = len(outline) // 2  # drawn as one stroke, or as two halves from the top dip to the point
+        strokes = [outline] if rng.random() < 0.5 else [outline[: half + 1], outline[half:]]
+    elif figure == "star":
+        points = int(rng.integers(5, 8))
+        angles = rng.uniform(-0.3, 0.3) - math.pi / 2 + np.arange(2 * points + 1) * math.pi / points
+        if points == 5 and rng.random() < 0.5:  # the pentagram, drawn without lifting the pen
+            tips = -math.pi / 2 + np.arange(6) * 4 * math.pi / 5 + rng.uniform(-0.2, 0.2)
+            strokes = [np.stack([0.5 + 0.5 * np.cos(tips), 0.5 + 0.5 * np.sin(tips)], axis=1)]
+        else:
+            radius = np.where(np.arange(2 * points + 1) % 2 == 0, 0.5, 0.5 * rng.uniform(0.35, 0.6))
+            strokes = [np.stack([0.5 + radius * np.cos(angles), 0.5 + radius * np.sin(angles)], axis=1)]
+    elif figure == "house":
+        eave, left, right = rng.uniform(0.35, 0.55), rng.uniform(0.05, 0.2), rng.uniform(0.8, 0.95)
+        walls = np.array([[left, eave], [left, 1.0], [right, 1.0], [right, eave]])
+        roof = np.array([[left - 0.05, eave + 0.02], [rng.uniform(0.4, 0.6), 0.0], [right + 0.05, eave + 0.02]])
+        strokes = [np.concatenate([walls, walls[:1]]) if rng.random() < 0.6 else walls, roof]
+        if rng.random() < 0.6:
+            door = rng.uniform(left + 0.1, right - 0.25)
+            strokes.append(np.array([[door, 1.0], [door, 0.72], [door + 0.15, 0.72], [door + 0.15, 1.0]]))
+        if rng.random() < 0.4:
+            strokes.append(_ring((rng.uniform(left + 0.15, right - 0.15), eave + 0.15), 0.06, 4))
+    elif figure == "face":
+        face = _ring((0.5, 0.5), 0.5, wobble=rng.uniform(0, 0.06), rng=rng)
+        smile = rng.choice([1, -1])
+        mouth = _arc((0.5, 0.45), 0.28, 0.25 * math.pi, 0.75 * math.pi)
+        mouth = mouth if smile > 0 else mouth * [1, -1] + [0, 1.38]
+        eyes = [_ring((x, 0.36), rng.uniform(0.015, 0.06), 8) for x in (0.33, 0.67)]
+        strokes = [face, *eyes, mouth]
+        if rng.random() < 0.3:
+            strokes.append(np.array([[0.5, 0.45], [0.47, 0.58], [0.52, 0.58]]))
+    else:
+        arms = rng.uniform(0.7, 1.0, 2)
+        strokes = [np.array([[0.5 - a / 2, 0.5], [0.5 + a / 2, 0.5]]) for a in arms[:1]]
+        strokes.append(np.array([[0.5, 0.5 - arms[1] / 2], [0.5, 0.5 + arms[1] / 2]]))
+        if rng.random() < 0.5:  # an x rather than a +
+            strokes = [(s - 0.5) @ np.array([[0.7071, -0.7071], [0.7071, 0.7071]]) + 0.5 for s in strokes]
+    strokes = [s[::-1] if rng.random() < 0.5 else s for s in rng.permutation(np.array(strokes, dtype=object))]
+    turn = rng.uniform(-0.25, 0.25)
+    rotation = np.array([[math.cos(turn), -math.sin(turn)], [math.sin(turn), math.cos(turn)]])
+    stretch = np.array([rng.uniform(0.8, 1.2), 1.0])
+    return _drawn([((np.asarray(s, float) - 0.5) * stretch) @ rotation.T * 0.9 + 0.5 for s in strokes], rng)
+
+
 DRAW: dict[str, Callable[[np.random.Generator], Image.Image]] = {
     "glyph": glyph,
+    "letter": letter,
     "scribble": scribble,
     "polyline": polyline,
     "shape": shape,
     "blob": blob,
     "doodle": doodle,
+    "sketch": sketch,
 }

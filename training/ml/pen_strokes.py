@@ -10,6 +10,8 @@ the model reads like the original; not a model of how people really order their 
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections import deque
 
 import numpy as np
@@ -108,3 +110,15 @@ def digit_strokes(image28: np.ndarray, upscale: int = 3) -> list[np.ndarray]:
     strokes = trace(skeleton, min_points=upscale * 2)
     # Thin the polyline (every other pixel) and keep it in 0-1 of the frame.
     return [np.vstack([s[:-1:2], s[-1:]]) / size for s in strokes]
+
+
+def pen_samples(points: np.ndarray, step: float) -> np.ndarray:
+    """A polyline given by its corners, sampled at most ``step`` apart as a pen samples it. The page draws a
+    stroke as a curve through the midpoints between samples (:func:`recognizer.core.strokes.render`), so a square
+    given by its four corners alone would come out round."""
+    points = np.asarray(points, dtype=np.float64)
+    out = [points[:1]]
+    for a, b in itertools.pairwise(points):
+        n = max(1, math.ceil(math.hypot(*(b - a)) / step))
+        out.append(a + (b - a) * np.arange(1, n + 1)[:, None] / n)
+    return np.concatenate(out)
