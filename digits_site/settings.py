@@ -305,6 +305,11 @@ DIGITS_WHOLE_DIGIT_FILE = Path(
     env.str("DIGITS_WHOLE_DIGIT_FILE", str(BASE_DIR / "recognizer" / "default_model" / "whole_digit.tflite"))
 )
 DIGITS_WHOLE_DIGIT_WEIGHT = env.float("DIGITS_WHOLE_DIGIT_WEIGHT", 0.25)
+#: The not-a-digit detector read beside the digit model (``manage.py train_not_a_digit``; shipped beside the default
+#: model). When it cannot be read, "not a digit" is judged by the digit model's evidence alone (core.open_set).
+DIGITS_NOT_A_DIGIT_FILE = Path(
+    env.str("DIGITS_NOT_A_DIGIT_FILE", str(BASE_DIR / "recognizer" / "default_model" / "not_a_digit.tflite"))
+)
 #: How long a correction token stays valid (seconds): a day by default.
 DIGITS_CORRECTION_TOKEN_AGE = env.int("DIGITS_CORRECTION_TOKEN_AGE", 24 * 3600)
 #: Secret salt of the anonymous network key stored with each submission (a hash of its /24 or /64 prefix); by

@@ -48,6 +48,20 @@ class LiteRTModel:
             return [None if i is None else self._interpreter.get_tensor(i).copy() for i in outputs]
 
 
+class OneScore(LiteRTModel):
+    """A small model read beside the digit model, with one number per input (the whole-digit verifier's
+    probability, the not-a-digit detector's logit)."""
+
+    def __init__(self, model_content: bytes, num_threads: int = 1) -> None:
+        super().__init__(model_content, num_threads)
+        self._output = self._interpreter.get_output_details()[0]["index"]
+
+    def score(self, images: np.ndarray) -> np.ndarray:
+        """For uint8 inputs (N, 28, 28) from :func:`recognizer.core.preprocessing.preprocess`: (N,)."""
+        (scores,) = self.run(images, [self._output])
+        return scores.reshape(-1).astype(np.float64)
+
+
 class Classifier(LiteRTModel):
     """The digit model: web processes use one thread per interpreter (they serve requests in parallel instead);
     evaluation, which scores 10,000 images in a worker, may use more."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recognizer.core.classifier import LiteRTModel
+from recognizer.core.classifier import OneScore
 from recognizer.core.segmentation import Scorer, read
 from recognizer.core.uncertainty import INK
 
@@ -46,17 +46,8 @@ def aspects(images: np.ndarray) -> np.ndarray:
     return np.maximum(extents[0], 0) / np.maximum(extents[1], 1)
 
 
-class WholeDigit(LiteRTModel):
-    """The verifier's ``.tflite``: one output, the probability that an input is one whole digit."""
-
-    def __init__(self, model_content: bytes, num_threads: int = 1) -> None:
-        super().__init__(model_content, num_threads)
-        self._output = self._interpreter.get_output_details()[0]["index"]
-
-    def score(self, images: np.ndarray) -> np.ndarray:
-        """For uint8 inputs (N, 28, 28) from :func:`recognizer.core.preprocessing.preprocess`: (N,) in 0-1."""
-        (scores,) = self.run(images, [self._output])
-        return scores.reshape(-1).astype(np.float64)
+class WholeDigit(OneScore):
+    """The verifier's ``.tflite``: its score is the probability (0-1) that an input is one whole digit."""
 
 
 def weighed(scorer: Scorer, verifier: WholeDigit, weight: float = WEIGHT) -> Scorer:

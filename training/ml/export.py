@@ -89,3 +89,10 @@ def export_artifacts(
         with_distance(model, *digits).export(str(exported), format="litert", verbose=False)
         tflite_path.write_bytes(exported.read_bytes())
     return keras_path, tflite_path
+
+
+def save_litert(model: keras.Model, path: Path) -> None:
+    """A side model beside the digit model (the whole-digit verifier, the not-a-digit detector) as the ``.tflite``
+    the site reads through LiteRT: the web processes never load TensorFlow."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.export(str(path), format="litert", verbose=False)

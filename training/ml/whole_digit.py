@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import keras
@@ -158,9 +157,3 @@ def fit(pieces: Pieces, epochs: int, seed: int, verbose: int = 2) -> tuple[keras
     model.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy", metrics=["accuracy"])
     history = model.fit(x[order], y[order], batch_size=256, epochs=epochs, validation_split=0.05, verbose=verbose)
     return model, float(history.history["val_accuracy"][-1])
-
-
-def export(model: keras.Model, path: Path) -> None:
-    """The verifier as a ``.tflite`` for LiteRT (the web processes never load TensorFlow)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model.export(str(path), format="litert", verbose=False)

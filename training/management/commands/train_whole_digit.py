@@ -34,6 +34,7 @@ class Command(BaseCommand):
         from tqdm import tqdm
 
         from training.ml import whole_digit
+        from training.ml.export import save_litert
         from training.ml.mnist import load_mnist
 
         start = time.perf_counter()
@@ -50,7 +51,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{len(pieces.iou):,} pieces, {len(labels):,} clearly labelled, {labels.mean():.1%} whole")
         verbose = (1 if sys.stdout.isatty() else 2) if show else 0
         model, accuracy = whole_digit.fit(pieces, options["epochs"], options["seed"], verbose=verbose)
-        whole_digit.export(model, output)
+        save_litert(model, output)
         words = ["python", "manage.py", "train_whole_digit", "--numbers", str(options["numbers"])]
         words += ["--epochs", str(options["epochs"]), "--seed", str(options["seed"])]
         record = {
