@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from recognizer.core import strokes as core_strokes
 from recognizer.core.open_set import NOT_A_DIGIT_LABEL
+from recognizer.core.uncertainty import Judgement, judge
 
 
 def input_sha256(model_input: bytes) -> str:
@@ -171,6 +172,14 @@ class Drawing(models.Model):
         help_text="How far the model's features for this drawing lie from the digits it learnt, 1 at the not-a-digit "
         "threshold (training.ml.export); empty for a model exported without it.",
     )
+    detector = models.FloatField(
+        "not-a-digit logit",
+        null=True,
+        blank=True,
+        help_text="The not-a-digit detector's logit for this drawing, higher for less digit-like "
+        "(recognizer.core.not_a_digit; weighed with the model's evidence by recognizer.core.open_set); empty when "
+        "no detector was read.",
+    )
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="drawings")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     client_key = models.CharField(
@@ -247,6 +256,11 @@ class Drawing(models.Model):
     def input_array(self) -> np.ndarray:
         """The stored model input as a (28, 28) uint8 array."""
         return np.frombuffer(bytes(self.model_input), dtype=np.uint8).reshape(28, 28)
+
+    def judgement(self) -> Judgement:
+        """How its answer is judged (:func:`recognizer.core.uncertainty.judge`), from what was stored when it was
+        answered: the same drawing reads the same whenever it is shown."""
+        return judge(self.input_array, self.probabilities, settings.DIGITS_LOW_CONFIDENCE, self.distance, self.detector)
 
     @property
     def stroke_drawing(self) -> core_strokes.Drawing | None:

@@ -186,9 +186,15 @@ def create_submission(
 def _drawings(
     submission: Submission, digits: list[_Digit], predictions: list[serving.Prediction], now, saved: list
 ) -> list[Drawing]:
-    """The digits' rows, in their order, not yet written; their images are stored (and listed in ``saved``)."""
+    """The digits' rows, in their order, not yet written; their images are stored (and listed in ``saved``). Each
+    gets the not-a-digit detector's logit when there is a detector (read here, on the digits kept, not on every
+    piece a number's splitting tried)."""
+    detector = serving.not_a_digit_detector()
+    logits = [None] * len(digits)
+    if detector is not None:
+        logits = [float(v) for v in detector.score(np.stack([d.model_input for d in digits]))]
     drawings = []
-    for position, (digit, prediction) in enumerate(zip(digits, predictions, strict=True)):
+    for position, (digit, prediction, logit) in enumerate(zip(digits, predictions, logits, strict=True)):
         drawing = Drawing(
             submission=submission,  # its id is taken when the drawings are written, after the submission
             client_key=submission.client_key,
@@ -200,6 +206,7 @@ def _drawings(
             confidence=prediction.confidence,
             probabilities=prediction.probabilities,
             distance=prediction.distance,
+            detector=logit,
             model_version=prediction.version,
             created_at=now,
         )

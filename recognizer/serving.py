@@ -20,16 +20,19 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from django.conf import settings
 
 from recognizer.core.calibration import apply_temperature
-from recognizer.core.classifier import Classifier, ModelUnavailable
+from recognizer.core.classifier import Classifier, ModelUnavailable, OneScore
+from recognizer.core.not_a_digit import NotADigitDetector
 from recognizer.core.whole_digit import WholeDigit
 from recognizer.models import ModelVersion, ShadowTrial
 
 log = logging.getLogger(__name__)
+S = TypeVar("S", bound=OneScore)
 
 
 @dataclass(frozen=True)
@@ -123,25 +126,47 @@ def active_model() -> LoadedModel:
         return _loaded
 
 
-_verifiers: dict[Path, WholeDigit | None] = {}
+_side_models: dict[tuple[type, Path], OneScore | None] = {}
+
+
+def _side_model(kind: type[S], path: Path, name: str, without: str) -> S | None:
+    """The small model of ``kind`` in ``path``, loaded once per process; None when it cannot be read (logged once:
+    no ``name``, and what the site does ``without`` it)."""
+    key = (kind, path)
+    if key not in _side_models:
+        with _lock:
+            if key not in _side_models:
+                try:
+                    _side_models[key] = kind(path.read_bytes())
+                except (OSError, ModelUnavailable) as exc:
+                    log.warning("No %s (%s): %s", name, exc, without)
+                    _side_models[key] = None
+    return _side_models[key]  # type: ignore[return-value]
 
 
 def whole_digit() -> WholeDigit | None:
-    """The whole-digit verifier that helps cut a number's picture (``DIGITS_WHOLE_DIGIT_FILE``), loaded once per
-    process; None when it is switched off (``DIGITS_WHOLE_DIGIT_WEIGHT`` 0) or cannot be read, and the cuts then
-    choose by the digit model alone (logged once: numbers are still read, touching ones less well)."""
+    """The whole-digit verifier that helps cut a number's picture (``DIGITS_WHOLE_DIGIT_FILE``); None when it is
+    switched off (``DIGITS_WHOLE_DIGIT_WEIGHT`` 0) or cannot be read, and the cuts then choose by the digit model
+    alone (numbers are still read, touching ones less well)."""
     if settings.DIGITS_WHOLE_DIGIT_WEIGHT <= 0:
         return None
-    path = Path(settings.DIGITS_WHOLE_DIGIT_FILE)
-    if path not in _verifiers:
-        with _lock:
-            if path not in _verifiers:
-                try:
-                    _verifiers[path] = WholeDigit(path.read_bytes())
-                except (OSError, ModelUnavailable) as exc:
-                    log.warning("No whole-digit verifier (%s): numbers are cut by the digit model alone", exc)
-                    _verifiers[path] = None
-    return _verifiers[path]
+    return _side_model(
+        WholeDigit,
+        Path(settings.DIGITS_WHOLE_DIGIT_FILE),
+        "whole-digit verifier",
+        "numbers are cut by the digit model alone",
+    )
+
+
+def not_a_digit_detector() -> NotADigitDetector | None:
+    """The not-a-digit detector (``DIGITS_NOT_A_DIGIT_FILE``); None when it cannot be read, and "not a digit" is
+    then judged by the digit model's evidence alone (fewer non-digits caught)."""
+    return _side_model(
+        NotADigitDetector,
+        Path(settings.DIGITS_NOT_A_DIGIT_FILE),
+        "not-a-digit detector",
+        "not a digit is judged by the digit model's evidence alone",
+    )
 
 
 def loaded_version_name() -> str | None:
@@ -151,11 +176,11 @@ def loaded_version_name() -> str | None:
 
 
 def reset() -> None:
-    """Forget the loaded model and verifier (tests, and after the database is swapped under a process)."""
+    """Forget the loaded models (tests, and after the database is swapped under a process)."""
     global _loaded, _checked_at
     with _lock:
         _loaded, _checked_at = None, 0.0
-        _verifiers.clear()
+        _side_models.clear()
     reset_shadow()
 
 

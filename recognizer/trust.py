@@ -33,7 +33,7 @@ from django.conf import settings
 from django.db.models import Case, Count, F, Q, When
 from django.utils import timezone
 
-from recognizer.core.uncertainty import Reason, judge
+from recognizer.core.uncertainty import Reason
 from recognizer.models import Drawing, TrustPolicy
 
 CorrectionStatus = Drawing.CorrectionStatus
@@ -57,7 +57,7 @@ def label_probability(drawing: Drawing, label: int) -> float:
     digit (what the person saw), else the probability it left off its answer."""
     if label != Drawing.NOT_A_DIGIT:
         return float(drawing.probabilities[label])
-    judged = judge(drawing.input_array, drawing.probabilities, settings.DIGITS_LOW_CONFIDENCE, drawing.distance)
+    judged = drawing.judgement()
     return 1.0 if judged.reason is Reason.NOT_A_DIGIT else 1.0 - float(max(drawing.probabilities))
 
 

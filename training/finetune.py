@@ -45,7 +45,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from recognizer import registry
+from recognizer import registry, serving
 from recognizer.core import figures
 from recognizer.core.open_set import NOT_A_DIGIT_LABEL
 from recognizer.corrections import CorrectionSet, new_corrections_since, select_corrections
@@ -231,9 +231,10 @@ def evaluate_version(
     metrics, mnist_matrix = mnist_test_metrics(model_content, data.x_test, data.y_test, temperature)
     heldout, heldout_matrix = evaluate_tflite(model_content, *corrections.heldout_digits)
     metrics.update(heldout_corrections_accuracy=heldout["accuracy"], heldout_corrections_count=heldout["count"])
-    others = not_a_digit_metrics(
-        model_content, corrections.heldout_not_digits, temperature, settings.DIGITS_LOW_CONFIDENCE
-    )
+    others_x = corrections.heldout_not_digits
+    detector = serving.not_a_digit_detector()
+    detectors = detector.score(others_x) if detector is not None and len(others_x) else None
+    others = not_a_digit_metrics(model_content, others_x, temperature, settings.DIGITS_LOW_CONFIDENCE, detectors)
     metrics.update({f"heldout_not_a_digit_{key}": value for key, value in others.items()})
     return metrics, mnist_matrix, heldout_matrix
 

@@ -136,7 +136,16 @@ class DrawingAdmin(admin.ModelAdmin):
         ),
         (
             "Prediction",
-            {"fields": ["predicted_digit", "confidence_pct", "probability_bars", "distance", "model_version"]},
+            {
+                "fields": [
+                    "predicted_digit",
+                    "confidence_pct",
+                    "probability_bars",
+                    "distance",
+                    "detector",
+                    "model_version",
+                ]
+            },
         ),
         ("Correction and review", {"fields": [*DrawingForm.Meta.fields, "corrected_at", "reviewed_by", "reviewed_at"]}),
         ("Trust", {"fields": ["trust", "decision_note", "trust_reasons", "review_priority"]}),

@@ -10,7 +10,7 @@ from rest_framework.fields import empty
 
 from recognizer.api.authentication import correction_token
 from recognizer.core import strokes as core_strokes
-from recognizer.core.uncertainty import Judgement, Reason, judge
+from recognizer.core.uncertainty import Judgement, Reason
 from recognizer.images import array_to_png, png_data_url
 from recognizer.models import Drawing
 
@@ -177,9 +177,7 @@ def absolute_url(context: dict, path: str) -> str:
 def judgement_of(drawing: Drawing) -> Judgement:
     """The drawing's :func:`~recognizer.core.uncertainty.judge`, computed once per instance (several fields read it)."""
     if getattr(drawing, "_judgement", None) is None:
-        drawing._judgement = judge(
-            drawing.input_array, drawing.probabilities, settings.DIGITS_LOW_CONFIDENCE, drawing.distance
-        )
+        drawing._judgement = drawing.judgement()
     return drawing._judgement
 
 

@@ -2,10 +2,11 @@
 
 Two measured rules (``bench/open_set.py``; thresholds fitted on calibration digits that are never reported as a test):
 
-* not a digit: the drawing's shape is unlike any digit (:mod:`recognizer.core.uncertainty`'s rules), or the model's
-  evidence is weak. The evidence is read from the model's outputs: the top probability, or, when the serving code
-  can give them, the logits (energy) or the penultimate features (Mahalanobis distance to the nearest class). Each is
-  thresholded so that ``FLAG_RATE`` of calibration digits are flagged.
+* not a digit: the drawing's shape is unlike any digit (:mod:`recognizer.core.uncertainty`'s rules), or the
+  evidence is weak. The evidence is read from the model's outputs (the top probability and the distance of its
+  penultimate features to the nearest digit) and, when there is one, from the not-a-digit detector beside it
+  (:mod:`recognizer.core.not_a_digit`), combined into one score (:func:`evidence`). Each rule is thresholded so that
+  ``FLAG_RATE`` of calibration digits are flagged.
 * ambiguous: a split-conformal prediction set (LAC) holds two digits or more: every digit whose probability is at
   least ``SET_THRESHOLD`` is in the set, which covers the true digit for 1 - ``ALPHA`` of calibration digits.
 
@@ -33,6 +34,15 @@ MIN_TOP_PROBABILITY = 0.58
 #: probability (bench/open_set.py, digits-v2): 62.0% of generated non-digits flagged against 21.1% without it, 0.60%
 #: of MNIST test digits and 1.91% of other writers' (0.32% and 2.10% without).
 MAX_DISTANCE = 1.0
+#: With the not-a-digit detector (recognizer.core.not_a_digit), one score replaces the two rules above:
+#: ``DISTANCE_WEIGHT * log(distance) + DETECTOR_WEIGHT * logit - log(top probability)``, not a digit above
+#: ``MAX_EVIDENCE``. The weights are the ones a first detector was measured with (2026-12-02), not chosen on the
+#: benchmark's non-digits; the threshold flags, with the shape rules, FLAG_RATE of calibration digits (served
+#: probabilities of digits-v2, the shipped detector: bench/not_a_digit_detector.py). Measured there: 78.4% of
+#: generated non-digits flagged (62.0% before the detector), 0.15% of MNIST test digits, 1.23% of other writers'.
+DISTANCE_WEIGHT = 8.0
+DETECTOR_WEIGHT = 0.25
+MAX_EVIDENCE = 0.133
 #: Conformal (LAC) at ALPHA = 0.01 on 3,934 calibration digits, served probabilities: a digit is in the set when
 #: p >= 0.273.
 ALPHA = 0.01
@@ -52,26 +62,41 @@ class Assessment:
     candidates: list[int] = field(default_factory=list)
 
 
+def evidence(top: np.ndarray | float, distance: np.ndarray | float, detector: np.ndarray | float) -> np.ndarray:
+    """The combined not-a-digit score (higher: less like a digit) of the top probability, the model's distance to
+    the digits it learnt and the detector's logit; works on single values and on arrays alike."""
+    return (
+        DISTANCE_WEIGHT * np.log(np.maximum(distance, 1e-6))
+        + DETECTOR_WEIGHT * np.asarray(detector, dtype=np.float64)
+        - np.log(np.maximum(top, 1e-12))
+    )
+
+
 def assess(
     probabilities: np.ndarray | list[float],
     looks_like_a_digit: bool = True,
     distance: float | None = None,
+    detector: float | None = None,
     min_top: float = MIN_TOP_PROBABILITY,
     set_threshold: float = SET_THRESHOLD,
 ) -> Assessment:
     """Judge one prediction: ``looks_like_a_digit`` is the shape rules' answer on the 28x28 input
     (``recognizer.core.uncertainty.measure(x).looks_like_a_digit``), ``distance`` the model's distance to the digits
-    it learnt (``recognizer.core.classifier.Classifier.read``; None when the model does not give it)."""
+    it learnt (``recognizer.core.classifier.Classifier.read``; None when the model does not give it), ``detector``
+    the not-a-digit detector's logit (None without a detector). With both, their :func:`evidence` decides "not a
+    digit"; else the top probability and the distance alone do."""
     p = np.asarray(probabilities, dtype=np.float64)
     order = [int(i) for i in np.argsort(-p)]
-    far = distance is not None and distance > MAX_DISTANCE
-    if not looks_like_a_digit or far or (p[order[0]] < min_top and p[order[1]] < set_threshold):
+    if distance is not None and detector is not None:
+        weak = evidence(p[order[0]], distance, detector) > MAX_EVIDENCE
+    else:
+        far = distance is not None and distance > MAX_DISTANCE
+        weak = far or (p[order[0]] < min_top and p[order[1]] < set_threshold)
+    if not looks_like_a_digit or weak:
         return Assessment(Verdict.NOT_A_DIGIT, order[:1])
     members = [d for d in order if p[d] >= set_threshold]
     if len(members) >= 2:
         return Assessment(Verdict.AMBIGUOUS, members[:3])
-    if p[order[0]] < min_top:
-        return Assessment(Verdict.NOT_A_DIGIT, order[:1])
     return Assessment(Verdict.DIGIT, order[:1])
 
 

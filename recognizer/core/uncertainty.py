@@ -125,12 +125,16 @@ class Judgement:
 
 
 def judge(
-    model_input: np.ndarray, probabilities: list[float], low_confidence: float, distance: float | None = None
+    model_input: np.ndarray,
+    probabilities: list[float],
+    low_confidence: float,
+    distance: float | None = None,
+    detector: float | None = None,
 ) -> Judgement:
-    """Judge a prediction: by the drawing's shape and the model's evidence (its top probability and, when the model
-    gives it, its ``distance`` to the digits it learnt: not a digit), then by a calibrated prediction set
-    (ambiguous), then by the model's confidence against ``low_confidence``."""
-    assessment = open_set.assess(probabilities, measure(model_input).looks_like_a_digit, distance)
+    """Judge a prediction: by the drawing's shape and the evidence (the model's top probability and, when they were
+    read, its ``distance`` to the digits it learnt and the not-a-digit ``detector``'s logit: not a digit), then by
+    a calibrated prediction set (ambiguous), then by the model's confidence against ``low_confidence``."""
+    assessment = open_set.assess(probabilities, measure(model_input).looks_like_a_digit, distance, detector)
     if assessment.verdict is open_set.Verdict.NOT_A_DIGIT:
         return Judgement(Reason.NOT_A_DIGIT, assessment.candidates)
     if assessment.verdict is open_set.Verdict.AMBIGUOUS:
@@ -141,10 +145,17 @@ def judge(
 
 
 def judge_many(
-    model_inputs: np.ndarray, probabilities: np.ndarray, low_confidence: float, distances: np.ndarray | None = None
+    model_inputs: np.ndarray,
+    probabilities: np.ndarray,
+    low_confidence: float,
+    distances: np.ndarray | None = None,
+    detectors: np.ndarray | None = None,
 ) -> list[Judgement]:
-    """:func:`judge` for each row of a batch (evaluation, benchmarks); ``distances`` None when the model gives none."""
+    """:func:`judge` for each row of a batch (evaluation, benchmarks); ``distances`` None when the model gives none,
+    ``detectors`` None without a detector."""
     far = [None] * len(model_inputs) if distances is None else [float(d) for d in distances]
+    logits = [None] * len(model_inputs) if detectors is None else [float(v) for v in detectors]
     return [
-        judge(x, row.tolist(), low_confidence, d) for x, row, d in zip(model_inputs, probabilities, far, strict=True)
+        judge(x, row.tolist(), low_confidence, d, v)
+        for x, row, d, v in zip(model_inputs, probabilities, far, logits, strict=True)
     ]

@@ -66,15 +66,18 @@ def mnist_test_metrics(
     return figures, matrix
 
 
-def not_a_digit_metrics(model_content: bytes, x: np.ndarray, temperature: float, low_confidence: float) -> dict:
+def not_a_digit_metrics(
+    model_content: bytes, x: np.ndarray, temperature: float, low_confidence: float, detectors: np.ndarray | None = None
+) -> dict:
     """How a model answers drawings people said are not a digit, as the product would show it (at the served
-    ``temperature``, judged by :func:`recognizer.core.uncertainty.judge`): the share it flags as not a digit, the
-    share it presents as uncertain for any reason, and its mean top probability."""
+    ``temperature``, with the not-a-digit detector's logits ``detectors`` when there is one, judged by
+    :func:`recognizer.core.uncertainty.judge`): the share it flags as not a digit, the share it presents as
+    uncertain for any reason, and its mean top probability."""
     if len(x) == 0:
         return {"count": 0, "flagged": None, "uncertain": None, "top_probability": None}
     probabilities, distances = Classifier(model_content, num_threads=os.cpu_count() or 1).read_many(x)
     probabilities = apply_temperature(probabilities, temperature)
-    judged = judge_many(x, probabilities, low_confidence, distances)
+    judged = judge_many(x, probabilities, low_confidence, distances, detectors)
     return {
         "count": len(x),
         "flagged": float(np.mean([j.reason is Reason.NOT_A_DIGIT for j in judged])),
