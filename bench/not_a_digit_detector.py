@@ -1,20 +1,25 @@
-"""A separate "is this a digit?" network beside the classifier: trained, measured, and combined with the served rule.
+"""The not-a-digit detector beside the classifier: alone, combined with the classifier's evidence, and as served.
 
-The served rule (:func:`recognizer.core.uncertainty.judge`: shape rules, top probability and the classifier's exported
-distance) flags about half of :mod:`bench.non_digits`' drawings. This benchmark trains a small binary CNN on MNIST's
-training digits (and :mod:`training.ml.outliers`' font digits) against that generator's non-digits, augmented as the
-classifier is, and measures it alone and combined with the served rule's scores, every rule thresholded so that 1% of
-the calibration digits (optdigits training writers, never reported as a test) are flagged: the budget the served
-rule has. None of the benchmark's non-digits (DejaVu letters, hearts, stars, houses, smileys, crosses) is generated
-for training.
+The detector (:mod:`training.ml.not_a_digit`, ``manage.py train_not_a_digit``) is a small binary CNN trained on
+MNIST's training digits (and font digits) against generated non-digits. This benchmark reads it through LiteRT, as
+the site does, on :mod:`bench.non_digits`' drawings and on real digits, alone and combined with the served
+classifier's evidence (:func:`recognizer.core.open_set.evidence`: ``a log distance + b logit - log top``) for a grid
+of weights, every rule thresholded so that 1% of the calibration digits (optdigits training writers and 2,000 MNIST
+training digits, never reported as a test) are flagged with the shape rules. It prints the threshold of the served
+weights (``open_set.MAX_EVIDENCE``) and the served rule's figures, before the detector and with it.
 
-    python -m bench.not_a_digit_detector --negatives 20000 --epochs 4
+The benchmark's non-digits are its own drawings: DejaVu letters (the detector learns Liberation's) and hearts,
+stars, houses, smileys and crosses of fixed templates (the detector learns its own of random proportions).
+
+    python -m bench.not_a_digit_detector                       # the shipped detector
+    python -m bench.not_a_digit_detector --train --negatives 20000 --epochs 4 --kinds glyph,scribble
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -28,70 +33,52 @@ setup_django()
 
 from bench.non_digits import FONTS, non_digits  # noqa: E402
 from bench.numbers import MNIST, other_writers  # noqa: E402
-from bench.open_set import Probe, calibration_digits, served_flags  # noqa: E402
+from bench.open_set import DETECTOR, Probe, calibration_digits, served_flags  # noqa: E402
+from recognizer.core import open_set  # noqa: E402
+from recognizer.core.not_a_digit import NotADigitDetector  # noqa: E402
 from recognizer.core.preprocessing import preprocess  # noqa: E402
 from recognizer.core.uncertainty import measure  # noqa: E402
-from training.ml import outliers  # noqa: E402
+from training.ml import not_a_digit  # noqa: E402
 
-FLAG_RATE = 0.01
+FLAG_RATE = open_set.FLAG_RATE
+#: (distance weight, detector weight) pairs measured beside the served pair.
+WEIGHTS = [(8, 0), (0, 0.5), (4, 0.25), (8, 0.25), (16, 0.25), (8, 0.5), (16, 0.5), (16, 1.0), (32, 0.5)]
 
 
-def train_detector(negatives: int, epochs: int, seed: int, kinds: tuple[str, ...]):
-    """A 3-conv binary CNN: logit > 0 means "not a digit". Classes weighted equally; same augmentation as the
-    classifier's training (rotation, zoom, shift, stroke thickness)."""
-    import keras
-    import tensorflow as tf
-
-    from training.ml.augment import augment_batch, make_augmenter
+def trained(negatives: int, epochs: int, seed: int, kinds: tuple[str, ...]) -> NotADigitDetector:
+    """A detector trained here as ``manage.py train_not_a_digit`` trains one, exported and read through LiteRT."""
+    from training.ml.export import save_litert
     from training.ml.mnist import load_mnist
 
-    keras.utils.set_random_seed(seed)
-    generated = outliers.generate(negatives, seed=seed + 11, kinds=kinds)
-    mnist = load_mnist(MNIST, fetch=False)
-    not_digit = generated.labels == outliers.NOT_A_DIGIT_LABEL
-    digits = np.concatenate([mnist.x_train, generated.images[~not_digit]])
-    x = np.concatenate([digits, generated.images[not_digit]]).astype(np.float32)[..., None]
-    y = np.concatenate([np.zeros(len(digits)), np.ones(not_digit.sum())]).astype(np.float32)
-    weights = np.where(y == 1, 0.5 * len(y) / not_digit.sum(), 0.5 * len(y) / len(digits)).astype(np.float32)
-    augmenter = make_augmenter(seed=seed)
-    data = (
-        tf.data.Dataset.from_tensor_slices((x, y, weights))
-        .shuffle(len(x), seed=seed)
-        .batch(128)
-        .map(lambda a, b, c: (augment_batch(augmenter, a) / 255.0, b, c), num_parallel_calls=2)
-        .prefetch(2)
-    )
-    layers = keras.layers
-    inputs = keras.Input((28, 28, 1))
-    h = inputs
-    for width in (16, 32, 64):
-        h = layers.MaxPooling2D()(layers.Conv2D(width, 3, activation="relu", padding="same")(h))
-    h = layers.Dropout(0.3)(layers.Dense(64, activation="relu")(layers.Flatten()(h)))
-    model = keras.Model(inputs, layers.Dense(1)(h))
-    steps = epochs * (len(x) // 128 + 1)
-    model.compile(
-        keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, steps)),
-        keras.losses.BinaryCrossentropy(from_logits=True),
-    )
-    model.fit(data, epochs=epochs, verbose=2)
-    return model
+    model = not_a_digit.fit(load_mnist(MNIST, fetch=False).x_train, negatives, epochs, seed, kinds)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "not_a_digit.tflite"
+        save_litert(model, path)
+        return NotADigitDetector(path.read_bytes())
 
 
 def main(argv: list[str] | None = None) -> None:
     from training.ml.mnist import load_mnist
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--negatives", type=int, default=20_000, help="generated non-digits to train on")
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--kinds", default=",".join(outliers.KINDS), help="non-digit kinds to train on (training.ml.outliers.DRAW)"
-    )
+    parser.add_argument("--detector", type=Path, default=DETECTOR, help="a detector .tflite (default: the shipped)")
+    parser.add_argument("--train", action="store_true", help="train one here instead (the options below)")
+    parser.add_argument("--negatives", type=int, default=20_000, help="with --train: generated non-digits")
+    parser.add_argument("--epochs", type=int, default=4, help="with --train")
+    parser.add_argument("--seed", type=int, default=0, help="with --train")
+    parser.add_argument("--kinds", default=",".join(not_a_digit.KINDS), help="with --train: outliers.DRAW's kinds")
     parser.add_argument("--name", default="not_a_digit_detector", help="result file name in bench/results")
     args = parser.parse_args(argv)
-    kinds = tuple(args.kinds.split(","))
     machine = Machine()
-    detector = train_detector(args.negatives, args.epochs, args.seed, kinds)
+    if args.train:
+        detector = trained(args.negatives, args.epochs, args.seed, tuple(args.kinds.split(",")))
+        which = (
+            f"trained here: `--train --negatives {args.negatives} --epochs {args.epochs} --seed {args.seed} "
+            f"--kinds {args.kinds}`"
+        )
+    else:
+        detector = NotADigitDetector(args.detector.read_bytes())
+        which = f"`{args.detector.relative_to(Path.cwd()) if args.detector.is_absolute() else args.detector}`"
     probe = Probe()
     things = non_digits(seed=1)
     held = non_digits(seed=3, letter_fonts=FONTS[2:])
@@ -106,55 +93,61 @@ def main(argv: list[str] | None = None) -> None:
     for name, x in sets.items():
         p, _, _, distances = probe(x)
         scores[name] = {
-            "served": served_flags(x, p, distances),
+            "without": served_flags(x, p, distances, None),
+            "served": served_flags(x, p, distances, detector),
             "shape": np.array([not measure(i).looks_like_a_digit for i in x]),
             "top": p.max(axis=1),
             "distance": distances,
-            "detector": detector.predict(x[..., None].astype(np.float32) / 255.0, batch_size=1000, verbose=0)[:, 0],
+            "detector": detector.score(x),
         }
 
     def combined(s: dict, a: float, b: float) -> np.ndarray:
-        """Higher is less like a digit: the log distance weighted ``a``, the detector's logit ``b``, and the
-        negative log top probability."""
+        """:func:`open_set.evidence` with weights ``a`` and ``b``."""
         return a * np.log(np.maximum(s["distance"], 1e-6)) + b * s["detector"] - np.log(s["top"])
 
-    def flags(a: float, b: float) -> dict[str, np.ndarray]:
-        """Shape rules, or the combined score above the threshold that flags FLAG_RATE of calibration digits."""
+    def threshold(a: float, b: float) -> float:
+        """The combined score above which, with the shape rules, FLAG_RATE of calibration digits are flagged."""
         cal = scores["calibration"]
         room = FLAG_RATE * len(cal["shape"]) - cal["shape"].sum()
         ok = ~cal["shape"]
-        threshold = np.quantile(combined(cal, a, b)[ok], 1 - room / ok.sum())
-        return {name: s["shape"] | (combined(s, a, b) > threshold) for name, s in scores.items()}
+        return float(np.quantile(combined(cal, a, b)[ok], 1 - room / ok.sum()))
 
-    rules = {"served rule (shape, top probability, distance)": {n: s["served"] for n, s in scores.items()}}
-    detector_alone = np.quantile(scores["calibration"]["detector"], 1 - FLAG_RATE)
-    rules["detector alone"] = {n: s["detector"] > detector_alone for n, s in scores.items()}
-    for a, b in [(8, 0), (0, 0.5), (4, 0.25), (8, 0.25), (16, 0.25), (16, 0.5)]:
-        rules[f"shape + {a} log distance + {b} detector - log top"] = flags(a, b)
+    rules = {
+        "served rule before the detector (shape, top probability, distance)": {
+            n: s["without"] for n, s in scores.items()
+        },
+        "**served rule** (shape + evidence, `uncertainty.judge`)": {n: s["served"] for n, s in scores.items()},
+    }
+    alone = np.quantile(scores["calibration"]["detector"], 1 - FLAG_RATE)
+    rules["detector alone"] = {n: s["detector"] > alone for n, s in scores.items()}
+    for a, b in WEIGHTS:
+        cut = threshold(a, b)
+        rules[f"shape + {a} log distance + {b} detector - log top"] = {
+            n: s["shape"] | (combined(s, a, b) > cut) for n, s in scores.items()
+        }
+    served_cut = threshold(open_set.DISTANCE_WEIGHT, open_set.DETECTOR_WEIGHT)
+    print(f"served weights {open_set.DISTANCE_WEIGHT:g}, {open_set.DETECTOR_WEIGHT:g}: threshold {served_cut:.4f}")
     table = markdown_table(
         ["rule (1% of calibration digits flagged)", *sets],
         [(rule, *(f"{f[n].mean():.2%}" for n in sets)) for rule, f in rules.items()],
     )
-    kinds = [k for k, _ in things]
-    shown = [
-        "served rule (shape, top probability, distance)",
-        "detector alone",
-        "shape + 8 log distance + 0.25 detector - log top",
-    ]
+    kinds = np.array([k for k, _ in things])
+    shown = list(rules)[:3]
     per_kind = markdown_table(
         ["non-digit", "count", *shown],
         [
-            (kind, n, *(f"{np.mean(rules[r]['non-digits'][np.array(kinds) == kind]):.0%}" for r in shown))
+            (kind, n, *(f"{np.mean(rules[r]['non-digits'][kinds == kind]):.0%}" for r in shown))
             for kind, n in Counter(kinds).items()
         ],
     )
     write_result(
         args.name,
-        "A separate not-a-digit network, alone and combined with the served rule",
+        "The not-a-digit detector, alone, combined with the classifier's evidence, and as served",
         machine,
         [
-            f"Command: `python -m bench.not_a_digit_detector --negatives {args.negatives} --epochs {args.epochs} "
-            f"--seed {args.seed} --kinds {args.kinds}`; shipped classifier `digits-v2`",
+            f"Detector: {which}; classifier `digits-v2`. Served weights: distance {open_set.DISTANCE_WEIGHT:g}, "
+            f"detector {open_set.DETECTOR_WEIGHT:g}, threshold `MAX_EVIDENCE` {open_set.MAX_EVIDENCE:g} (fitted "
+            f"here at the 1% budget: {served_cut:.4f}).",
             table,
             per_kind,
         ],

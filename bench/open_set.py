@@ -33,11 +33,14 @@ from bench.accuracy import model_temperature  # noqa: E402
 from bench.common import Machine, markdown_table, write_result  # noqa: E402
 from bench.non_digits import FONTS  # noqa: E402
 from bench.numbers import HANDWRITING, MNIST, MODEL, _to_input, other_writers  # noqa: E402
-from recognizer.core import open_set  # noqa: E402
+from recognizer.core import open_set, shipped  # noqa: E402
 from recognizer.core.calibration import apply_temperature  # noqa: E402
 from recognizer.core.classifier import output_indices  # noqa: E402
+from recognizer.core.not_a_digit import NotADigitDetector  # noqa: E402
 from recognizer.core.preprocessing import preprocess  # noqa: E402
 from recognizer.core.uncertainty import Reason, judge_many, measure  # noqa: E402
+
+DETECTOR = shipped.DEFAULT_MODEL_DIR / "not_a_digit.tflite"
 
 
 class Probe:
@@ -73,10 +76,19 @@ class Probe:
         return served, np.concatenate(logits), np.concatenate(feats), np.concatenate(far) if far else None
 
 
-def served_flags(x: np.ndarray, p: np.ndarray, distances: np.ndarray | None) -> np.ndarray:
-    """What the site says "not a digit" to: :func:`recognizer.core.uncertainty.judge` on the served probabilities
-    and the model's exported distance."""
-    return np.array([j.reason is Reason.NOT_A_DIGIT for j in judge_many(x, p, 0.0, distances)])
+def shipped_detector() -> NotADigitDetector | None:
+    """The not-a-digit detector shipped beside the default model, read through LiteRT as the site reads it; None
+    before one is made."""
+    return NotADigitDetector(DETECTOR.read_bytes()) if DETECTOR.is_file() else None
+
+
+def served_flags(
+    x: np.ndarray, p: np.ndarray, distances: np.ndarray | None, detector: NotADigitDetector | None
+) -> np.ndarray:
+    """What the site says "not a digit" to: :func:`recognizer.core.uncertainty.judge` on the served probabilities,
+    the model's exported distance and the ``detector``'s logit (None: without a detector)."""
+    detectors = None if detector is None else detector.score(x)
+    return np.array([j.reason is Reason.NOT_A_DIGIT for j in judge_many(x, p, 0.0, distances, detectors)])
 
 
 def calibration_digits() -> tuple[np.ndarray, np.ndarray]:
@@ -99,6 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     machine = Machine()
     probe = Probe(args.model)
+    detector = shipped_detector()
     mnist = load_mnist(MNIST, fetch=False)
     rng = np.random.default_rng(0)
     train_idx = rng.choice(len(mnist.x_train), 12_000, replace=False)
@@ -128,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
             "max softmax": -p.max(axis=1),  # higher = less digit-like, for every score
             "energy": -np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1)) - logits.max(1),
             "mahalanobis": maha.distance(f),
-            "served": served_flags(x, p, distances),
+            "served": served_flags(x, p, distances, detector),
         }
     # A linear probe trained on other non-digits (other fonts, other seeds) and tested on held-out fonts.
     train_fonts, test_fonts = FONTS[:2], FONTS[2:]
@@ -138,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     held = non_digits(seed=3, letter_fonts=test_fonts)
     held_x = np.stack([preprocess(image) for _, image in held])
     held_p, _, held_f, held_distances = probe(held_x)
-    held_served = served_flags(held_x, held_p, held_distances)
+    held_served = served_flags(held_x, held_p, held_distances, detector)
     held_shape = np.array([not measure(i).looks_like_a_digit for i in held_x])
     for name in sets:
         data[name]["probe"] = linear.score(probe(sets[name][0])[2])
@@ -149,7 +162,9 @@ def main(argv: list[str] | None = None) -> None:
     wrong = m["p"].argmax(1) != m["y"]
     rows.append(
         (
-            "**served rule** (shape, top probability, exported distance: `uncertainty.judge`)",
+            "**served rule** (shape, top probability, exported distance"
+            + (", not-a-digit detector" if detector is not None else "")
+            + ": `uncertainty.judge`)",
             f"{data['non-digits']['served'].mean():.1%}",
             f"{m['served'].mean():.2%}",
             f"{data['other writers']['served'].mean():.2%}",
