@@ -102,8 +102,8 @@ def main(argv: list[str] | None = None) -> None:
         }
 
     def combined(s: dict, a: float, b: float) -> np.ndarray:
-        """:func:`open_set.evidence` with weights ``a`` and ``b``."""
-        return a * np.log(np.maximum(s["distance"], 1e-6)) + b * s["detector"] - np.log(s["top"])
+        """:func:`open_set.evidence` of one set's scores with weights ``a`` and ``b``."""
+        return open_set.evidence(s["top"], s["distance"], s["detector"], a, b)
 
     def threshold(a: float, b: float) -> float:
         """The combined score above which, with the shape rules, FLAG_RATE of calibration digits are flagged."""

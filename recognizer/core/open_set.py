@@ -63,12 +63,19 @@ class Assessment:
     candidates: list[int] = field(default_factory=list)
 
 
-def evidence(top: np.ndarray | float, distance: np.ndarray | float, detector: np.ndarray | float) -> np.ndarray:
+def evidence(
+    top: np.ndarray | float,
+    distance: np.ndarray | float,
+    detector: np.ndarray | float,
+    distance_weight: float = DISTANCE_WEIGHT,
+    detector_weight: float = DETECTOR_WEIGHT,
+) -> np.ndarray:
     """The combined not-a-digit score (higher: less like a digit) of the top probability, the model's distance to
-    the digits it learnt and the detector's logit; works on single values and on arrays alike."""
+    the digits it learnt and the detector's logit; works on single values and on arrays alike (the weights are
+    the served ones unless a benchmark tries others)."""
     return (
-        DISTANCE_WEIGHT * np.log(np.maximum(distance, 1e-6))
-        + DETECTOR_WEIGHT * np.asarray(detector, dtype=np.float64)
+        distance_weight * np.log(np.maximum(distance, 1e-6))
+        + detector_weight * np.asarray(detector, dtype=np.float64)
         - np.log(np.maximum(top, 1e-12))
     )
 
