@@ -54,7 +54,7 @@ from training import shadow
 from training.ml import outliers
 from training.ml.evaluate import evaluate_tflite, mnist_test_metrics, not_a_digit_metrics
 from training.ml.export import export_artifacts
-from training.ml.fit import History, dense_targets, fit, prepare_images
+from training.ml.fit import History, dense_targets, fit, prepare_images, seeded
 from training.ml.mnist import load_mnist
 from training.ml.model import compile_model
 from training.runs import ProgressFn, RunBusy, RunRecorder, claim
@@ -109,6 +109,7 @@ class FinetuneOptions:
             "interpolation": settings.DIGITS_FINETUNE_INTERPOLATION,
             "distill": settings.DIGITS_FINETUNE_DISTILL,
             "members": settings.DIGITS_FINETUNE_MEMBERS,
+            "seed": settings.DIGITS_FINETUNE_SEED,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
@@ -318,11 +319,12 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
                 f"({corrections.not_a_digit_train} not a digit) x{data.repeats} + {data.outliers} generated outliers, "
                 f"{options.epochs} epoch(s), {options.members} member(s)",
             )
-            model = _load_keras(base, Path(tmp))
             # The parent's label smoothing, kept: hard targets would sharpen a model trained on smoothed ones, and the
             # candidate serves with the parent's temperature.
             smoothing = float(base.metrics.get("label_smoothing", 0.0))
-            history = train_soup(model, sets, corrections, options, recorder, smoothing)
+            with seeded(options.seed):  # repeatable: loaded in it, the dropout's generator is seeded too
+                model = _load_keras(base, Path(tmp))
+                history = train_soup(model, sets, corrections, options, recorder, smoothing)
         name = options.name or f"ft{run.pk}-{timezone.now():%Y%m%d-%H%M%S}"
         with recorder.timed("export"):
             recorder.stage(80, "exporting the candidate (.keras, .tflite)")

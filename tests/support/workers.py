@@ -27,12 +27,16 @@ from recognizer.models import TrainingRun
 from tests.support.env import ROOT
 
 RunStatus = TrainingRun.RunStatus
-#: Small fine-tunes for tests; the defaults (10,000 replayed images, two epochs, all 10,000 test images) are bench's.
+#: Small fine-tunes for tests; the defaults (20,000 replayed images, one epoch, all 10,000 test images) are bench's.
 FAST = {
     "DIGITS_FINETUNE_REPLAY": "2000",
     "DIGITS_FINETUNE_EPOCHS": "1",
     "DIGITS_FINETUNE_EVAL_LIMIT": "2000",
     "DIGITS_FINETUNE_MIN_CORRECTIONS": "30",
+    # Repeatable fine-tunes (replay samples, augmentation, dropout): unseeded, one of the tiny model's fine-tunes lost
+    # 1.8 points of MNIST in a CI run (2026-12-05), past the 1 point these tests' gate allows; seeds 0-3 moved it
+    # -0.6 to +3.6 points here. Seeded, every run gives the same candidate.
+    "DIGITS_FINETUNE_SEED": "0",
 }
 #: Test processes send all their traffic from one address and as one busy client: no rate limit of either kind.
 RATES_OFF = {
