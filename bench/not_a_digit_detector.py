@@ -6,7 +6,8 @@ the site does, on :mod:`bench.non_digits`' drawings and on real digits, alone an
 classifier's evidence (:func:`recognizer.core.open_set.evidence`: ``a log distance + b logit - log top``) for a grid
 of weights, every rule thresholded so that 1% of the calibration digits (optdigits training writers and 2,000 MNIST
 training digits, never reported as a test) are flagged with the shape rules. It prints the threshold of the served
-weights (``open_set.MAX_EVIDENCE``) and the served rule's figures, before the detector and with it.
+weights (``open_set.MAX_EVIDENCE``) and the served rule's figures, before the detector and with it; beside the
+benchmark's non-digits, the detector's own kinds drawn afresh (validation: what it learnt, not what it never saw).
 
 The benchmark's non-digits are its own drawings: DejaVu letters (the detector learns Liberation's) and hearts,
 stars, houses, smileys and crosses of fixed templates (the detector learns its own of random proportions).
@@ -38,19 +39,23 @@ from recognizer.core import open_set  # noqa: E402
 from recognizer.core.not_a_digit import NotADigitDetector  # noqa: E402
 from recognizer.core.preprocessing import preprocess  # noqa: E402
 from recognizer.core.uncertainty import measure  # noqa: E402
-from training.ml import not_a_digit  # noqa: E402
+from training.ml import not_a_digit, outliers  # noqa: E402
 
 FLAG_RATE = open_set.FLAG_RATE
+#: The seed of the detector's own kinds of non-digits drawn afresh (the validation column): one no training uses.
+VALIDATION_SEED = 20_261_206
 #: (distance weight, detector weight) pairs measured beside the served pair.
 WEIGHTS = [(8, 0), (0, 0.5), (4, 0.25), (8, 0.25), (16, 0.25), (8, 0.5), (16, 0.5), (16, 1.0), (32, 0.5)]
 
 
-def trained(negatives: int, epochs: int, seed: int, kinds: tuple[str, ...]) -> NotADigitDetector:
+def trained(
+    negatives: int, epochs: int, seed: int, kinds: tuple[str, ...], redrawn: int, bitmaps: int
+) -> NotADigitDetector:
     """A detector trained here as ``manage.py train_not_a_digit`` trains one, exported and read through LiteRT."""
     from training.ml.export import save_litert
     from training.ml.mnist import load_mnist
 
-    model = not_a_digit.fit(load_mnist(MNIST, fetch=False).x_train, negatives, epochs, seed, kinds)
+    model = not_a_digit.fit(load_mnist(MNIST, fetch=False).x_train, negatives, epochs, seed, kinds, redrawn, bitmaps)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "not_a_digit.tflite"
         save_litert(model, path)
@@ -67,23 +72,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=4, help="with --train")
     parser.add_argument("--seed", type=int, default=0, help="with --train")
     parser.add_argument("--kinds", default=",".join(not_a_digit.KINDS), help="with --train: outliers.DRAW's kinds")
+    parser.add_argument("--redrawn", type=int, default=0, help="with --train: MNIST digits drawn again as positives")
+    parser.add_argument("--bitmaps", type=int, default=0, help="with --train: MNIST digits as small bitmaps")
     parser.add_argument("--name", default="not_a_digit_detector", help="result file name in bench/results")
     args = parser.parse_args(argv)
     machine = Machine()
     if args.train:
-        detector = trained(args.negatives, args.epochs, args.seed, tuple(args.kinds.split(",")))
+        detector = trained(
+            args.negatives, args.epochs, args.seed, tuple(args.kinds.split(",")), args.redrawn, args.bitmaps
+        )
         which = (
             f"trained here: `--train --negatives {args.negatives} --epochs {args.epochs} --seed {args.seed} "
-            f"--kinds {args.kinds}`"
+            f"--kinds {args.kinds} --redrawn {args.redrawn} --bitmaps {args.bitmaps}`"
         )
     else:
         detector = NotADigitDetector(args.detector.read_bytes())
-        which = f"`{args.detector.relative_to(Path.cwd()) if args.detector.is_absolute() else args.detector}`"
+        inside = args.detector.resolve().is_relative_to(Path.cwd())
+        which = f"`{args.detector.resolve().relative_to(Path.cwd()) if inside else args.detector}`"
     probe = Probe()
     things = non_digits(seed=1)
     held = non_digits(seed=3, letter_fonts=FONTS[2:])
+    validation = outliers.generate(2000, seed=VALIDATION_SEED, kinds=not_a_digit.KINDS)
     sets = {
         "calibration": calibration_digits()[0],
+        "validation non-digits": validation.images[validation.labels == outliers.NOT_A_DIGIT_LABEL],
         "MNIST test": load_mnist(MNIST, fetch=False).x_test,
         "other writers": other_writers()[0],
         "non-digits": np.stack([preprocess(image) for _, image in things]),
@@ -120,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     alone = np.quantile(scores["calibration"]["detector"], 1 - FLAG_RATE)
     rules["detector alone"] = {n: s["detector"] > alone for n, s in scores.items()}
+
     for a, b in WEIGHTS:
         cut = threshold(a, b)
         rules[f"shape + {a} log distance + {b} detector - log top"] = {
@@ -147,7 +160,9 @@ def main(argv: list[str] | None = None) -> None:
         [
             f"Detector: {which}; classifier `digits-v2`. Served weights: distance {open_set.DISTANCE_WEIGHT:g}, "
             f"detector {open_set.DETECTOR_WEIGHT:g}, threshold `MAX_EVIDENCE` {open_set.MAX_EVIDENCE:g} (fitted "
-            f"here at the 1% budget: {served_cut:.4f}).",
+            f"here at the 1% budget: {served_cut:.4f}). Validation non-digits: 2,000 of the detector's own generator "
+            f"(`training.ml.outliers`, its kinds, seed {VALIDATION_SEED}, no training's): what it learnt from, drawn "
+            "afresh, where the benchmark's non-digits are drawings it never learnt.",
             table,
             per_kind,
         ],

@@ -44,10 +44,21 @@ def test_the_command_trains_a_detector_litert_reads_and_records_how(mnist, setti
     logit a drawing; the record beside it says how it was made and what it flags of drawings it never saw."""
     output = tmp_path / "detector.tflite"
     call_command(
-        "train_not_a_digit", negatives=900, epochs=1, output=output, mnist_dir=settings.DIGITS_MNIST_DIR, verbosity=0
+        "train_not_a_digit",
+        negatives=900,
+        redrawn=300,
+        bitmaps=200,
+        styled=150,
+        epochs=1,
+        output=output,
+        mnist_dir=settings.DIGITS_MNIST_DIR,
+        verbosity=0,
     )
     record = json.loads(output.with_suffix(".json").read_text())
-    assert record["command"] == "python manage.py train_not_a_digit --negatives 900 --epochs 1 --seed 0"
+    assert record["command"] == (
+        "python manage.py train_not_a_digit --negatives 900 --redrawn 300 --bitmaps 200 --styled 150 "
+        "--epochs 1 --seed 0"
+    )
     assert "sketch" in record["kinds"]
     assert "letter" in record["kinds"]
     # Even one short epoch tells most unseen non-digits from MNIST's digits.
@@ -139,3 +150,18 @@ def test_on_mnist_test_the_served_rule_flags_few_digits_and_they_hold_errors(det
     wrong = probabilities.argmax(axis=1) != mnist.y_test
     assert flagged.mean() < 0.01
     assert wrong[flagged].mean() > 5 * wrong[~flagged].mean()
+
+
+@pytest.mark.parametrize("look", ["redrawn", "bitmap"])
+def test_the_digits_the_detector_also_learns_are_read_as_their_digits(look, mnist) -> None:
+    """The detector's other digits (MNIST's drawn again with the page's brush, or as small black-and-white pictures)
+    teach it "a digit": they must be digits a reader reads as such, not broken ink taught as one."""
+    from bench.open_set import Probe
+    from training.ml import not_a_digit
+
+    make = {"redrawn": not_a_digit.redrawn_digits, "bitmap": not_a_digit.bitmap_digits}[look]
+    for digit in (1, 4, 8):
+        images = make(mnist.x_test[mnist.y_test == digit][:60], 60, seed=digit)
+        assert len(images) >= 55
+        probabilities = Probe()(images)[0]
+        assert (probabilities.argmax(axis=1) == digit).mean() >= 0.9

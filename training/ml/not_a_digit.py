@@ -14,26 +14,117 @@ model's evidence (:func:`recognizer.core.open_set.assess`).
 
 from __future__ import annotations
 
+import math
+
 import keras
 import numpy as np
 import tensorflow as tf
+from PIL import Image
 
+from recognizer.core.preprocessing import preprocess
 from training.ml import outliers
 from training.ml.augment import augment_batch, make_augmenter
+from training.ml.pen_strokes import digit_strokes
 
 #: What the detector learns "not a digit" from: the fine-tune's kinds, every Latin letter not written like a digit,
 #: and the doodles people draw most.
 KINDS = (*outliers.KINDS, "letter", "sketch")
 
 
+def redrawn_digits(digits: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """``count`` of ``digits`` (28x28 bitmaps, picked at random) traced into pen strokes and drawn again as the
+    non-digits are (:func:`training.ml.outliers.drawn`: the page's brush, a random size and place), through the
+    serving preprocessing.
+
+    Why: every non-digit the detector learns is drawn with the page's brush, and MNIST's digits are scans. Taught
+    only those, it can learn "drawn on the page" as a mark of a non-digit and doubt the site's own users' digits."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in rng.choice(len(digits), size=min(count, len(digits)), replace=False):
+        strokes = digit_strokes(digits[k])
+        if strokes:
+            out.append(preprocess(outliers.drawn(strokes, rng)))
+    return np.stack(out) if out else np.zeros((0, 28, 28), np.uint8)
+
+
+def bitmap_digits(digits: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """``count`` of ``digits`` as an API client's small black-and-white picture of one: shrunk to 12-32 px,
+    thresholded at a random grey, scaled up with square pixels, through the serving preprocessing. Such blocky,
+    even-width strokes are neither MNIST's grey scans nor the page's brush."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in rng.choice(len(digits), size=min(count, len(digits)), replace=False):
+        side = int(rng.integers(12, 33))
+        small = np.asarray(Image.fromarray(digits[k]).resize((side, side), Image.Resampling.BILINEAR))
+        ink = (small >= rng.uniform(40, 120)).astype(np.uint8) * 255
+        if (ink > 0).sum() < side / 2:  # thresholded away: a speck, that would be scaled up to a square
+            continue
+        big = np.asarray(Image.fromarray(ink).resize((side * 8, side * 8), Image.Resampling.NEAREST))
+        out.append(preprocess(outliers.ink_image(big)))
+    return np.stack(out) if out else np.zeros((0, 28, 28), np.uint8)
+
+
+def _styled_strokes(digit: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Strokes (0-1, y down) of ``digit`` in a style MNIST's American writers rarely used and much of the world
+    writes: a 1 with a long flag and often a base, a crossed 7, an open 4. Random proportions."""
+    if digit == 1:
+        top, foot = np.array([rng.uniform(0.5, 0.6), 0.05]), rng.uniform(0.9, 1.0)
+        flag = top + rng.uniform(0.2, 0.7) * np.array([-math.cos(a := rng.uniform(0.5, 1.2)), math.sin(a)])
+        strokes = [np.array([flag, top, [top[0], foot]])]
+        if rng.random() < 0.6:  # a base
+            half = rng.uniform(0.12, 0.3)
+            strokes.append(np.array([[top[0] - half, foot], [top[0] + half, foot]]))
+        return strokes
+    if digit == 7:
+        corner, bar = np.array([rng.uniform(0.75, 0.9), 0.08]), rng.uniform(0.4, 0.6)
+        start = [rng.uniform(0.1, 0.25), rng.uniform(0.08, 0.25)]
+        bend = rng.uniform(0.3, 0.55)
+        strokes = [np.array([start, [start[0], 0.08], corner, [bend, 0.95]])]
+        cross = corner[0] + (bend - corner[0]) * (bar - 0.08) / 0.87
+        strokes.append(np.array([[cross - rng.uniform(0.15, 0.3), bar], [cross + rng.uniform(0.15, 0.3), bar]]))
+        return strokes
+    stem, waist = rng.uniform(0.55, 0.75), rng.uniform(0.55, 0.7)  # the open 4
+    return [
+        np.array([[rng.uniform(0.25, 0.45), 0.05], [0.1, waist], [0.9, waist]]),
+        np.array([[stem, 0.3], [stem, 0.98]]),
+    ]
+
+
+def styled_digits(count: int, seed: int) -> np.ndarray:
+    """``count`` 1s, 7s and 4s written as :func:`_styled_strokes` says, slanted a little, drawn as the non-digits are
+    (:func:`training.ml.outliers.drawn`) and preprocessed. Without them the detector took other writers' flagged 1s,
+    which look like a lambda to one who learnt MNIST's bare strokes, for letters (most of the digits it flagged)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(count):
+        strokes = _styled_strokes((1, 7, 4)[k % 3], rng)
+        slant = rng.uniform(-0.25, 0.15)
+        shear = np.array([[1.0, slant], [0.0, 1.0]])
+        out.append(preprocess(outliers.drawn([(s - 0.5) @ shear.T + 0.5 for s in strokes], rng)))
+    return np.stack(out) if out else np.zeros((0, 28, 28), np.uint8)
+
+
 def training_set(
-    digits: np.ndarray, negatives: int, seed: int, kinds: tuple[str, ...] = KINDS
+    digits: np.ndarray,
+    negatives: int,
+    seed: int,
+    kinds: tuple[str, ...] = KINDS,
+    redrawn: int = 0,
+    bitmaps: int = 0,
+    styled: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``digits`` (N, 28, 28) and the generated drawings as ``(x, y, weights)``: x float32 0-255 with a channel, y 1
-    for not a digit, weights that make both classes weigh half."""
+    """``digits`` (N, 28, 28), ``redrawn`` of them drawn again with the page's brush (:func:`redrawn_digits`),
+    ``bitmaps`` of them as small black-and-white pictures (:func:`bitmap_digits`), ``styled`` 1s, 7s and 4s of other
+    styles (:func:`styled_digits`) and the generated drawings as ``(x, y, weights)``: x float32 0-255 with a channel,
+    y 1 for not a digit, weights that make both classes weigh half."""
     generated = outliers.generate(negatives, seed=seed, kinds=kinds)
     not_digit = generated.labels == outliers.NOT_A_DIGIT_LABEL
-    positives = np.concatenate([digits, generated.images[~not_digit]])
+    drawn_again = [
+        redrawn_digits(digits, redrawn, seed + 1),
+        bitmap_digits(digits, bitmaps, seed + 2),
+        styled_digits(styled, seed + 3),
+    ]
+    positives = np.concatenate([digits, *drawn_again, generated.images[~not_digit]])
     x = np.concatenate([positives, generated.images[not_digit]]).astype(np.float32)[..., None]
     y = np.concatenate([np.zeros(len(positives)), np.ones(int(not_digit.sum()))]).astype(np.float32)
     weights = np.where(y == 1, 0.5 * len(y) / not_digit.sum(), 0.5 * len(y) / len(positives)).astype(np.float32)
@@ -63,11 +154,19 @@ def build() -> keras.Model:
 
 
 def fit(
-    digits: np.ndarray, negatives: int, epochs: int, seed: int, kinds: tuple[str, ...] = KINDS, verbose: int = 2
+    digits: np.ndarray,
+    negatives: int,
+    epochs: int,
+    seed: int,
+    kinds: tuple[str, ...] = KINDS,
+    redrawn: int = 0,
+    bitmaps: int = 0,
+    styled: int = 0,
+    verbose: int = 2,
 ) -> keras.Model:
     """Train the detector (Adam, cosine decay from 2e-3, batches of 128, augmented as the classifier is)."""
     keras.utils.set_random_seed(seed)
-    x, y, weights = training_set(digits, negatives, seed + 11, kinds)
+    x, y, weights = training_set(digits, negatives, seed + 11, kinds, redrawn, bitmaps, styled)
     augmenter = make_augmenter(seed=seed)
     data = (
         tf.data.Dataset.from_tensor_slices((x, y, weights))

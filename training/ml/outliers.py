@@ -96,7 +96,7 @@ def generate(count: int, seed: int, kinds: tuple[str, ...] = KINDS) -> Outliers:
     return Outliers(np.stack(images) if images else empty, np.array(labels, dtype=np.int64), made)
 
 
-def _drawn(strokes: list[np.ndarray], rng: np.random.Generator, thicken: int = 0) -> Image.Image:
+def drawn(strokes: list[np.ndarray], rng: np.random.Generator, thicken: int = 0) -> Image.Image:
     """Strokes (0-1 coordinates) sampled as a pen samples them (corners stay corners), jittered, scaled and placed at
     random, drawn with the page's brush; ``thicken`` dilates the ink by that many pixels (an over-inked pen)."""
     scale, centre = rng.uniform(0.45, 0.9), rng.uniform(0.4, 0.6, 2)
@@ -105,11 +105,11 @@ def _drawn(strokes: list[np.ndarray], rng: np.random.Generator, thicken: int = 0
     image = S.render(S.from_points([[[x, y, 0.0] for x, y in s] for s in placed]), CANVAS)
     if thicken:
         alpha = cv2.dilate(np.asarray(image)[:, :, 3], np.ones((thicken, thicken), np.uint8))
-        image = _ink_image(alpha)
+        image = ink_image(alpha)
     return image
 
 
-def _ink_image(alpha: np.ndarray) -> Image.Image:
+def ink_image(alpha: np.ndarray) -> Image.Image:
     """Black ink of opacity ``alpha`` on a transparent canvas, as the page uploads it."""
     rgba = np.zeros((*alpha.shape, 4), np.uint8)
     rgba[:, :, 3] = alpha
@@ -153,7 +153,7 @@ def _glyph(char: str, style: str, rng: np.random.Generator) -> Image.Image:
     elif style == "outline":
         contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
         mask = cv2.drawContours(np.zeros_like(mask), contours, -1, 255, max(2, brush // 2))
-    return _ink_image(mask)
+    return ink_image(mask)
 
 
 def letter(rng: np.random.Generator) -> Image.Image:
@@ -166,7 +166,7 @@ def scribble(rng: np.random.Generator) -> Image.Image:
     walk = np.cumsum(rng.normal(0, 0.22, (int(rng.integers(8, 31)), 2)), axis=0)
     walk = (walk - walk.min(axis=0)) / np.maximum(np.ptp(walk, axis=0), 1e-6)
     cut = int(rng.integers(4, len(walk) - 3)) if rng.random() < 0.3 else len(walk)
-    return _drawn([_curve(s) for s in (walk[:cut], walk[cut:]) if len(s)], rng)
+    return drawn([_curve(s) for s in (walk[:cut], walk[cut:]) if len(s)], rng)
 
 
 def polyline(rng: np.random.Generator) -> Image.Image:
@@ -177,7 +177,7 @@ def polyline(rng: np.random.Generator) -> Image.Image:
     for _ in range(int(rng.integers(2, 5))):
         points = rng.uniform(0, 1, (int(rng.integers(3, 7)), 2))
         strokes.append(_curve(points) if rng.random() < 0.5 else points)
-    return _drawn(strokes, rng)
+    return drawn(strokes, rng)
 
 
 def _curve(points: np.ndarray, steps: int = 12) -> np.ndarray:
@@ -220,18 +220,18 @@ def shape(rng: np.random.Generator) -> Image.Image:
         strokes = [np.stack([x, 0.5 + 0.3 * np.sin(x * rng.uniform(4, 8) * math.pi)], axis=1)]
     turn = rng.uniform(0, 2 * math.pi)
     rotation = np.array([[math.cos(turn), -math.sin(turn)], [math.sin(turn), math.cos(turn)]])
-    return _drawn([(s - 0.5) @ rotation.T * 0.8 + 0.5 for s in strokes], rng)
+    return drawn([(s - 0.5) @ rotation.T * 0.8 + 0.5 for s in strokes], rng)
 
 
 def blob(rng: np.random.Generator) -> Image.Image:
     """Too much ink, or a piece of a drawing: a heavily over-inked scribble, or a filled random polygon."""
     if rng.random() < 0.5:
         walk = rng.uniform(0, 1, (int(rng.integers(5, 15)), 2))
-        return _drawn([walk], rng, thicken=int(rng.integers(8, 20)))
+        return drawn([walk], rng, thicken=int(rng.integers(8, 20)))
     hull = _wide_hull(rng)
     alpha = np.zeros((CANVAS, CANVAS), np.uint8)
     cv2.fillPoly(alpha, [hull], 255)
-    return _ink_image(alpha)
+    return ink_image(alpha)
 
 
 def _wide_hull(rng: np.random.Generator) -> np.ndarray:
@@ -364,7 +364,7 @@ def doodle(rng: np.random.Generator) -> Image.Image:
         strokes = [s * [-1, 1] + [1, 0] for s in strokes]  # mirrored
     turn = rng.uniform(-0.3, 0.3)
     rotation = np.array([[math.cos(turn), -math.sin(turn)], [math.sin(turn), math.cos(turn)]])
-    return _drawn([(s - 0.5) @ rotation.T * 0.9 + 0.5 for s in strokes], rng)
+    return drawn([(s - 0.5) @ rotation.T * 0.9 + 0.5 for s in strokes], rng)
 
 
 def sketch(rng: np.random.Generator) -> Image.Image:
@@ -420,7 +420,7 @@ def sketch(rng: np.random.Generator) -> Image.Image:
     turn = rng.uniform(-0.25, 0.25)
     rotation = np.array([[math.cos(turn), -math.sin(turn)], [math.sin(turn), math.cos(turn)]])
     stretch = np.array([rng.uniform(0.8, 1.2), 1.0])
-    return _drawn([((np.asarray(s, float) - 0.5) * stretch) @ rotation.T * 0.9 + 0.5 for s in strokes], rng)
+    return drawn([((np.asarray(s, float) - 0.5) * stretch) @ rotation.T * 0.9 + 0.5 for s in strokes], rng)
 
 
 DRAW: dict[str, Callable[[np.random.Generator], Image.Image]] = {

@@ -24,6 +24,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--negatives", type=int, default=60_000, help="Generated non-digits to learn from.")
+        parser.add_argument(
+            "--redrawn", type=int, default=20_000, help="MNIST digits also learnt as drawn again with the page's brush."
+        )
+        parser.add_argument(
+            "--bitmaps", type=int, default=10_000, help="MNIST digits also learnt as small black-and-white pictures."
+        )
+        parser.add_argument(
+            "--styled", type=int, default=6_000, help="1s, 7s and 4s of styles MNIST lacks (a flag and base, a bar)."
+        )
         parser.add_argument("--epochs", type=int, default=8)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--mnist-dir", type=Path, help="Directory of the MNIST IDX files (default: setting).")
@@ -44,7 +53,16 @@ class Command(BaseCommand):
         verbose = (1 if sys.stdout.isatty() else 2) if show else 0
         if show:
             self.stdout.write(f"Drawing {options['negatives']:,} non-digits and learning them against MNIST...")
-        model = not_a_digit.fit(data.x_train, options["negatives"], options["epochs"], options["seed"], verbose=verbose)
+        model = not_a_digit.fit(
+            data.x_train,
+            options["negatives"],
+            options["epochs"],
+            options["seed"],
+            redrawn=options["redrawn"],
+            bitmaps=options["bitmaps"],
+            styled=options["styled"],
+            verbose=verbose,
+        )
         save_litert(model, output)
         # What it says of digits and non-digits it never saw, at logit 0 (the site's own threshold is the combined
         # rule's, recognizer.core.open_set).
@@ -53,6 +71,8 @@ class Command(BaseCommand):
         logits = model.predict(unseen.images[..., None].astype("float32"), batch_size=1000, verbose=0)[:, 0]
         test = model.predict(data.x_test[..., None].astype("float32"), batch_size=1000, verbose=0)[:, 0]
         words = ["python", "manage.py", "train_not_a_digit", "--negatives", str(options["negatives"])]
+        words += ["--redrawn", str(options["redrawn"]), "--bitmaps", str(options["bitmaps"])]
+        words += ["--styled", str(options["styled"])]
         words += ["--epochs", str(options["epochs"]), "--seed", str(options["seed"])]
         record = {
             "command": shlex.join(words),
