@@ -48,14 +48,12 @@ VALIDATION_SEED = 20_261_206
 WEIGHTS = [(8, 0), (0, 0.5), (4, 0.25), (8, 0.25), (16, 0.25), (8, 0.5), (16, 0.5), (16, 1.0), (32, 0.5)]
 
 
-def trained(
-    negatives: int, epochs: int, seed: int, kinds: tuple[str, ...], redrawn: int, bitmaps: int
-) -> NotADigitDetector:
+def trained(recipe: not_a_digit.Recipe, epochs: int, seed: int) -> NotADigitDetector:
     """A detector trained here as ``manage.py train_not_a_digit`` trains one, exported and read through LiteRT."""
     from training.ml.export import save_litert
     from training.ml.mnist import load_mnist
 
-    model = not_a_digit.fit(load_mnist(MNIST, fetch=False).x_train, negatives, epochs, seed, kinds, redrawn, bitmaps)
+    model = not_a_digit.fit(load_mnist(MNIST, fetch=False).x_train, recipe, epochs, seed)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "not_a_digit.tflite"
         save_litert(model, path)
@@ -74,16 +72,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kinds", default=",".join(not_a_digit.KINDS), help="with --train: outliers.DRAW's kinds")
     parser.add_argument("--redrawn", type=int, default=0, help="with --train: MNIST digits drawn again as positives")
     parser.add_argument("--bitmaps", type=int, default=0, help="with --train: MNIST digits as small bitmaps")
+    parser.add_argument("--styled", type=int, default=0, help="with --train: 1s, 7s and 4s of other styles")
     parser.add_argument("--name", default="not_a_digit_detector", help="result file name in bench/results")
     args = parser.parse_args(argv)
     machine = Machine()
     if args.train:
-        detector = trained(
-            args.negatives, args.epochs, args.seed, tuple(args.kinds.split(",")), args.redrawn, args.bitmaps
+        recipe = not_a_digit.Recipe(
+            args.negatives, tuple(args.kinds.split(",")), args.redrawn, args.bitmaps, args.styled
         )
+        detector = trained(recipe, args.epochs, args.seed)
         which = (
             f"trained here: `--train --negatives {args.negatives} --epochs {args.epochs} --seed {args.seed} "
-            f"--kinds {args.kinds} --redrawn {args.redrawn} --bitmaps {args.bitmaps}`"
+            f"--kinds {args.kinds} --redrawn {args.redrawn} --bitmaps {args.bitmaps} --styled {args.styled}`"
         )
     else:
         detector = NotADigitDetector(args.detector.read_bytes())

@@ -15,6 +15,7 @@ model's evidence (:func:`recognizer.core.open_set.assess`).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -104,25 +105,29 @@ def styled_digits(count: int, seed: int) -> np.ndarray:
     return np.stack(out) if out else np.zeros((0, 28, 28), np.uint8)
 
 
-def training_set(
-    digits: np.ndarray,
-    negatives: int,
-    seed: int,
-    kinds: tuple[str, ...] = KINDS,
-    redrawn: int = 0,
-    bitmaps: int = 0,
-    styled: int = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``digits`` (N, 28, 28), ``redrawn`` of them drawn again with the page's brush (:func:`redrawn_digits`),
-    ``bitmaps`` of them as small black-and-white pictures (:func:`bitmap_digits`), ``styled`` 1s, 7s and 4s of other
-    styles (:func:`styled_digits`) and the generated drawings as ``(x, y, weights)``: x float32 0-255 with a channel,
-    y 1 for not a digit, weights that make both classes weigh half."""
-    generated = outliers.generate(negatives, seed=seed, kinds=kinds)
+@dataclass(frozen=True)
+class Recipe:
+    """What the detector learns from: ``negatives`` generated non-digits of ``kinds`` against the digits it is given,
+    ``redrawn`` of them drawn again with the page's brush (:func:`redrawn_digits`), ``bitmaps`` of them as small
+    black-and-white pictures (:func:`bitmap_digits`) and ``styled`` 1s, 7s and 4s of other styles
+    (:func:`styled_digits`)."""
+
+    negatives: int
+    kinds: tuple[str, ...] = KINDS
+    redrawn: int = 0
+    bitmaps: int = 0
+    styled: int = 0
+
+
+def training_set(digits: np.ndarray, recipe: Recipe, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``digits`` (N, 28, 28) and what ``recipe`` adds as ``(x, y, weights)``: x float32 0-255 with a channel, y 1
+    for not a digit, weights that make both classes weigh half."""
+    generated = outliers.generate(recipe.negatives, seed=seed, kinds=recipe.kinds)
     not_digit = generated.labels == outliers.NOT_A_DIGIT_LABEL
     drawn_again = [
-        redrawn_digits(digits, redrawn, seed + 1),
-        bitmap_digits(digits, bitmaps, seed + 2),
-        styled_digits(styled, seed + 3),
+        redrawn_digits(digits, recipe.redrawn, seed + 1),
+        bitmap_digits(digits, recipe.bitmaps, seed + 2),
+        styled_digits(recipe.styled, seed + 3),
     ]
     positives = np.concatenate([digits, *drawn_again, generated.images[~not_digit]])
     x = np.concatenate([positives, generated.images[not_digit]]).astype(np.float32)[..., None]
@@ -153,20 +158,10 @@ def build() -> keras.Model:
     )
 
 
-def fit(
-    digits: np.ndarray,
-    negatives: int,
-    epochs: int,
-    seed: int,
-    kinds: tuple[str, ...] = KINDS,
-    redrawn: int = 0,
-    bitmaps: int = 0,
-    styled: int = 0,
-    verbose: int = 2,
-) -> keras.Model:
+def fit(digits: np.ndarray, recipe: Recipe, epochs: int, seed: int, verbose: int = 2) -> keras.Model:
     """Train the detector (Adam, cosine decay from 2e-3, batches of 128, augmented as the classifier is)."""
     keras.utils.set_random_seed(seed)
-    x, y, weights = training_set(digits, negatives, seed + 11, kinds, redrawn, bitmaps, styled)
+    x, y, weights = training_set(digits, recipe, seed + 11)
     augmenter = make_augmenter(seed=seed)
     data = (
         tf.data.Dataset.from_tensor_slices((x, y, weights))

@@ -53,16 +53,10 @@ class Command(BaseCommand):
         verbose = (1 if sys.stdout.isatty() else 2) if show else 0
         if show:
             self.stdout.write(f"Drawing {options['negatives']:,} non-digits and learning them against MNIST...")
-        model = not_a_digit.fit(
-            data.x_train,
-            options["negatives"],
-            options["epochs"],
-            options["seed"],
-            redrawn=options["redrawn"],
-            bitmaps=options["bitmaps"],
-            styled=options["styled"],
-            verbose=verbose,
+        recipe = not_a_digit.Recipe(
+            options["negatives"], redrawn=options["redrawn"], bitmaps=options["bitmaps"], styled=options["styled"]
         )
+        model = not_a_digit.fit(data.x_train, recipe, options["epochs"], options["seed"], verbose=verbose)
         save_litert(model, output)
         # What it says of digits and non-digits it never saw, at logit 0 (the site's own threshold is the combined
         # rule's, recognizer.core.open_set).
