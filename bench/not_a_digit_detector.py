@@ -132,7 +132,6 @@ def main(argv: list[str] | None = None) -> None:
     }
     alone = np.quantile(scores["calibration"]["detector"], 1 - FLAG_RATE)
     rules["detector alone"] = {n: s["detector"] > alone for n, s in scores.items()}
-
     for a, b in WEIGHTS:
         cut = threshold(a, b)
         rules[f"shape + {a} log distance + {b} detector - log top"] = {
