@@ -33,6 +33,11 @@ from training.ml.pen_strokes import digit_strokes
 KINDS = (*outliers.KINDS, "letter", "sketch")
 
 
+def _stacked(inputs: list[np.ndarray]) -> np.ndarray:
+    """Model inputs as one (N, 28, 28) uint8 array, also when there are none (a recipe may ask for 0 of a kind)."""
+    return np.stack(inputs) if inputs else np.zeros((0, 28, 28), np.uint8)
+
+
 def redrawn_digits(digits: np.ndarray, count: int, seed: int) -> np.ndarray:
     """``count`` of ``digits`` (28x28 bitmaps, picked at random) traced into pen strokes and drawn again as the
     non-digits are (:func:`training.ml.outliers.drawn`: the page's brush, a random size and place), through the
@@ -46,7 +51,7 @@ def redrawn_digits(digits: np.ndarray, count: int, seed: int) -> np.ndarray:
         strokes = digit_strokes(digits[k])
         if strokes:
             out.append(preprocess(outliers.drawn(strokes, rng)))
-    return np.stack(out) if out else np.zeros((0, 28, 28), np.uint8)
+    return _stacked(out)
 
 
 def bitmap_digits(digits: np.ndarray, count: int, seed: int) -> np.ndarray:
@@ -63,7 +68,7 @@ def bitmap_digits(digits: np.ndarray, count: int, seed: int) -> np.ndarray:
             continue
         big = np.asarray(Image.fromarray(ink).resize((side * 8, side * 8), Image.Resampling.NEAREST))
         out.append(preprocess(outliers.ink_image(big)))
-    return np.stack(out) if out else np.zeros((0, 28, 28), np.uint8)
+    return _stacked(out)
 
 
 def _styled_strokes(digit: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -105,7 +110,7 @@ def styled_digits(count: int, seed: int) -> np.ndarray:
         slant = rng.uniform(-0.25, 0.15)
         shear = np.array([[1.0, slant], [0.0, 1.0]])
         out.append(preprocess(outliers.drawn([(s - 0.5) @ shear.T + 0.5 for s in strokes], rng)))
-    return np.stack(out) if out else np.zeros((0, 28, 28), np.uint8)
+    return _stacked(out)
 
 
 @dataclass(frozen=True)
