@@ -87,8 +87,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     else:
         detector = NotADigitDetector(args.detector.read_bytes())
-        inside = args.detector.resolve().is_relative_to(Path.cwd())
-        which = f"`{args.detector.resolve().relative_to(Path.cwd()) if inside else args.detector}`"
+        path = args.detector.resolve()
+        which = f"`{path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}`"
     probe = Probe()
     things = non_digits(seed=1)
     held = non_digits(seed=3, letter_fonts=FONTS[2:])
