@@ -71,7 +71,8 @@ class Outliers:
 
 def generate(count: int, seed: int, kinds: tuple[str, ...] = KINDS) -> Outliers:
     """``count`` non-digits, the kinds in turn, and one font digit (labelled) for every ``DIGITS_EVERY`` of them; the
-    same ``seed`` gives the same images. ``kinds`` are the non-digits drawn (:data:`DRAW`'s keys).
+    same ``seed`` gives the same images. ``kinds`` are the non-digits drawn (:data:`DRAW`'s keys; a kind named twice
+    is drawn twice as often).
 
     The font digits are why: taught only that font letters are no digits, the model learns "drawn from a font, or
     unlike MNIST" rather than "a letter", and doubts real digits of other hands (a 1 with a flag and a base read as
