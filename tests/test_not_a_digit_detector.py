@@ -69,10 +69,24 @@ def test_the_command_trains_a_detector_litert_reads_and_records_how(mnist, setti
     assert np.isfinite(logits).all()
 
 
-def test_the_shipped_detector_tells_doodles_from_mnist_digits(detector, mnist) -> None:
+def test_training_the_detector_is_repeatable(mnist) -> None:
+    """One recipe and seed, one detector: two runs agree weight for weight (they differed until 2026-12-06, so a
+    single benchmark run could not tell a better recipe from a luckier one)."""
+    from training.ml import not_a_digit
+
+    recipe = not_a_digit.Recipe(300, redrawn=100, bitmaps=100, styled=60)
+    first, second = (not_a_digit.fit(mnist.x_train[:1500], recipe, epochs=1, seed=3, verbose=0) for _ in range(2))
+    for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("kind", ["heart", "smiley", "house", "cross"])
+def test_the_shipped_detector_tells_doodles_from_mnist_digits(kind, detector, mnist) -> None:
+    """Each kind on its own: a detector that learnt hearts but took smileys for 0s and crosses for 4s (the one
+    shipped until 2026-12-06) fails here."""
     rng = np.random.default_rng(7)
-    doodles = np.stack([preprocess(shape(kind, rng)) for kind in ("heart", "smiley", "house") for _ in range(10)])
-    assert np.median(detector.score(doodles)) > 0
+    doodles = np.stack([preprocess(shape(kind, rng)) for _ in range(10)])
+    assert (detector.score(doodles) > 0).mean() >= 0.8
     assert (detector.score(mnist.x_test[:2000]) > 0).mean() < 0.02
 
 
@@ -90,6 +104,14 @@ def test_an_a_is_answered_not_a_digit_and_the_logit_is_stored(client_api, active
     assert drawing.detector is not None
     assert drawing.detector > 0
     assert drawing.judgement().reason is Reason.NOT_A_DIGIT
+
+
+@pytest.mark.parametrize("kind", ["smiley", "cross"])
+def test_a_smiley_or_a_cross_drawn_with_the_pen_is_answered_not_a_digit(kind, client_api, active_model) -> None:
+    """The two doodles most like a digit (a 0 with a face in it, a "+" like an open 4)."""
+    rng = np.random.default_rng(11)
+    answers = [answer(client_api, shape(kind, rng))["uncertain_reason"] for _ in range(4)]
+    assert answers == ["not_a_digit"] * 4
 
 
 def test_without_a_detector_the_model_evidence_alone_judges_and_the_a_is_a_4(
