@@ -182,9 +182,9 @@ def build() -> keras.Model:
 
 def fit(digits: np.ndarray, recipe: Recipe, epochs: int, seed: int, verbose: int = 2) -> keras.Model:
     """Train the detector (Adam, cosine decay from 2e-3, batches of 128, augmented as the classifier is), repeatably:
-    the same recipe and seed give the same detector (:func:`training.ml.fit.seeded`). Until 2026-12-06 two runs of
-    one recipe differed (the other writers' digits flagged at the fitted threshold: 1.16% and 1.46%), so a single
-    run could not tell a better recipe from a luckier one."""
+    the same recipe and seed give the same detector on one machine (:func:`training.ml.fit.seeded`; another CPU's
+    floating point may differ). Until 2026-12-06 two runs of one recipe differed (the other writers' digits flagged
+    at the fitted threshold: 1.16% and 1.46%), so a single run could not tell a better recipe from a luckier one."""
     x, y, weights = training_set(digits, recipe, seed + 11)
     with seeded(seed):
         augmenter = make_augmenter(seed=seed)
