@@ -81,12 +81,15 @@ def test_training_the_detector_is_repeatable(mnist) -> None:
 
 
 @pytest.mark.parametrize("kind", ["heart", "smiley", "house", "cross"])
-def test_the_shipped_detector_tells_doodles_from_mnist_digits(kind, detector, mnist) -> None:
+def test_the_shipped_detector_flags_each_kind_of_doodle(kind, detector) -> None:
     """Each kind on its own: a detector that learnt hearts but took smileys for 0s and crosses for 4s (the one
     shipped until 2026-12-06) fails here."""
     rng = np.random.default_rng(7)
     doodles = np.stack([preprocess(shape(kind, rng)) for _ in range(10)])
     assert (detector.score(doodles) > 0).mean() >= 0.8
+
+
+def test_the_shipped_detector_takes_mnist_digits_for_digits(detector, mnist) -> None:
     assert (detector.score(mnist.x_test[:2000]) > 0).mean() < 0.02
 
 
