@@ -204,7 +204,7 @@ def test_the_cost_is_bounded_for_a_scribbled_picture(model) -> None:
     start = time.perf_counter()
     result = segmentation.segment(picture, model.reading)
     assert time.perf_counter() - start < 5.0
-    assert result.candidates <= segmentation.MAX_CUTS * segmentation.MAX_ATOMS
+    assert result.candidates <= segmentation.MAX_CANDIDATES
 
 
 # ---------------------------------------------------------------- open set

@@ -70,9 +70,11 @@ def test_handwritten_touching_pairs_told_two_are_mostly_read_right(model) -> Non
     assert right >= 17  # 20 of 20 with the shipped model (seed 14); left to choose the count, it reads 9 right
 
 
-@pytest.mark.parametrize("digit", [0, 4, 5])
+# Since the cuts also follow the skeleton (2026-12-06), a 0, 4 or 5 1.5 times wider than high is kept whole, and a 5
+# even 2.5 times; a 0 or a 4 2.3 times wider than high is still cut in two.
+@pytest.mark.parametrize("digit", [0, 4])
 def test_a_wide_digit_cut_in_two_is_one_again_when_told_so(digit: int, model) -> None:
-    picture = draw_digit(digit, size=(420, 280), box=(0.05, 0.1, 0.95, 0.9))  # 1.5 times wider than it is high
+    picture = draw_digit(digit, size=(640, 280), box=(0.05, 0.1, 0.95, 0.9))  # 2.3 times wider than it is high
     assert len(segmentation.split_number(picture, model.reading)) == 2
     images = segmentation.resplit(picture, model.reading, 1)
     assert read(images, model) == str(digit)
@@ -96,7 +98,7 @@ def test_resplitting_reads_no_more_candidates_than_the_bound(model) -> None:
     for count in (1, 5, 12):
         result = segmentation.segment(S.render(scribble), model.reading, count=count)
         assert len(result.pieces) == count
-        assert result.candidates <= segmentation.MAX_CUTS * segmentation.MAX_ATOMS
+        assert result.candidates <= segmentation.MAX_CANDIDATES
 
 
 # ---------------------------------------------------------------- strokes

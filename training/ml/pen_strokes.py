@@ -17,26 +17,7 @@ from collections import deque
 import numpy as np
 from PIL import Image
 
-_OFFSETS = [(-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1)]  # P2..P9 clockwise from north
-
-
-def thin(mask: np.ndarray) -> np.ndarray:
-    """Zhang-Suen thinning of a boolean mask (vectorised), a one-pixel-wide skeleton."""
-    img = np.pad(mask.astype(np.uint8), 1)
-    while True:
-        changed = False
-        for step in (0, 1):
-            p = [np.roll(np.roll(img, -dy, 0), -dx, 1) for dy, dx in _OFFSETS]
-            neighbours = sum(p)
-            transitions = sum(((p[i] == 0) & (p[(i + 1) % 8] == 1)).astype(np.uint8) for i in range(8))
-            p2, p4, p6, p8 = p[0], p[2], p[4], p[6]
-            cond = (p2 * p4 * p6 == 0) & (p4 * p6 * p8 == 0) if step == 0 else (p2 * p4 * p8 == 0) & (p2 * p6 * p8 == 0)
-            remove = (img == 1) & (neighbours >= 2) & (neighbours <= 6) & (transitions == 1) & cond
-            if remove.any():
-                img[remove] = 0
-                changed = True
-        if not changed:
-            return img[1:-1, 1:-1].astype(bool)
+from recognizer.core.skeleton import NEIGHBOURS, thin
 
 
 def trace(skeleton: np.ndarray, min_points: int = 3) -> list[np.ndarray]:
@@ -47,7 +28,7 @@ def trace(skeleton: np.ndarray, min_points: int = 3) -> list[np.ndarray]:
 
     def neighbours(pixel: tuple[int, int]) -> list[tuple[int, int]]:
         y, x = pixel
-        return [(y + dy, x + dx) for dy, dx in _OFFSETS if (y + dy, x + dx) in pixels]
+        return [(y + dy, x + dx) for dy, dx in NEIGHBOURS if (y + dy, x + dx) in pixels]
 
     def route(start: tuple[int, int]) -> list[tuple[int, int]] | None:
         """The shortest way through drawn pixels from ``start`` to an undrawn one (breadth first)."""

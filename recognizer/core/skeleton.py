@@ -1,0 +1,100 @@
+"""The pen's paths in a picture: its ink thinned to a skeleton, and the skeleton broken into edges at its crossings.
+
+Overlapping digits share columns, so no top-to-bottom cut parts them (:mod:`recognizer.core.segmentation`). Their
+strokes do cross, though, and a crossing is a junction of the skeleton: breaking the skeleton there gives edges that
+each belong to one digit, and every ink pixel goes with the edge nearest to it. The cuts then choose which edges make
+each digit, and a digit keeps all its ink, also where it reaches under its neighbour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+#: A pixel's eight neighbours (dy, dx), clockwise from north: P2..P9 of Zhang and Suen's paper.
+NEIGHBOURS = [(-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1)]
+_AROUND = np.ones((3, 3), np.uint8)
+
+
+def thin(mask: np.ndarray) -> np.ndarray:
+    """Zhang-Suen thinning of a boolean mask (vectorised), a one-pixel-wide skeleton."""
+    img = np.pad(mask.astype(np.uint8), 1)
+    while True:
+        changed = False
+        for step in (0, 1):
+            p = [np.roll(np.roll(img, -dy, 0), -dx, 1) for dy, dx in NEIGHBOURS]
+            neighbours = sum(p)
+            transitions = sum(((p[i] == 0) & (p[(i + 1) % 8] == 1)).astype(np.uint8) for i in range(8))
+            p2, p4, p6, p8 = p[0], p[2], p[4], p[6]
+            cond = (p2 * p4 * p6 == 0) & (p4 * p6 * p8 == 0) if step == 0 else (p2 * p4 * p8 == 0) & (p2 * p6 * p8 == 0)
+            remove = (img == 1) & (neighbours >= 2) & (neighbours <= 6) & (transitions == 1) & cond
+            if remove.any():
+                img[remove] = 0
+                changed = True
+        if not changed:
+            return img[1:-1, 1:-1].astype(bool)
+
+
+def _dilate(mask: np.ndarray) -> np.ndarray:
+    return cv2.dilate(mask.astype(np.uint8), _AROUND).astype(bool)
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """A picture's skeleton broken at its junctions. Edges are numbered 1..``edges``, left to right by the middle of
+    their ink; junctions 1..len(``meets``)."""
+
+    edge_of: np.ndarray  # per pixel: the edge whose skeleton is nearest (0: no ink, or nearest a junction)
+    junction_of: np.ndarray  # per pixel: the junction whose skeleton is nearest (0: none)
+    meets: list[frozenset[int]]  # per junction (index + 1): the edges that meet there
+    spans: np.ndarray  # (edges, 2): each edge's leftmost and rightmost ink column
+
+    @property
+    def edges(self) -> int:
+        return len(self.spans)
+
+    def ink(self, members: set[int]) -> np.ndarray:
+        """The ink of these edges and of the junctions where any of them meets another (shared by both digits)."""
+        junctions = [k + 1 for k, edges in enumerate(self.meets) if edges & members]
+        own = np.isin(self.edge_of, list(members))
+        return own | np.isin(self.junction_of, junctions) if junctions else own
+
+    def crossings(self, position: int) -> int:
+        """How many junctions have edges both left of edge ``position`` + 1 and from it on: what a cut there parts."""
+        return sum(1 for edges in self.meets if edges and min(edges) <= position < max(edges))
+
+
+def skeleton_of(mask: np.ndarray) -> Skeleton:
+    """The skeleton of a boolean ink mask, broken at every pixel with three or more skeleton neighbours."""
+    skeleton = thin(mask)
+    neighbours = cv2.filter2D(skeleton.astype(np.uint8), -1, _AROUND, borderType=cv2.BORDER_CONSTANT) - skeleton
+    junctions = _dilate(skeleton & (neighbours >= 3)) & skeleton  # a crossing's few pixels count as one junction
+    count, edge_labels = cv2.connectedComponents((skeleton & ~junctions).astype(np.uint8), connectivity=8)
+    junction_count, junction_labels = cv2.connectedComponents(junctions.astype(np.uint8), connectivity=8)
+    # Every ink pixel takes the labels of its nearest skeleton pixel (OpenCV labels skeleton pixels in raster order).
+    _, nearest = cv2.distanceTransformWithLabels(
+        np.where(skeleton, 0, 255).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    ys, xs = np.nonzero(skeleton)
+    by_label = np.zeros((2, int(nearest.max()) + 1), np.int64)
+    by_label[:, nearest[ys, xs]] = edge_labels[ys, xs], junction_labels[ys, xs]
+    edge_of = np.where(mask, by_label[0][nearest], 0)
+    junction_of = np.where(mask, by_label[1][nearest], 0)
+    # Number the edges left to right by the middle of their ink (an edge with no ink of its own: of its skeleton).
+    middles, spans = [], []
+    for label in range(1, count):
+        cols = np.flatnonzero((edge_of == label).any(axis=0))
+        if not len(cols):
+            cols = np.flatnonzero((edge_labels == label).any(axis=0))
+        middles.append(float(cols.mean()))
+        spans.append((int(cols.min()), int(cols.max())))
+    order = np.argsort(middles, kind="stable")
+    renumber = np.zeros(count, np.int64)
+    renumber[order + 1] = np.arange(1, count)
+    meets = []
+    for label in range(1, junction_count):
+        touching = edge_labels[_dilate(junction_labels == label)]
+        meets.append(frozenset(int(renumber[e]) for e in np.unique(touching) if e))
+    return Skeleton(renumber[edge_of], junction_of, meets, np.array(spans, dtype=np.int64).reshape(-1, 2)[order])
