@@ -129,6 +129,21 @@ def usable_digits(
     return traced, keys[right]
 
 
+def written_pairs(
+    images: np.ndarray, labels: np.ndarray, model: Model, count: int, seed: int, case: str
+) -> list[tuple[str, Image.Image]]:
+    """``count`` pairs of real digits written as ``case`` says (touching, overlapping...), with their truth: digits
+    the model reads right alone, so a pair read wrong is the splitting's error (the tests' small samples)."""
+    rng = np.random.default_rng(seed)
+    traced, pool = usable_digits(images, labels, model, rng, 300)
+    pairs = []
+    for _ in range(count):
+        pick = rng.choice(pool, size=2, replace=False)
+        truth = "".join(str(int(labels[k])) for k in pick)
+        pairs.append((truth, compose([traced[int(k)] for k in pick], case, rng)[1]))
+    return pairs
+
+
 def sample_numbers(
     model: Model, numbers: int, seed: int
 ) -> Iterator[tuple[str, str, list[tuple[str, S.Drawing, Image.Image]]]]:

@@ -34,18 +34,10 @@ def verifier() -> whole_digit.WholeDigit:
 
 
 def touching_pairs(mnist, model, count: int, seed: int) -> list[tuple[str, object]]:
-    """``count`` pairs of MNIST *test* digits written touching (as bench.numbers does), with their truth: digits the
-    model reads right alone, so a pair read wrong is the splitting's error."""
-    from bench.numbers import usable_digits
+    """``count`` pairs of MNIST *test* digits written touching (as bench.numbers does), with their truth."""
+    from bench.numbers import written_pairs
 
-    rng = np.random.default_rng(seed)
-    traced, pool = usable_digits(mnist.x_test, mnist.y_test, model, rng, 300)
-    pairs = []
-    for _ in range(count):
-        pick = rng.choice(pool, size=2, replace=False)
-        truth = "".join(str(int(mnist.y_test[k])) for k in pick)
-        pairs.append((truth, compose([traced[int(k)] for k in pick], "touching", rng)[1]))
-    return pairs
+    return written_pairs(mnist.x_test, mnist.y_test, model, count, seed, "touching")
 
 
 def test_the_command_learns_from_the_cuts_and_writes_a_verifier_litert_reads(mnist, settings, tmp_path) -> None:
