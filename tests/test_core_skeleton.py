@@ -4,6 +4,7 @@ digits traced into strokes, the shipped digit model through LiteRT."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from bench.numbers import read_number, written_pairs
@@ -27,8 +28,9 @@ def test_a_cross_breaks_into_four_edges_meeting_at_one_junction() -> None:
     assert skeleton.edges == 4
     assert skeleton.meets == [frozenset({1, 2, 3, 4})]
     # Left to right: the left arm first, the right arm last, the upper and lower arms between.
-    assert skeleton.spans[0, 0] < skeleton.spans[1:, 0].min()
-    assert skeleton.spans[3, 1] > skeleton.spans[:3, 1].max()
+    extents = [np.flatnonzero(ink.any(axis=0))[[0, -1]] for ink in skeleton.inks]
+    assert extents[0][0] < min(e[0] for e in extents[1:])
+    assert extents[3][1] > max(e[1] for e in extents[:3])
     # Every ink pixel goes with an edge or the junction; the left arm's ink is its own, the junction's is shared.
     assert ((skeleton.edge_of > 0) | (skeleton.junction_of > 0))[mask].all()
     left = skeleton.ink({1})

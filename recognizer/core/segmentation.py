@@ -398,13 +398,14 @@ def _by_skeleton(work: _Work, scorer: Scorer, max_digits: int, count: int | None
     reach = max(1.6 * height, 1.5 * work.mask.shape[1] / count if count else 0.0)
     spans, inputs, shapes, masks = [], [], [], []
     for i in range(edges):
+        piece = np.zeros_like(work.mask)
         for j in range(i + 1, min(edges, i + EDGES_PER_DIGIT) + 1):
-            if j - i > 1 and skeleton.spans[j - 1, 1] - skeleton.spans[i, 0] > reach:
+            piece = piece | skeleton.inks[j - 1]  # edges i+1..j
+            if int(piece.sum()) < 4:
                 continue
-            piece = skeleton.ink(set(range(i + 1, j + 1)))
             rows, cols = np.flatnonzero(piece.any(axis=1)), np.flatnonzero(piece.any(axis=0))
-            if len(rows) == 0 or int(piece.sum()) < 4:
-                continue
+            if j - i > 1 and cols[-1] - cols[0] > reach:
+                break  # wider still with more edges
             spans.append((i, j))
             masks.append(piece)
             inputs.append(center_in_frame(np.where(piece, work.small, 0.0)))

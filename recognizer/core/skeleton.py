@@ -49,17 +49,15 @@ class Skeleton:
     edge_of: np.ndarray  # per pixel: the edge whose skeleton is nearest (0: no ink, or nearest a junction)
     junction_of: np.ndarray  # per pixel: the junction whose skeleton is nearest (0: none)
     meets: list[frozenset[int]]  # per junction (index + 1): the edges that meet there
-    spans: np.ndarray  # (edges, 2): each edge's leftmost and rightmost ink column
+    inks: list[np.ndarray]  # per edge (index + 1): its ink and that of the junctions where it meets another
 
     @property
     def edges(self) -> int:
-        return len(self.spans)
+        return len(self.inks)
 
     def ink(self, members: set[int]) -> np.ndarray:
         """The ink of these edges and of the junctions where any of them meets another (shared by both digits)."""
-        junctions = [k + 1 for k, edges in enumerate(self.meets) if edges & members]
-        own = np.isin(self.edge_of, list(members))
-        return own | np.isin(self.junction_of, junctions) if junctions else own
+        return np.logical_or.reduce([self.inks[e - 1] for e in members])
 
     def crossings(self, position: int) -> int:
         """How many junctions have edges both left of edge ``position`` + 1 and from it on: what a cut there parts."""
@@ -82,14 +80,11 @@ def skeleton_of(mask: np.ndarray) -> Skeleton:
     by_label[:, nearest[ys, xs]] = edge_labels[ys, xs], junction_labels[ys, xs]
     edge_of = np.where(mask, by_label[0][nearest], 0)
     junction_of = np.where(mask, by_label[1][nearest], 0)
-    # Number the edges left to right by the middle of their ink (an edge with no ink of its own: of its skeleton).
-    middles, spans = [], []
+    # Number the edges left to right by the middle of their ink (each has some: its own skeleton pixels).
+    middles = []
     for label in range(1, count):
         cols = np.flatnonzero((edge_of == label).any(axis=0))
-        if not len(cols):
-            cols = np.flatnonzero((edge_labels == label).any(axis=0))
         middles.append(float(cols.mean()))
-        spans.append((int(cols.min()), int(cols.max())))
     order = np.argsort(middles, kind="stable")
     renumber = np.zeros(count, np.int64)
     renumber[order + 1] = np.arange(1, count)
@@ -97,4 +92,9 @@ def skeleton_of(mask: np.ndarray) -> Skeleton:
     for label in range(1, junction_count):
         touching = edge_labels[_dilate(junction_labels == label)]
         meets.append(frozenset(int(renumber[e]) for e in np.unique(touching) if e))
-    return Skeleton(renumber[edge_of], junction_of, meets, np.array(spans, dtype=np.int64).reshape(-1, 2)[order])
+    edge_of = renumber[edge_of]
+    inks = []
+    for edge in range(1, count):
+        junctions = [k + 1 for k, edges in enumerate(meets) if edge in edges]
+        inks.append((edge_of == edge) | np.isin(junction_of, junctions))
+    return Skeleton(edge_of, junction_of, meets, inks)
