@@ -248,15 +248,11 @@ class _Work:
 
     full: np.ndarray  # the ink (0-1) at the canvas's resolution
     box: tuple[int, int, int, int]  # the ink's bounding box there (x, y, width, height)
+    crop_mask: np.ndarray  # full >= INK_THRESHOLD within the box
     scale: float  # small = box scaled by this
     small: np.ndarray
     mask: np.ndarray  # small >= INK_THRESHOLD
     brush: float  # the stroke width in the small copy (px)
-
-    @property
-    def crop_mask(self) -> np.ndarray:
-        x0, y0, w0, h0 = self.box
-        return self.full[y0 : y0 + h0, x0 : x0 + w0] >= INK_THRESHOLD
 
 
 def _prepare(image: Image.Image | np.ndarray, ink: np.ndarray | None, max_digits: int) -> _Work:
@@ -281,7 +277,8 @@ def _prepare(image: Image.Image | np.ndarray, ink: np.ndarray | None, max_digits
     marks = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[0] - 1
     if marks > MARKS_PER_DIGIT * max_digits:
         raise TooManyDigits(f"Too many separate marks: a number has at most {max_digits} digits.")
-    return _Work(full, (x0, y0, w0, h0), scale, small, mask, _brush(mask))
+    crop_mask = full_mask[y0 : y0 + h0, x0 : x0 + w0]
+    return _Work(full, (x0, y0, w0, h0), crop_mask, scale, small, mask, _brush(mask))
 
 
 @dataclass(frozen=True)
