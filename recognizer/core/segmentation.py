@@ -104,8 +104,9 @@ SURE_WIDTH = 1.0
 #: and ``EDGES_PER_DIGIT`` edges a digit; parting edges that meet at a junction costs ``JUNCTION_COST`` for each such
 #: junction. Chosen on bench/numbers.py's touching and overlapping numbers of seed 14: JUNCTION_COST among 0-1 (40 per
 #: source and case, the skeleton alone), overlapping read right 62.5-75% (MNIST test, other writers) at 0, 77.5/67.5%
-#: at 0.1-0.25, 65/47.5% at 1; EDGES_PER_DIGIT (60 per source and case, both ways): 180 of 240 right with 8, 187 with
-#: 10 and with 14 (which reads a third more candidates).
+#: at 0.1-0.25, 65/47.5% at 1; then with both ways (60 per source and case): EDGES_PER_DIGIT 180 of 240 right with 8,
+#: 187 with 10 and with 14 (which reads a third more candidates); JUNCTION_COST 185 at 0.1, 187 at 0.2, 182 at 0.35,
+#: 179 at 0.5. Ordering the edges by their leftmost or rightmost column instead of their middle: 185 and 185.
 MAX_EDGES = 60
 EDGES_PER_DIGIT = 10
 JUNCTION_COST = 0.2
