@@ -270,6 +270,8 @@ def _prepare(image: Image.Image | np.ndarray, ink: np.ndarray | None, max_digits
     work_size = (max(1, round(w0 * scale)), max(1, round(h0 * scale)))
     small = cv2.resize(crop.astype(np.float32), work_size, interpolation=cv2.INTER_AREA) if scale < 1 else crop
     mask = small >= INK_THRESHOLD
+    if int(mask.sum()) < 4:  # a speck on a large canvas: nothing left to read at the working size
+        raise EmptyDrawing("The canvas is empty: draw a digit first.")
     # Blank gaps wider than a brush width split the picture for sure: too many such groups is not a number.
     profile = mask.any(axis=0)
     groups = 1 + int(np.sum(np.diff(profile.astype(np.int8)) == 1)) - (0 if profile[0] else 1)
@@ -419,9 +421,10 @@ def _by_skeleton(work: _Work, scorer: Scorer, max_digits: int, count: int | None
         return None
     total, runs = best
     _, _, w0, h0 = work.box
+    index = {span: k for k, span in enumerate(spans)}
     pieces = []
     for span in runs:
-        k = spans.index(span)
+        k = index[span]
         scaled = cv2.resize(masks[k].astype(np.uint8), (w0, h0), interpolation=cv2.INTER_NEAREST).astype(bool)
         pieces.append(_full_piece(work, scaled & work.crop_mask, probabilities[k]))
     return _Cutting(total, pieces, len(spans))
