@@ -44,20 +44,15 @@ def _dilate(mask: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class Skeleton:
     """A picture's skeleton broken at its junctions. Edges are numbered 1..``edges``, left to right by the middle of
-    their ink; junctions 1..len(``meets``)."""
+    their ink. A digit made of some edges has the union of their ``inks``: a junction's ink goes with every edge that
+    meets there (shared by both digits when a cut parts them)."""
 
-    edge_of: np.ndarray  # per pixel: the edge whose skeleton is nearest (0: no ink, or nearest a junction)
-    junction_of: np.ndarray  # per pixel: the junction whose skeleton is nearest (0: none)
-    meets: list[frozenset[int]]  # per junction (index + 1): the edges that meet there
-    inks: list[np.ndarray]  # per edge (index + 1): its ink and that of the junctions where it meets another
+    meets: list[frozenset[int]]  # per junction: the edges that meet there
+    inks: list[np.ndarray]  # per edge (index + 1): the ink nearest its skeleton and that of the junctions it meets
 
     @property
     def edges(self) -> int:
         return len(self.inks)
-
-    def ink(self, members: set[int]) -> np.ndarray:
-        """The ink of these edges and of the junctions where any of them meets another (shared by both digits)."""
-        return np.logical_or.reduce([self.inks[e - 1] for e in members])
 
     def crossings(self, position: int) -> int:
         """How many junctions have edges both left of edge ``position`` + 1 and from it on: what a cut there parts."""
@@ -97,4 +92,4 @@ def skeleton_of(mask: np.ndarray) -> Skeleton:
     for edge in range(1, count):
         junctions = [k + 1 for k, edges in enumerate(meets) if edge in edges]
         inks.append((edge_of == edge) | np.isin(junction_of, junctions))
-    return Skeleton(edge_of, junction_of, meets, inks)
+    return Skeleton(meets, inks)
