@@ -37,6 +37,52 @@ def test_a_cross_breaks_into_four_edges_meeting_at_one_junction() -> None:
     assert left[:, : mask.shape[1] // 3].sum() == mask[:, : mask.shape[1] // 3].sum()
     assert skeleton.crossings(1) == skeleton.crossings(3) == 1
     assert skeleton.crossings(0) == skeleton.crossings(4) == 0
+    assert not any(skeleton.between_junctions(edge) for edge in range(1, 5))  # each arm has a free end
+
+
+@pytest.mark.parametrize(
+    "points",
+    [
+        [[0.2, 0.1], [0.2, 0.9], [0.8, 0.9]],  # an L
+        [[0.1, 0.1], [0.5, 0.9], [0.9, 0.1]],  # a V
+        [[0.1, 0.2], [0.3, 0.8], [0.5, 0.2], [0.7, 0.8], [0.9, 0.2]],  # a zigzag
+    ],
+)
+def test_a_stroke_that_turns_is_one_edge(points: list[list[float]]) -> None:
+    """A thinned stroke's steps and corners have pixels with three skeleton neighbours; they are no crossing (an L
+    was six edges until 2026-12-06)."""
+    stroke = S.from_points([[[x, y, 10 * k] for k, (x, y) in enumerate(points)]])
+    skeleton = skeleton_of(ink_map(S.render(stroke, shorter=140)) >= segmentation.INK_THRESHOLD)
+    assert skeleton.edges == 1
+    assert skeleton.meets == []
+
+
+def test_two_boxes_sharing_a_side_share_an_edge_between_two_junctions() -> None:
+    """Like two 0s overlapping by a brush width: the side both lie on runs from one junction to the other."""
+    boxes = S.from_points(
+        [[[x0, 0.2, 0], [x0 + 0.4, 0.2, 10], [x0 + 0.4, 0.8, 20], [x0, 0.8, 30], [x0, 0.2, 40]] for x0 in (0.1, 0.5)]
+    )
+    skeleton = skeleton_of(ink_map(S.render(boxes, shorter=140)) >= segmentation.INK_THRESHOLD)
+    assert skeleton.edges == 3
+    assert skeleton.meets == [frozenset({1, 2, 3})] * 2
+    middle = np.flatnonzero(skeleton.inks[1].any(axis=0))
+    assert middle[0] > skeleton.inks[0].shape[1] // 3
+    assert middle[-1] < 2 * skeleton.inks[0].shape[1] // 3
+    assert skeleton.between_junctions(2)
+
+
+def test_a_digit_may_begin_on_the_last_edge_of_the_digit_before_when_it_lies_between_junctions() -> None:
+    """The choice of runs (segmentation._best_runs): three edges, the middle one read best as part of both digits."""
+    gains = {(0, 1): (-3.0, 1), (1, 2): (-3.0, 1), (2, 3): (-3.0, 1), (0, 2): (-0.1, 1), (1, 3): (-0.1, 1)}
+    gains |= {(0, 3): (-2.5, 1)}
+    no_cuts = [0.0, 0.0, 0.0]
+    shared = segmentation._best_runs(3, gains, no_cuts, 4, None, [False, True, False])
+    assert shared is not None
+    assert shared[1] == [(0, 2), (1, 3)]
+    assert shared[0] == pytest.approx(-0.2 - segmentation.SHARE_COST)
+    alone = segmentation._best_runs(3, gains, no_cuts, 4, None, [False, False, False])
+    assert alone is not None
+    assert alone[1] == [(0, 3)]
 
 
 def test_separate_strokes_are_separate_edges_with_nothing_to_part() -> None:
@@ -49,12 +95,13 @@ def test_separate_strokes_are_separate_edges_with_nothing_to_part() -> None:
 
 def test_overlapping_pairs_are_read_right_more_often_with_the_skeleton(mnist, model, monkeypatch) -> None:
     """Pairs of held-out MNIST digits overlapping by a brush width, from the picture alone. With the seams alone (the
-    skeleton switched off as for a scribble: ``MAX_EDGES`` 0) and with both: measured here 75 -> 86 of 100 (seed 31;
-    seed 32: 75 -> 84), with the verifier shipped on 2026-12-05."""
+    skeleton switched off as for a scribble: ``MAX_EDGES`` 0) and with both: measured here 75 -> 90 of 100 (seed 31;
+    seed 32: 75 -> 88), with the verifier shipped on 2026-12-05 (75 -> 86 and 84 before a stroke between two
+    junctions could be both digits')."""
     pairs = written_pairs(mnist.x_test, mnist.y_test, model, 100, 31, "overlapping")
     scorer = model.picture_reading()
     both = sum(read_number(segmentation.split_number(picture, scorer), model) == truth for truth, picture in pairs)
     monkeypatch.setattr(segmentation, "MAX_EDGES", 0)
     seams = sum(read_number(segmentation.split_number(picture, scorer), model) == truth for truth, picture in pairs)
-    assert both >= seams + 5
-    assert both >= 80
+    assert both >= seams + 10
+    assert both >= 85

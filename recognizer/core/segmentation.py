@@ -110,6 +110,10 @@ SURE_WIDTH = 1.0
 MAX_EDGES = 60
 EDGES_PER_DIGIT = 10
 JUNCTION_COST = 0.2
+#: Two digits overlapping by a brush width often lie on one stroke: the right side of a 0 is the left side of the
+#: next. An edge from one junction to another may then be both digits' (the last of one, the first of the next), at
+#: this cost.
+SHARE_COST = 0.15
 #: The most candidate digits one picture's cuts read, whatever its ink: the seams' and the skeleton's.
 MAX_CANDIDATES = MAX_CUTS * MAX_ATOMS + MAX_EDGES * EDGES_PER_DIGIT
 
@@ -309,30 +313,35 @@ def _best_runs(
     cut_costs: list[float],
     max_digits: int,
     count: int | None,
+    shareable: list[bool] | None = None,
 ) -> tuple[float, list[tuple[int, int]]] | None:
     """Dynamic programming over atoms in a row (pieces between seams, or skeleton edges): the runs ``(i, j)`` (atoms
     i to j-1) that cover them all with the highest total. ``gains[(i, j)]`` is a run's score and how many digits it is
-    (0 for blank space), ``cut_costs[i]`` what parting the row before atom ``i`` costs. The best total of any count,
-    or of ``count`` digits; None when no runs make it."""
+    (0 for blank space), ``cut_costs[i]`` what parting the row before atom ``i`` costs. A digit may also begin on the
+    last atom of the digit before when ``shareable[i]`` says that atom may be both's, at ``SHARE_COST``. The best
+    total of any count, or of ``count`` digits; None when no runs make it."""
     best = np.full((atoms + 1, max_digits + 1), -np.inf)
-    back = np.full((atoms + 1, max_digits + 1), -1, dtype=np.int64)
+    back = np.full((atoms + 1, max_digits + 1, 2), -1, dtype=np.int64)  # where a run begins, where the one before ended
     best[0, 0] = 0.0
     for (i, j), (gain, digits) in sorted(gains.items(), key=lambda item: item[0][1]):
-        cut = cut_costs[i] if i > 0 else 0.0
-        for n in range(max_digits + 1 - digits):
-            total = best[i, n] + gain - cut
-            if total > best[j, n + digits]:
-                best[j, n + digits], back[j, n + digits] = total, i
+        before = [(i, cut_costs[i] if i > 0 else 0.0)]
+        if shareable and digits and 0 < i < j - 1 and shareable[i]:
+            before.append((i + 1, SHARE_COST))  # the digit before ends with atom i too
+        for end, cost in before:
+            for n in range(max_digits + 1 - digits):
+                total = best[end, n] + gain - cost
+                if total > best[j, n + digits]:
+                    best[j, n + digits], back[j, n + digits] = total, (i, end)
     n = int(np.argmax(best[atoms])) if count is None else count
     if not np.isfinite(best[atoms, n]):
         return None
     total, runs, j = float(best[atoms, n]), [], atoms
     while j > 0:
-        i = int(back[j, n])
+        i, end = (int(v) for v in back[j, n])
         if gains[(i, j)][1]:
             runs.append((i, j))
             n -= 1
-        j = i
+        j = end
     return total, runs[::-1]
 
 
@@ -416,7 +425,8 @@ def _by_skeleton(work: _Work, scorer: Scorer, max_digits: int, count: int | None
     probabilities, distances = read(scorer, np.stack(inputs))
     gains = {span: (_piece_score(probabilities, distances, k, shapes[k]), 1) for k, span in enumerate(spans)}
     costs = [JUNCTION_COST * skeleton.crossings(i) for i in range(edges)]
-    best = _best_runs(edges, gains, costs, max_digits, count)
+    shareable = [skeleton.between_junctions(edge) for edge in range(1, edges + 1)]
+    best = _best_runs(edges, gains, costs, max_digits, count, shareable)
     if best is None:
         return None
     total, runs = best

@@ -54,18 +54,44 @@ class Skeleton:
     def edges(self) -> int:
         return len(self.inks)
 
+    def between_junctions(self, edge: int) -> bool:
+        """Whether edge ``edge`` (1..) runs from one junction to another: where two digits overlapping by a brush
+        width lie on one another's stroke, such an edge is both digits' ink."""
+        return sum(1 for edges in self.meets if edge in edges) >= 2
+
     def crossings(self, position: int) -> int:
         """How many junctions have edges both left of edge ``position`` + 1 and from it on: what a cut there parts."""
         return sum(1 for edges in self.meets if edges and min(edges) <= position < max(edges))
 
 
+def _join_passings(edge_labels: np.ndarray, junction_labels: np.ndarray) -> tuple[int, np.ndarray, int, np.ndarray]:
+    """Join the edges of every junction where fewer than three meet: no crossing, only a kink or a spur too short to
+    outlast the junction's widening, which would part one stroke in two. Returns both labellings renumbered 1..n, with
+    their counts (+1, as OpenCV counts)."""
+    for label in range(1, int(junction_labels.max()) + 1):
+        here = junction_labels == label
+        touching = [int(e) for e in np.unique(edge_labels[_dilate(here)]) if e]
+        if not touching or len(touching) > 2:
+            continue
+        edge_labels[np.isin(edge_labels, touching) | here] = touching[0]
+        junction_labels[here] = 0
+    renumbered = []
+    for labels in (edge_labels, junction_labels):
+        kept = np.unique(labels[labels > 0])
+        remap = np.zeros(int(labels.max()) + 1, np.int32)
+        remap[kept] = np.arange(1, len(kept) + 1)
+        renumbered += [len(kept) + 1, remap[labels]]
+    return renumbered[0], renumbered[1], renumbered[2], renumbered[3]
+
+
 def skeleton_of(mask: np.ndarray) -> Skeleton:
-    """The skeleton of a boolean ink mask, broken at every pixel with three or more skeleton neighbours."""
+    """The skeleton of a boolean ink mask, broken where three or more of its paths meet."""
     skeleton = thin(mask)
     neighbours = cv2.filter2D(skeleton.astype(np.uint8), -1, _AROUND, borderType=cv2.BORDER_CONSTANT) - skeleton
     junctions = _dilate(skeleton & (neighbours >= 3)) & skeleton  # a crossing's few pixels count as one junction
-    count, edge_labels = cv2.connectedComponents((skeleton & ~junctions).astype(np.uint8), connectivity=8)
-    junction_count, junction_labels = cv2.connectedComponents(junctions.astype(np.uint8), connectivity=8)
+    _, edge_labels = cv2.connectedComponents((skeleton & ~junctions).astype(np.uint8), connectivity=8)
+    _, junction_labels = cv2.connectedComponents(junctions.astype(np.uint8), connectivity=8)
+    count, edge_labels, junction_count, junction_labels = _join_passings(edge_labels, junction_labels)
     # Every ink pixel takes the labels of its nearest skeleton pixel (OpenCV labels skeleton pixels in raster order).
     _, nearest = cv2.distanceTransformWithLabels(
         np.where(skeleton, 0, 255).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
