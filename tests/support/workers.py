@@ -33,6 +33,9 @@ FAST = {
     "DIGITS_FINETUNE_EPOCHS": "1",
     "DIGITS_FINETUNE_EVAL_LIMIT": "2000",
     "DIGITS_FINETUNE_MIN_CORRECTIONS": "30",
+    # One member, not production's soup of three: these tests are of the worker loop, not the recipe (averaging
+    # members is tests/test_finetune.py's), and each fine-tune costs a third (a worker test 88 s -> 56 s here).
+    "DIGITS_FINETUNE_MEMBERS": "1",
     # Repeatable fine-tunes (replay samples, augmentation, dropout): unseeded, one of the tiny model's fine-tunes lost
     # 1.8 points of MNIST in a CI run (2026-12-05), past the 1 point these tests' gate allows; seeds 0-3 moved it
     # -0.6 to +3.6 points here. Seeded, every run gives the same candidate.
