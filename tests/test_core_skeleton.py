@@ -57,6 +57,20 @@ def test_a_stroke_that_turns_is_one_edge(points: list[list[float]]) -> None:
     assert skeleton.meets == []
 
 
+def test_a_loop_a_stroke_leaves_keeps_its_junction() -> None:
+    """A loop and a tail leaving it downwards meet where three paths leave (the loop's two ends and the tail), though
+    only two edges do: that junction stays, so a tail another digit wrote could still be parted from the loop. (Joined
+    when edges rather than paths were counted, depending on the order junctions were visited.)"""
+    turns = np.linspace(0, 2 * np.pi, 25)
+    loop = [[0.5 + 0.25 * np.cos(a), 0.5 + 0.25 * np.sin(a), 10 * k] for k, a in enumerate(turns)]
+    lollipop = S.from_points([loop, [[0.5, 0.75, 1000], [0.5, 0.98, 1100]]])
+    skeleton = skeleton_of(ink_map(S.render(lollipop, shorter=140)) >= segmentation.INK_THRESHOLD)
+    assert skeleton.edges == 2
+    assert skeleton.meets == [frozenset({1, 2})]
+    assert not skeleton.between_junctions(1)
+    assert not skeleton.between_junctions(2)
+
+
 def test_two_boxes_sharing_a_side_share_an_edge_between_two_junctions() -> None:
     """Like two 0s overlapping by a brush width: the side both lie on runs from one junction to the other."""
     boxes = S.from_points(

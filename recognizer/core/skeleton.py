@@ -65,16 +65,19 @@ class Skeleton:
 
 
 def _join_passings(edge_labels: np.ndarray, junction_labels: np.ndarray) -> tuple[int, np.ndarray, int, np.ndarray]:
-    """Join the edges of every junction where fewer than three meet: no crossing, only a kink or a spur too short to
-    outlast the junction's widening, which would part one stroke in two. Returns both labellings renumbered 1..n, with
-    their counts (+1, as OpenCV counts)."""
+    """Join the edges of every junction that fewer than three paths leave: no crossing, only a step or a corner of the
+    thinned stroke, or a spur too short to outlast the junction's widening, which would part one stroke in two. (A
+    loop leaving and entering a junction is two paths.) Returns both labellings renumbered 1..n, with their counts
+    (+1, as OpenCV counts)."""
     for label in range(1, int(junction_labels.max()) + 1):
         here = junction_labels == label
-        touching = [int(e) for e in np.unique(edge_labels[_dilate(here)]) if e]
-        if not touching or len(touching) > 2:
+        around = _dilate(here) & (edge_labels > 0)
+        if cv2.connectedComponents(around.astype(np.uint8), connectivity=8)[0] - 1 > 2:
             continue
-        edge_labels[np.isin(edge_labels, touching) | here] = touching[0]
-        junction_labels[here] = 0
+        touching = [int(e) for e in np.unique(edge_labels[around])]
+        if touching:
+            edge_labels[np.isin(edge_labels, touching) | here] = touching[0]
+            junction_labels[here] = 0
     renumbered = []
     for labels in (edge_labels, junction_labels):
         kept = np.unique(labels[labels > 0])
