@@ -115,7 +115,7 @@ JUNCTION_COST = 0.2
 #: next. An edge from one junction to another may then be both digits' (the last of one, the first of the next), at
 #: this cost. On seed 14's touching and overlapping numbers (60 per source and case), 108 and 79 of 120 right
 #: without sharing, 110 and 88 with it (0 to 0.5 within two numbers; two shared edges no better); checked on seed 7
-#: (111 and 81 -> 107 and 91) and by bench/segment_verifier.py on seeds 14, 7 and 21 (README).
+#: (111 and 81 -> 106 and 90) and by bench/segment_verifier.py on seeds 14, 7 and 21 (README).
 SHARE_COST = 0.15
 #: The most candidate digits one picture's cuts read, whatever its ink: the seams' and the skeleton's.
 MAX_CANDIDATES = MAX_CUTS * MAX_ATOMS + MAX_EDGES * EDGES_PER_DIGIT

@@ -64,11 +64,10 @@ class Skeleton:
         return sum(1 for edges in self.meets if edges and min(edges) <= position < max(edges))
 
 
-def _join_passings(edge_labels: np.ndarray, junction_labels: np.ndarray) -> tuple[int, np.ndarray, int, np.ndarray]:
+def _join_passings(edge_labels: np.ndarray, junction_labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Join the edges of every junction that fewer than three paths leave: no crossing, only a step or a corner of the
     thinned stroke, or a spur too short to outlast the junction's widening, which would part one stroke in two. (A
-    loop leaving and entering a junction is two paths.) Returns both labellings renumbered 1..n, with their counts
-    (+1, as OpenCV counts)."""
+    loop leaving and entering a junction is two paths.) Returns both labellings, each renumbered 1..n."""
     for label in range(1, int(junction_labels.max()) + 1):
         here = junction_labels == label
         around = _dilate(here) & (edge_labels > 0)
@@ -78,13 +77,15 @@ def _join_passings(edge_labels: np.ndarray, junction_labels: np.ndarray) -> tupl
         if touching:
             edge_labels[np.isin(edge_labels, touching) | here] = touching[0]
             junction_labels[here] = 0
-    renumbered = []
-    for labels in (edge_labels, junction_labels):
-        kept = np.unique(labels[labels > 0])
-        remap = np.zeros(int(labels.max()) + 1, np.int32)
-        remap[kept] = np.arange(1, len(kept) + 1)
-        renumbered += [len(kept) + 1, remap[labels]]
-    return renumbered[0], renumbered[1], renumbered[2], renumbered[3]
+    return _compact(edge_labels), _compact(junction_labels)
+
+
+def _compact(labels: np.ndarray) -> np.ndarray:
+    """The labels renumbered 1..n in their order, 0 kept: what is left after joins removed some."""
+    kept = np.unique(labels[labels > 0])
+    remap = np.zeros(int(labels.max()) + 1, np.int32)
+    remap[kept] = np.arange(1, len(kept) + 1)
+    return remap[labels]
 
 
 def skeleton_of(mask: np.ndarray) -> Skeleton:
@@ -94,7 +95,8 @@ def skeleton_of(mask: np.ndarray) -> Skeleton:
     junctions = _dilate(skeleton & (neighbours >= 3)) & skeleton  # a crossing's few pixels count as one junction
     _, edge_labels = cv2.connectedComponents((skeleton & ~junctions).astype(np.uint8), connectivity=8)
     _, junction_labels = cv2.connectedComponents(junctions.astype(np.uint8), connectivity=8)
-    count, edge_labels, junction_count, junction_labels = _join_passings(edge_labels, junction_labels)
+    edge_labels, junction_labels = _join_passings(edge_labels, junction_labels)
+    count, junction_count = int(edge_labels.max()) + 1, int(junction_labels.max()) + 1  # as OpenCV counts: 0 too
     # Every ink pixel takes the labels of its nearest skeleton pixel (OpenCV labels skeleton pixels in raster order).
     _, nearest = cv2.distanceTransformWithLabels(
         np.where(skeleton, 0, 255).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
