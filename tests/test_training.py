@@ -23,6 +23,7 @@ from training.ml import mnist as data
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.same_on_any_database  # runs, heartbeats and activation on PostgreSQL: the worker tests' fine-tunes
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)  # the run's heartbeat thread writes through its own connection
 def test_train_command_trains_evaluates_exports_registers_and_activates(active_model) -> None:
