@@ -552,14 +552,15 @@ def test_not_a_digit_corrections_teach_the_model_to_be_unsure_on_them(small_mode
     assert len(letters) >= 10
     assert heldout >= 1  # which are held out is a function of the inputs alone: the same on every run
 
-    run = fine_tune(FinetuneOptions.from_settings(replay=2000, epochs=1, seed=1, activate=False))
+    run = fine_tune(FinetuneOptions.from_settings(replay=2000, epochs=1, seed=1, members=1, activate=False))
 
     assert run.status == RunStatus.SUCCEEDED, f"{run.message} {run.error}"
     assert run.parameters["not_a_digit_corrections"] == len(letters)
     before, after = top_probabilities(small_model, letters), top_probabilities(run.result_version, letters)
-    assert after.mean() < before.mean() - 0.05  # measured: 0.74-0.80 before, 0.60-0.61 after (one fine-tune)
-    # Most letters, not every one: 13 of 17 with the three-member soup and its half-distilled replay (one fine-tune
-    # of labels only: 14 or more).
+    # One member (the soup of three is test_the_candidate_is_the_average_of_members_...'s; it costs three times as
+    # long): measured 0.68 before, 0.54 after, 16 of the 17 letters less sure (the soup of three: 0.74-0.80 before,
+    # 0.60-0.61 after, 13 of 17). Most letters, not every one:
+    assert after.mean() < before.mean() - 0.05
     assert (after < before).mean() >= 0.7
     for metrics in (run.metrics_before, run.metrics_after):
         assert metrics["heldout_not_a_digit_count"] == heldout
