@@ -119,3 +119,22 @@ def test_overlapping_pairs_are_read_right_more_often_with_the_skeleton(mnist, mo
     seams = sum(read_number(segmentation.split_number(picture, scorer), model) == truth for truth, picture in pairs)
     assert both >= seams + 10
     assert both >= 85
+
+
+def test_the_oracle_gives_each_edge_to_the_digit_whose_ink_it_is() -> None:
+    """bench.overlap_oracle's diagnosis rests on this: a number's digits found again from their strokes' timing, and
+    each skeleton edge owned by the digit drawn there. An L and a 1 written apart: the L's one edge is the first
+    digit's, the 1's the second's, a run per digit."""
+    from bench.overlap_oracle import digits_of, owners
+
+    number = S.from_points(
+        [
+            [[0.1, 0.1, 0], [0.1, 0.9, 100], [0.35, 0.9, 200]],  # an L
+            [[0.7, 0.1, 550], [0.7, 0.9, 650]],  # a 1, 350 ms later
+        ],
+        aspect=2.0,
+    )
+    assert digits_of(number) == [[0], [1]]
+    work = segmentation._prepare(S.render(number, shorter=280), None, segmentation.MAX_DIGITS)
+    skeleton = skeleton_of(work.mask)
+    assert owners(work, number, skeleton) == ([0, 1], 0)
