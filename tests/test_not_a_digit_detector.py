@@ -49,6 +49,7 @@ def test_the_command_trains_a_detector_litert_reads_and_records_how(mnist, setti
         redrawn=300,
         bitmaps=200,
         styled=150,
+        digits=10_000,
         epochs=1,
         output=output,
         mnist_dir=settings.DIGITS_MNIST_DIR,
@@ -57,11 +58,12 @@ def test_the_command_trains_a_detector_litert_reads_and_records_how(mnist, setti
     record = json.loads(output.with_suffix(".json").read_text())
     assert record["command"] == (
         "python manage.py train_not_a_digit --negatives 900 --redrawn 300 --bitmaps 200 --styled 150 "
-        "--epochs 1 --seed 0"
+        "--digits 10000 --epochs 1 --seed 0"
     )
     assert "sketch" in record["kinds"]
     assert "letter" in record["kinds"]
-    # Even one short epoch tells most unseen non-digits from MNIST's digits.
+    # Even one short epoch on 10,000 digits tells most unseen non-digits from MNIST's digits (measured: 62.4% of them
+    # flagged, 2.12% of MNIST test; on all 60,000, 68.0% and 1.24% in 52 s instead of 34 s).
     assert record["unseen_non_digits_flagged_at_0"] > 0.5
     assert record["mnist_test_flagged_at_0"] < 0.2
     logits = NotADigitDetector(output.read_bytes()).score(mnist.x_test[:5])

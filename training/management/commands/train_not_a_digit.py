@@ -33,6 +33,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--styled", type=int, default=6_000, help="1s, 7s and 4s of styles MNIST lacks (a flag and base, a bar)."
         )
+        parser.add_argument(
+            "--digits", type=int, help="Learn from the first N MNIST training digits only (quick runs; default all)."
+        )
         parser.add_argument("--epochs", type=int, default=8)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--mnist-dir", type=Path, help="Directory of the MNIST IDX files (default: setting).")
@@ -56,7 +59,8 @@ class Command(BaseCommand):
         recipe = not_a_digit.Recipe(
             options["negatives"], redrawn=options["redrawn"], bitmaps=options["bitmaps"], styled=options["styled"]
         )
-        model = not_a_digit.fit(data.x_train, recipe, options["epochs"], options["seed"], verbose=verbose)
+        digits = data.x_train[: options["digits"]] if options["digits"] else data.x_train
+        model = not_a_digit.fit(digits, recipe, options["epochs"], options["seed"], verbose=verbose)
         save_litert(model, output)
         # What it says of digits and non-digits it never saw, at logit 0 (the site's own threshold is the combined
         # rule's, recognizer.core.open_set).
@@ -67,6 +71,7 @@ class Command(BaseCommand):
         words = ["python", "manage.py", "train_not_a_digit", "--negatives", str(options["negatives"])]
         words += ["--redrawn", str(options["redrawn"]), "--bitmaps", str(options["bitmaps"])]
         words += ["--styled", str(options["styled"])]
+        words += ["--digits", str(options["digits"])] if options["digits"] else []
         words += ["--epochs", str(options["epochs"]), "--seed", str(options["seed"])]
         record = {
             "command": shlex.join(words),
