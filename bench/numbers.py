@@ -19,6 +19,7 @@ non-digit figures of :mod:`bench.open_set`'s chosen rule when its results exist.
 from __future__ import annotations
 
 import argparse
+import csv
 import io
 import sys
 import time
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import Machine, markdown_table, pyplot, write_result  # noqa: E402
+from bench.handwriting_sets import read_optdigits, read_semeion  # noqa: E402
 from recognizer.core import grouping, segmentation, shipped, whole_digit  # noqa: E402
 from recognizer.core import strokes as S  # noqa: E402
 from recognizer.core.preprocessing import preprocess, split_digits  # noqa: E402
@@ -79,26 +81,27 @@ def mnist_test() -> tuple[np.ndarray, np.ndarray]:
     return data.x_test, data.y_test
 
 
-def other_writers() -> tuple[np.ndarray, np.ndarray]:
-    """optdigits (other writers), semeion and HwD-1000, each through the site's preprocessing to 28x28."""
-    images, labels = [], []
-    lines = (HANDWRITING / "optdigits-orig.windep").read_text().splitlines()[21:]
-    for k in range(0, len(lines) - 32, 33):
-        bitmap = np.array([[c == "1" for c in row.strip()] for row in lines[k : k + 32]], dtype=np.uint8)
-        images.append(_to_input(bitmap, 8))
-        labels.append(int(lines[k + 32].strip()))
-    for line in (HANDWRITING / "semeion.data").read_text().splitlines():
-        values = [float(v) for v in line.split()]
-        images.append(_to_input(np.array(values[:256]).reshape(16, 16).astype(np.uint8), 12))
-        labels.append(int(np.argmax(values[256:266])))
-    import csv
-
+def other_writer_sets() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each of the other writers' sets (optdigits writer-independent, semeion, HwD-1000) through the site's
+    preprocessing to 28x28, by name: a rate on the pooled set can hide one set's own way of making its bitmaps."""
+    optdigits, optdigits_labels = read_optdigits(HANDWRITING / "optdigits-orig.windep")
+    semeion, semeion_labels = read_semeion(HANDWRITING / "semeion.data")
+    hwd, hwd_labels = [], []
     with (HANDWRITING / "hwd-1000" / "dataset.csv").open() as f:
         for row in csv.DictReader(f):
-            image = Image.open(HANDWRITING / "hwd-1000" / row["image"]).convert("L")
-            images.append(preprocess(image))
-            labels.append(int(row["label"]))
-    return np.stack(images), np.array(labels)
+            hwd.append(preprocess(Image.open(HANDWRITING / "hwd-1000" / row["image"]).convert("L")))
+            hwd_labels.append(int(row["label"]))
+    return {
+        "optdigits other writers": (np.stack([_to_input(b, 8) for b in optdigits]), optdigits_labels),
+        "semeion": (np.stack([_to_input(b, 12) for b in semeion]), semeion_labels),
+        "HwD-1000": (np.stack(hwd), np.array(hwd_labels)),
+    }
+
+
+def other_writers() -> tuple[np.ndarray, np.ndarray]:
+    """:func:`other_writer_sets` pooled, in that order."""
+    sets = other_writer_sets().values()
+    return np.concatenate([x for x, _ in sets]), np.concatenate([y for _, y in sets])
 
 
 def _to_input(bitmap: np.ndarray, factor: int) -> np.ndarray:

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.accuracy import model_temperature  # noqa: E402
 from bench.common import Machine, markdown_table, write_result  # noqa: E402
+from bench.handwriting_sets import read_optdigits  # noqa: E402
 from bench.non_digits import FONTS  # noqa: E402
 from bench.numbers import HANDWRITING, MNIST, MODEL, _to_input, other_writers  # noqa: E402
 from recognizer.core import open_set, shipped  # noqa: E402
@@ -92,13 +93,9 @@ def served_flags(
 
 
 def calibration_digits() -> tuple[np.ndarray, np.ndarray]:
-    lines = (HANDWRITING / "optdigits-orig.tra").read_text().splitlines()[21:]
-    images, labels = [], []
-    for k in range(0, len(lines) - 32, 33):
-        bitmap = np.array([[c == "1" for c in row.strip()] for row in lines[k : k + 32]], dtype=np.uint8)
-        images.append(_to_input(bitmap, 8))
-        labels.append(int(lines[k + 32].strip()))
-    return np.stack(images), np.array(labels)
+    """optdigits' training writers through the site's preprocessing: real digits never reported as a test."""
+    bitmaps, labels = read_optdigits(HANDWRITING / "optdigits-orig.tra")
+    return np.stack([_to_input(b, 8) for b in bitmaps]), labels
 
 
 def main(argv: list[str] | None = None) -> None:
