@@ -32,7 +32,7 @@ from bench.common import Machine, markdown_table, write_result
 from bench.numbers import CASES, Model, read_number, sample_numbers
 from recognizer.core import segmentation
 from recognizer.core import strokes as S
-from recognizer.core.preprocessing import center_in_frame, ink_map
+from recognizer.core.preprocessing import ink_map
 from recognizer.core.skeleton import Skeleton, skeleton_of
 from training.ml.synthetic_numbers import HEIGHT
 
@@ -76,10 +76,11 @@ def oracle_total(
     height = work.mask.shape[0]
     inputs, shapes = [], []
     for i, j in runs:
-        piece = np.logical_or.reduce([skeleton.inks[e] for e in range(i, j)])
-        rows, cols = np.flatnonzero(piece.any(axis=1)), np.flatnonzero(piece.any(axis=0))
-        inputs.append(center_in_frame(np.where(piece, work.small, 0.0)))
-        shapes.append(((cols[-1] - cols[0] + 1) / height, (rows[-1] - rows[0] + 1) / height))
+        x, shape = segmentation._candidate(
+            np.logical_or.reduce([skeleton.inks[e] for e in range(i, j)]), work.small, height
+        )
+        inputs.append(x)
+        shapes.append(shape)
     probabilities, distances = segmentation.read(scorer, np.stack(inputs))
     total = sum(segmentation._piece_score(probabilities, distances, k, shapes[k]) for k in range(len(runs)))
     total -= sum(segmentation.JUNCTION_COST * skeleton.crossings(i) for i, _ in runs[1:])

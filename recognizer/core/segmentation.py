@@ -300,6 +300,14 @@ class _Cutting:
     candidates: int
 
 
+def _candidate(piece: np.ndarray, small: np.ndarray, line_height: int) -> tuple[np.ndarray, tuple[float, float]]:
+    """One candidate piece as the model reads it (its ink, centred in a 28x28 frame) and its width and height in line
+    heights, as :func:`_piece_score` weighs them."""
+    rows, cols = np.flatnonzero(piece.any(axis=1)), np.flatnonzero(piece.any(axis=0))
+    shape = ((cols[-1] - cols[0] + 1) / line_height, (rows[-1] - rows[0] + 1) / line_height)
+    return center_in_frame(np.where(piece, small, 0.0)), shape
+
+
 def _piece_score(probabilities: np.ndarray, distances: np.ndarray | None, k: int, shape: tuple[float, float]) -> float:
     """What candidate ``k`` adds to a segmentation's total: the log of its top probability, less the penalties for
     a piece too wide or too short for one digit (``shape``: its width and height in line heights) or too far from the
@@ -378,11 +386,10 @@ def _by_seams(work: _Work, scorer: Scorer, max_digits: int, count: int | None) -
             cols = np.flatnonzero(piece.any(axis=0))
             if j - i > 1 and cols[-1] - cols[0] > reach:
                 continue
-            piece = _clean(piece, height)
-            rows, cols = np.flatnonzero(piece.any(axis=1)), np.flatnonzero(piece.any(axis=0))
+            x, shape = _candidate(_clean(piece, height), small, height)
             spans.append((i, j))
-            inputs.append(center_in_frame(np.where(piece, small, 0.0)))
-            shapes.append(((cols[-1] - cols[0] + 1) / height, (rows[-1] - rows[0] + 1) / height))
+            inputs.append(x)
+            shapes.append(shape)
     if not spans:
         return None
     probabilities, distances = read(scorer, np.stack(inputs))
@@ -416,13 +423,14 @@ def _by_skeleton(work: _Work, scorer: Scorer, max_digits: int, count: int | None
             piece = piece | skeleton.inks[j - 1]  # edges i+1..j
             if int(piece.sum()) < 4:
                 continue
-            rows, cols = np.flatnonzero(piece.any(axis=1)), np.flatnonzero(piece.any(axis=0))
+            cols = np.flatnonzero(piece.any(axis=0))
             if j - i > 1 and cols[-1] - cols[0] > reach:
                 break  # wider still with more edges
+            x, shape = _candidate(piece, work.small, height)
             spans.append((i, j))
             masks.append(piece)
-            inputs.append(center_in_frame(np.where(piece, work.small, 0.0)))
-            shapes.append(((cols[-1] - cols[0] + 1) / height, (rows[-1] - rows[0] + 1) / height))
+            inputs.append(x)
+            shapes.append(shape)
     if not spans:
         return None
     probabilities, distances = read(scorer, np.stack(inputs))
