@@ -208,14 +208,15 @@ def traffic_during(url: str, action: Callable[[], None], after: float = 3.0) -> 
     return sorted((a for c in clients for a in c.answers), key=lambda a: a.sent), switched_at
 
 
-#: A weak model's fine-tune moves its MNIST reading by a few points either way: the tests below are about what
-#: happens after the gate passes, so they allow that much (5 points, 100 of the 2,000 images; a broken fine-tune
-#: loses far more). Seeded, a run is repeatable on one machine but not across CPUs: the small model (two epochs) and
-#: its fine-tune come out differently on an Intel Xeon (92.05% → 91.90%; seeds 0-3 moved it -0.6 to +3.6 points) and
-#: an AMD EPYC (85.90% → 83.35%, 2026-12-06), where the 1 point allowed until then failed every run. The gate itself,
-#: at its default of no loss, is tested by test_a_candidate_that_fails_the_gate_is_kept_inactive_with_the_reason and
-#: tests/test_finetune.py.
-WEAK_MODEL_GATE = {"DIGITS_GATE_MAX_MNIST_DROP": "0.05"}
+#: A weak model's fine-tune moves its MNIST reading by several points either way: the tests below are about what
+#: happens after the gate passes, so they allow 15 points (300 of the 2,000 images; a broken fine-tune loses far
+#: more). Seeded, a run is repeatable on one machine but not across CPUs: the small model (two epochs) and its
+#: fine-tunes come out differently on an Intel Xeon (92.05% → 91.90%; seeds 0-3 moved it -0.6 to +3.6 points) and on
+#: AMD EPYCs (85.90% → 83.35%, 2026-12-06); the 1 point allowed until then failed every run on one, and the 5 points
+#: allowed after it failed the shadow trial's fine-tune on another (85.90% → 79.85%, 2026-12-06 14:40). The gate
+#: itself, at its default of no loss, is tested by test_a_candidate_that_fails_the_gate_is_kept_inactive_with_the_reason
+#: and tests/test_finetune.py.
+WEAK_MODEL_GATE = {"DIGITS_GATE_MAX_MNIST_DROP": "0.15"}
 
 
 def test_corrections_are_learnt_promoted_and_served_by_the_running_web_process(
