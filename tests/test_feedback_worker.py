@@ -225,14 +225,14 @@ LEARNS_CORRECTIONS = {
 #: held-out gate stands), and may lose up to 15 points of the weak model's MNIST reading (300 of the 2,000 images; a
 #: broken fine-tune loses far more). The gate itself, at its default of no loss, is tested by
 #: test_a_candidate_that_fails_the_gate_is_kept_inactive_with_the_reason and tests/test_finetune.py.
-WEAK_MODEL_GATE = {**LEARNS_CORRECTIONS, "DIGITS_GATE_MAX_MNIST_DROP": "0.15"}
+LEARNS_PAST_WEAK_MODEL_GATE = {**LEARNS_CORRECTIONS, "DIGITS_GATE_MAX_MNIST_DROP": "0.15"}
 
 
 def test_corrections_are_learnt_promoted_and_served_by_the_running_web_process(
     small_model, service_env, services
 ) -> None:
     # the public's corrections train without staff review
-    env = {**service_env, **WEAK_MODEL_GATE, "DIGITS_TRAIN_ON_PENDING": "1"}
+    env = {**service_env, **LEARNS_PAST_WEAK_MODEL_GATE, "DIGITS_TRAIN_ON_PENDING": "1"}
     url, web = start_web(services, env)
     worker = start_worker(services, env)
 
@@ -285,7 +285,7 @@ def test_a_candidate_proves_itself_in_a_shadow_trial_on_live_drawings_before_it_
     TrustPolicy.objects.update_or_create(
         pk=1, defaults={"shadow_trials": True, "shadow_drawings": 20, "shadow_hours": 24, "shadow_min_labelled": 10}
     )
-    env = {**service_env, **WEAK_MODEL_GATE, "DIGITS_TRAIN_ON_PENDING": "1"}
+    env = {**service_env, **LEARNS_PAST_WEAK_MODEL_GATE, "DIGITS_TRAIN_ON_PENDING": "1"}
     url, _ = start_web(services, env)
     worker = start_worker(services, env)
 
