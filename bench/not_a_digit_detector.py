@@ -14,7 +14,12 @@ the pooled rate.
 The benchmark's non-digits are its own drawings: DejaVu letters (the detector learns Liberation's) and hearts,
 stars, houses, smileys and crosses of fixed templates (the detector learns its own of random proportions).
 
+The detector is read with the calibration recorded beside it (:mod:`recognizer.core.not_a_digit`), as the site
+reads it; ``--save-calibration`` records the offset that moves the served weights' fitted threshold onto
+``MAX_EVIDENCE`` (run it after ``manage.py train_not_a_digit``; the figures printed are those before it).
+
     python -m bench.not_a_digit_detector                       # the shipped detector
+    python -m bench.not_a_digit_detector --detector var/not_a_digit.tflite --save-calibration
     python -m bench.not_a_digit_detector --train --negatives 20000 --epochs 4 --kinds glyph,scribble
 """
 
@@ -37,8 +42,8 @@ setup_django()
 from bench.non_digits import FONTS, non_digits  # noqa: E402
 from bench.numbers import MNIST, other_writer_sets  # noqa: E402
 from bench.open_set import DETECTOR, Probe, calibration_digits, served_flags  # noqa: E402
-from recognizer.core import open_set  # noqa: E402
-from recognizer.core.not_a_digit import NotADigitDetector  # noqa: E402
+from recognizer.core import open_set, shipped  # noqa: E402
+from recognizer.core.not_a_digit import NotADigitDetector, save_calibration  # noqa: E402
 from recognizer.core.preprocessing import preprocess  # noqa: E402
 from recognizer.core.uncertainty import measure  # noqa: E402
 from training.ml import not_a_digit, outliers  # noqa: E402
@@ -75,8 +80,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--redrawn", type=int, default=0, help="with --train: MNIST digits drawn again as positives")
     parser.add_argument("--bitmaps", type=int, default=0, help="with --train: MNIST digits as small bitmaps")
     parser.add_argument("--styled", type=int, default=0, help="with --train: 1s, 7s and 4s of other styles")
+    parser.add_argument(
+        "--save-calibration",
+        action="store_true",
+        help="record in the detector's .json the offset that makes MAX_EVIDENCE its fitted threshold",
+    )
     parser.add_argument("--name", default="not_a_digit_detector", help="result file name in bench/results")
     args = parser.parse_args(argv)
+    if args.save_calibration and args.train:
+        parser.error("--save-calibration calibrates a detector file (--detector), not one trained by --train")
     machine = Machine()
     if args.train:
         recipe = not_a_digit.Recipe(
@@ -88,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
             f"--kinds {args.kinds} --redrawn {args.redrawn} --bitmaps {args.bitmaps} --styled {args.styled}`"
         )
     else:
-        detector = NotADigitDetector(args.detector.read_bytes())
+        detector = NotADigitDetector.from_file(args.detector)
         path = args.detector.resolve()
         which = f"`{path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}`"
     probe = Probe()
@@ -143,6 +155,21 @@ def main(argv: list[str] | None = None) -> None:
         }
     served_cut = threshold(open_set.DISTANCE_WEIGHT, open_set.DETECTOR_WEIGHT)
     print(f"served weights {open_set.DISTANCE_WEIGHT:g}, {open_set.DETECTOR_WEIGHT:g}: threshold {served_cut:.4f}")
+    if args.save_calibration:
+        offset = detector.offset + open_set.detector_offset(served_cut)
+        classifier = shipped.metadata()["name"]
+        record = save_calibration(
+            args.detector,
+            offset,
+            {
+                "fitted_on": "optdigits-orig.tra, the 1,934 digits of its 30 training writers, with the shape rules",
+                "flag_rate": FLAG_RATE,
+                "classifier": classifier,
+                "threshold_as_trained": round(served_cut - open_set.DETECTOR_WEIGHT * detector.offset, 4),
+                "command": "python -m bench.not_a_digit_detector --detector PATH --save-calibration",
+            },
+        )
+        print(f"calibration: logit offset {offset:+.4f} (fitted with {classifier}) recorded in {record}")
     table = markdown_table(
         ["rule (1% of calibration digits flagged)", *sets],
         [(rule, *(f"{f[n].mean():.2%}" for n in sets)) for rule, f in rules.items()],
@@ -161,7 +188,8 @@ def main(argv: list[str] | None = None) -> None:
         "The not-a-digit detector, alone, combined with the classifier's evidence, and as served",
         machine,
         [
-            f"Detector: {which}; classifier `digits-v2`. Served weights: distance {open_set.DISTANCE_WEIGHT:g}, "
+            f"Detector: {which} (calibration offset {detector.offset:+.4f}); classifier "
+            f"`{shipped.metadata()['name']}`. Served weights: distance {open_set.DISTANCE_WEIGHT:g}, "
             f"detector {open_set.DETECTOR_WEIGHT:g}, threshold `MAX_EVIDENCE` {open_set.MAX_EVIDENCE:g} (fitted "
             f"here at the 1% budget: {served_cut:.4f}). Validation non-digits: 2,000 of the detector's own generator "
             f"(`training.ml.outliers`, its kinds, seed {VALIDATION_SEED}, no training's): what it learnt from, drawn "

@@ -80,7 +80,7 @@ class Probe:
 def shipped_detector() -> NotADigitDetector | None:
     """The not-a-digit detector shipped beside the default model, read through LiteRT as the site reads it; None
     before one is made."""
-    return NotADigitDetector(DETECTOR.read_bytes()) if DETECTOR.is_file() else None
+    return NotADigitDetector.from_file(DETECTOR) if DETECTOR.is_file() else None
 
 
 def served_flags(

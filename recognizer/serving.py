@@ -137,7 +137,7 @@ def _side_model(kind: type[S], path: Path, name: str, without: str) -> S | None:
         with _lock:
             if key not in _side_models:
                 try:
-                    _side_models[key] = kind(path.read_bytes())
+                    _side_models[key] = kind.from_file(path)
                 except (OSError, ModelUnavailable) as exc:
                     log.warning("No %s (%s): %s", name, exc, without)
                     _side_models[key] = None

@@ -6,6 +6,7 @@ with the page's brush, the API and the database."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from bench.non_digits import shape
 from recognizer import serving
 from recognizer.core import open_set
 from recognizer.core import strokes as core_strokes
-from recognizer.core.not_a_digit import NotADigitDetector
+from recognizer.core.not_a_digit import NotADigitDetector, record_path, save_calibration
 from recognizer.core.preprocessing import preprocess
 from recognizer.core.uncertainty import Reason, judge_many
 from recognizer.models import Drawing
@@ -29,7 +30,7 @@ SHIPPED = Path(__file__).resolve().parent.parent / "recognizer" / "default_model
 
 @pytest.fixture(scope="module")
 def detector() -> NotADigitDetector:
-    return NotADigitDetector(SHIPPED.read_bytes())
+    return NotADigitDetector.from_file(SHIPPED)
 
 
 def answer(client, image) -> dict:
@@ -192,3 +193,80 @@ def test_the_digits_the_detector_also_learns_are_read_as_their_digits(look, mnis
         assert len(images) >= 55
         probabilities = Probe()(images)[0]
         assert (probabilities.argmax(axis=1) == digit).mean() >= 0.9
+
+
+def test_an_offset_moves_a_detectors_fitted_threshold_onto_the_served_one() -> None:
+    """The calibration's arithmetic: with the offset added to every logit, ``MAX_EVIDENCE`` flags exactly what the
+    threshold fitted for the detector flagged."""
+    rng = np.random.default_rng(5)
+    top, distance, logit = rng.uniform(0.3, 1.0, 2000), rng.uniform(0.2, 2.0, 2000), rng.normal(-3, 3, 2000)
+    fitted = float(np.quantile(open_set.evidence(top, distance, logit), 0.99))
+    offset = open_set.detector_offset(fitted)
+    served = open_set.evidence(top, distance, logit + offset) > open_set.MAX_EVIDENCE
+    np.testing.assert_array_equal(served, open_set.evidence(top, distance, logit) > fitted)
+    assert served.sum() == 20
+
+
+@pytest.fixture
+def detector_copy(settings, tmp_path) -> Path:
+    """A copy of the shipped detector served from ``tmp_path``, with its record."""
+    path = tmp_path / "not_a_digit.tflite"
+    shutil.copy(SHIPPED, path)
+    shutil.copy(record_path(SHIPPED), record_path(path))
+    settings.DIGITS_NOT_A_DIGIT_FILE = path
+    serving.reset()
+    return path
+
+
+def test_a_detector_is_served_with_the_calibration_recorded_for_it(detector_copy, mnist) -> None:
+    raw = NotADigitDetector(detector_copy.read_bytes()).score(mnist.x_test[:20])
+    save_calibration(detector_copy, 1.5, {"fitted_on": "a test"})
+    record = json.loads(record_path(detector_copy).read_text())
+    assert record["command"].startswith("python manage.py train_not_a_digit")  # the rest of the record is kept
+    served = serving.not_a_digit_detector()
+    assert served is not None
+    np.testing.assert_allclose(served.score(mnist.x_test[:20]), raw + 1.5, rtol=0, atol=1e-9)
+
+
+def test_a_calibration_of_another_file_is_not_applied(detector_copy, mnist, caplog) -> None:
+    """A detector retrained or copied over keeps the old record's calibration out: it is served as trained (and the
+    log says why) until it is calibrated itself."""
+    save_calibration(detector_copy, 1.5, {"fitted_on": "a test"})
+    other = SHIPPED.parent / "whole_digit.tflite"  # another model of the same input, standing in for a new detector
+    shutil.copy(other, detector_copy)
+    served = serving.not_a_digit_detector()
+    assert served is not None
+    assert served.offset == 0.0
+    np.testing.assert_array_equal(
+        served.score(mnist.x_test[:5]), NotADigitDetector(other.read_bytes()).score(mnist.x_test[:5])
+    )
+    assert "fitted for another detector file" in caplog.text
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"calibration": {"logit_offset": "high"}}'])
+def test_a_detector_with_an_unreadable_record_is_not_served(text, detector_copy, caplog) -> None:
+    """Its calibration unknown, it could flag any share of real digits: the site judges without it, and says so."""
+    record_path(detector_copy).write_text(text)
+    assert serving.not_a_digit_detector() is None
+    assert "is not a detector's record" in caplog.text
+
+
+def test_the_calibrated_logit_decides_the_answer_and_is_stored(detector_copy, client_api, active_model) -> None:
+    """Through the API: a (deliberately absurd) calibration of +400 makes a clear 3 "not a digit", and the drawing
+    stores the logit it was judged by, so it is judged the same later."""
+    save_calibration(detector_copy, 400.0, {"fitted_on": "a test"})
+    raw = float(NotADigitDetector(detector_copy.read_bytes()).score(preprocess(draw_digit(3))[None])[0])
+    body = answer(client_api, draw_digit(3))
+    assert body["uncertain_reason"] == "not_a_digit"
+    drawing = Drawing.objects.get(pk=body["id"])
+    assert drawing.detector == pytest.approx(raw + 400.0, abs=1e-4)
+    assert drawing.judgement().reason is Reason.NOT_A_DIGIT
+
+
+def test_the_shipped_detectors_calibration_was_fitted_for_the_shipped_file() -> None:
+    """Shipping a new detector without calibrating it (or with another file's calibration) fails here."""
+    import hashlib
+
+    calibration = json.loads(record_path(SHIPPED).read_text())["calibration"]
+    assert calibration["detector_sha256"] == hashlib.sha256(SHIPPED.read_bytes()).hexdigest()
+    assert abs(calibration["logit_offset"]) < 4

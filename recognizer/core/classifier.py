@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
+from typing import Self
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
@@ -55,6 +57,12 @@ class OneScore(LiteRTModel):
     def __init__(self, model_content: bytes, num_threads: int = 1) -> None:
         super().__init__(model_content, num_threads)
         self._output = self._interpreter.get_output_details()[0]["index"]
+
+    @classmethod
+    def from_file(cls, path: Path) -> Self:
+        """The model in ``path`` (raises OSError when it cannot be read, :class:`ModelUnavailable` when LiteRT
+        cannot load it)."""
+        return cls(path.read_bytes())
 
     def score(self, images: np.ndarray) -> np.ndarray:
         """For uint8 inputs (N, 28, 28) from :func:`recognizer.core.preprocessing.preprocess`: (N,)."""

@@ -40,7 +40,8 @@ MAX_DISTANCE = 1.0
 #: rather than re-chosen for later detectors; the threshold flags, with the shape rules, FLAG_RATE of calibration
 #: digits (served probabilities of digits-v2, the shipped detector of 2026-12-06 02:41: bench/not_a_digit_detector.py
 #: fitted 0.3415). Measured there: 92.3% of generated non-digits flagged (62.0% before any detector, 78.4% with the
-#: first, 84.5% with the second), 0.19% of MNIST test digits, 1.34% of other writers'.
+#: first, 84.5% with the second), 0.19% of MNIST test digits, 1.34% of other writers'. Another detector is served
+#: with this threshold through its calibration (:func:`detector_offset`, :mod:`recognizer.core.not_a_digit`).
 DISTANCE_WEIGHT = 8.0
 DETECTOR_WEIGHT = 0.25
 MAX_EVIDENCE = 0.342
@@ -78,6 +79,12 @@ def evidence(
         + detector_weight * np.asarray(detector, dtype=np.float64)
         - np.log(np.maximum(top, 1e-12))
     )
+
+
+def detector_offset(fitted: float, threshold: float = MAX_EVIDENCE, detector_weight: float = DETECTOR_WEIGHT) -> float:
+    """The constant that, added to a detector's logit, makes ``threshold`` flag what ``fitted`` (the threshold fitted
+    for that detector) flags: the evidence grows by ``detector_weight`` with each unit of logit."""
+    return (threshold - fitted) / detector_weight
 
 
 def assess(

@@ -91,3 +91,8 @@ class Command(BaseCommand):
                 f"in {record['seconds']:.0f} s"
             )
         )
+        # The record was written afresh, without a calibration: the site serves this detector as trained.
+        self.stdout.write(
+            "Served as trained until calibrated: python -m bench.not_a_digit_detector "
+            f"--detector {shlex.quote(str(output))} --save-calibration (reads ../shared/handwriting)"
+        )
