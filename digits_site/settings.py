@@ -293,6 +293,9 @@ DIGITS_FINETUNE_EVAL_LIMIT = env.int("DIGITS_FINETUNE_EVAL_LIMIT", 0)
 DIGITS_GATE_MAX_MNIST_DROP = env.float("DIGITS_GATE_MAX_MNIST_DROP", 0.0)
 #: … and at most this much accuracy on the held-out corrections (0: at least the active model's).
 DIGITS_GATE_MAX_HELDOUT_DROP = env.float("DIGITS_GATE_MAX_HELDOUT_DROP", 0.0)
+#: … and it may answer "not a digit" to at most this much more of the MNIST test digits (real digits told they are
+#: none; 0.001 = 0.1 point, 10 of the 10,000).
+DIGITS_GATE_MAX_FLAGGED_RISE = env.float("DIGITS_GATE_MAX_FLAGGED_RISE", 0.001)
 #: A running training run writes a heartbeat this often; one silent for DIGITS_RUN_STALE_SECONDS died with its worker.
 DIGITS_RUN_HEARTBEAT_SECONDS = env.float("DIGITS_RUN_HEARTBEAT_SECONDS", 5)
 DIGITS_RUN_STALE_SECONDS = env.float("DIGITS_RUN_STALE_SECONDS", 60)

@@ -133,8 +133,11 @@ VERSION_METRICS = [
     ("mnist_test_accuracy", "MNIST test accuracy"),
     ("heldout_corrections_accuracy", "Held-out corrections accuracy"),
     ("heldout_not_a_digit_flagged", "Held-out not-a-digit corrections flagged"),
+    ("mnist_test_flagged", "MNIST test digits answered not a digit"),
     ("live_accuracy", "Live accuracy (from corrections)"),
 ]
+#: Of those, the ones where less is better (a rise is shown as a loss).
+LOWER_IS_BETTER = {"mnist_test_flagged"}
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,7 @@ class MetricRow:
     label: str
     active: float | None
     candidate: float | None
+    lower_is_better: bool = False
 
     @property
     def difference(self) -> float | None:
@@ -167,7 +171,7 @@ def compare_versions(candidate: ModelVersion, active: ModelVersion | None) -> li
     mine = version_metrics(candidate)
     theirs = version_metrics(active) if active else {}
     labels = VERSION_METRICS + [(f"digit_{d}", f"MNIST accuracy on {d}s") for d in range(10)]
-    return [MetricRow(label, theirs.get(key), mine[key]) for key, label in labels]
+    return [MetricRow(label, theirs.get(key), mine[key], key in LOWER_IS_BETTER) for key, label in labels]
 
 
 #: Drift: this week (today and the 6 days before) against the 4 weeks before it, for the same version.

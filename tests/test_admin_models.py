@@ -106,6 +106,19 @@ def test_confirmation_page_shows_the_metric_differences(staff_client, active_mod
     assert ModelVersion.objects.active() == active_model  # looking changes nothing
 
 
+def test_more_real_digits_answered_not_a_digit_shows_as_a_loss(staff_client, active_model, candidate) -> None:
+    """A rate where less is better: the candidate that tells more MNIST test digits they are none is shown red."""
+    for version, flagged in ((active_model, 0.0019), (candidate, 0.0040)):
+        version.metrics["mnist_test_flagged"] = flagged
+        version.save(update_fields=["metrics"])
+    rows = staff_client.get(confirm_url(candidate)).context["rows"]
+    flagged = next(row for row in rows if row[0] == "MNIST test digits answered not a digit")
+    assert flagged[1:3] == ("0.19%", "0.40%")
+    assert 'digits-diff--bad">+0.21 pp' in flagged[3]
+    accuracy = next(row for row in rows if row[0] == "MNIST test accuracy")
+    assert 'digits-diff--bad">-2.00 pp' in accuracy[3]
+
+
 def test_activation_goes_through_the_registry_and_is_logged(staff_client, staff_user, active_model, candidate) -> None:
     response = staff_client.post(confirm_url(candidate), follow=True)
     assert "candidate is now active" in messages_of(response)

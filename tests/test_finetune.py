@@ -117,6 +117,33 @@ def test_the_gate(
         assert allowed in verdict.reason
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "max_flagged_rise", "passed"),
+    [
+        (0.0019, 0.0019, None, True),
+        (0.0019, 0.0005, None, True),  # fewer real digits told "not a digit": better
+        (0.0019, 0.0029, None, True),  # 10 more of the 10,000: the default allows 0.1 point
+        (0.0019, 0.0030, None, False),  # 11 more: refused, however good its accuracy
+        (0.0019, 0.0020, 0.0, False),  # configured to allow no rise: one more digit is refused
+        (0.0019, 0.0100, 0.01, True),  # a configured allowance of a point
+    ],
+)
+def test_the_gate_refuses_a_candidate_that_tells_more_real_digits_they_are_none(
+    before: float, after: float, max_flagged_rise: float | None, passed: bool
+) -> None:
+    """A fine-tune that reads the corrections better but answers "that doesn't look like a digit" to more real digits
+    is refused: the honest answer is part of "at least as good"."""
+    options = FinetuneOptions.from_settings(max_flagged_rise=max_flagged_rise)
+    figures = {"mnist_test_accuracy": 0.99, "mnist_test_count": 10000, "heldout_corrections_count": 0}
+    verdict = gate({**figures, "mnist_test_flagged": before}, {**figures, "mnist_test_flagged": after}, options)
+    assert verdict.passed is passed
+    assert f"MNIST test digits answered not a digit {before:.2%} → {after:.2%}" in verdict.reason
+    if not passed:
+        allowed = options.max_flagged_rise * 100
+        rise = f"rose {(after - before) * 100:+.2f} points, the gate allows up to {allowed:+.2f}"
+        assert f"MNIST test digits answered not a digit {rise}" in verdict.reason
+
+
 def test_the_gate_judges_on_mnist_alone_without_heldout_corrections() -> None:
     before = {
         "mnist_test_accuracy": 0.99,
@@ -404,6 +431,7 @@ def test_finetune_command_trains_judges_registers_and_activates(small_model, sta
     for metrics in (run.metrics_before, run.metrics_after):
         assert metrics["mnist_test_count"] == 2000
         assert metrics["heldout_corrections_count"] == run.heldout_samples
+        assert 0.0 <= metrics["mnist_test_flagged"] <= 1.0  # real digits answered "not a digit", as served
     # What the gate decided, and why: its verdict on the stored figures is the run's message, word for word.
     verdict = gate(run.metrics_before, run.metrics_after, FinetuneOptions.from_settings())
     assert verdict.passed
@@ -438,6 +466,7 @@ def test_finetune_command_trains_judges_registers_and_activates(small_model, sta
 def open_gate(settings) -> None:
     settings.DIGITS_GATE_MAX_MNIST_DROP = 1.0
     settings.DIGITS_GATE_MAX_HELDOUT_DROP = 1.0
+    settings.DIGITS_GATE_MAX_FLAGGED_RISE = 1.0
     settings.DIGITS_FINETUNE_EVAL_LIMIT = 200
     settings.DIGITS_FINETUNE_MIN_CORRECTIONS = 30
 

@@ -178,6 +178,7 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             # The gate's judgement is tested elsewhere (tests/test_finetune.py): here any sound candidate is promoted.
             "DIGITS_GATE_MAX_MNIST_DROP": "1",
             "DIGITS_GATE_MAX_HELDOUT_DROP": "1",
+            "DIGITS_GATE_MAX_FLAGGED_RISE": "1",
         }
         hosts.worker = cluster.start_worker("trainer", worker_env, base_dir, [env["DIGITS_TRAINING_QUEUE"]])
         started.append(hosts.worker)

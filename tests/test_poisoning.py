@@ -32,21 +32,24 @@ def _no_rate_limits(settings) -> None:
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"predict": None, "correct": None}}
 
 
-def send(client: APIClient, image28: np.ndarray, label: int) -> int:
-    """Predict an MNIST digit drawn on a canvas and correct it to ``label``, as any client can; the drawing's id."""
+def send(client: APIClient, image28: np.ndarray, label: int | None) -> int:
+    """Predict an MNIST digit drawn on a canvas and correct it to ``label`` (None: "not a digit"), as any client can;
+    the drawing's id."""
     answer = client.post("/api/predictions/", {"image": data_url(mnist_as_drawing(image28))}, format="json")
     assert answer.status_code == 201, answer.content
     body = answer.json()
-    corrected = client.post(body["correction_url"], {"label": label, "token": body["correction_token"]}, format="json")
+    claim = {"not_a_digit": True} if label is None else {"label": label}
+    corrected = client.post(body["correction_url"], {**claim, "token": body["correction_token"]}, format="json")
     assert corrected.status_code == 200, corrected.content
     return body["id"]
 
 
-def flood(mnist, count: int) -> list[int]:
-    """One client (one cookie, so one ``client_key``) sends ``count`` MNIST 7s and corrects every one to 1."""
+def flood(mnist, count: int, label: int | None = 1) -> list[int]:
+    """One client (one cookie, so one ``client_key``) sends ``count`` MNIST 7s and corrects every one to ``label``
+    (None: says each is not a digit)."""
     client = APIClient()
     sevens = UNJUDGED + np.flatnonzero(mnist.y_test[UNJUDGED:] == 7)[:count]
-    return [send(client, mnist.x_test[i], 1) for i in sevens]
+    return [send(client, mnist.x_test[i], label) for i in sevens]
 
 
 def honest(mnist, clients: int, each: int) -> list[int]:
@@ -97,6 +100,31 @@ def test_a_flood_of_wrong_corrections_is_refused_by_the_mnist_gate(active_model,
     candidate = run.result_version
     assert not candidate.is_active
     assert candidate.notes == run.message
+    assert ModelVersion.objects.active() == active_model
+
+
+@pytest.mark.same_on_any_database
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_flood_saying_real_digits_are_not_digits_is_refused_by_the_gate(active_model, mnist, settings) -> None:
+    """Another way to steer the loop: say real 7s are "not a digit", so that the site tells people their 7s are none.
+    The held-out not-a-digit check, judged on the flood's own labels, cannot object; the gate counts the real MNIST
+    test digits the candidate would answer "not a digit" and refuses the rise (measured: 0.15% -> 0.40% of the 2,000
+    here, while the accuracy check refused it too, 99.35% -> 98.95%: two checks, each enough)."""
+    settings.DIGITS_TRAIN_ON_PENDING = True
+    flood(mnist, 120, label=None)
+    assert training_corrections().count() == 120
+
+    options = FinetuneOptions.from_settings(
+        replay=2000, epochs=5, eval_limit=2000, min_corrections=30, seed=1, members=1
+    )
+    run = fine_tune(options)
+
+    assert run.status == TrainingRun.RunStatus.REJECTED, run.message
+    before, after = run.metrics_before, run.metrics_after
+    assert after["mnist_test_flagged"] > before["mnist_test_flagged"] + options.max_flagged_rise
+    assert "MNIST test digits answered not a digit rose +" in run.message
+    assert not run.result_version.is_active
     assert ModelVersion.objects.active() == active_model
 
 

@@ -78,6 +78,7 @@ class FinetuneOptions:
     eval_limit: int
     max_mnist_drop: float
     max_heldout_drop: float
+    max_flagged_rise: float
     train_on_pending: bool
     interpolation: float
     distill: float
@@ -105,6 +106,7 @@ class FinetuneOptions:
             "eval_limit": settings.DIGITS_FINETUNE_EVAL_LIMIT,
             "max_mnist_drop": settings.DIGITS_GATE_MAX_MNIST_DROP,
             "max_heldout_drop": settings.DIGITS_GATE_MAX_HELDOUT_DROP,
+            "max_flagged_rise": settings.DIGITS_GATE_MAX_FLAGGED_RISE,
             "train_on_pending": settings.DIGITS_TRAIN_ON_PENDING,
             "interpolation": settings.DIGITS_FINETUNE_INTERPOLATION,
             "distill": settings.DIGITS_FINETUNE_DISTILL,
@@ -148,6 +150,17 @@ def gate(before: dict, after: dict, options: FinetuneOptions) -> Verdict:
         if change < -options.max_heldout_drop - 1e-9:
             failures.append(
                 f"{what} {figure} changed {change * 100:+.2f} points, {allowance(options.max_heldout_drop)}"
+            )
+    if "mnist_test_flagged" in before and "mnist_test_flagged" in after:
+        summary += (
+            f"; MNIST test digits answered not a digit {before['mnist_test_flagged']:.2%} → "
+            f"{after['mnist_test_flagged']:.2%}"
+        )
+        rise = after["mnist_test_flagged"] - before["mnist_test_flagged"]
+        if rise > options.max_flagged_rise + 1e-9:
+            failures.append(
+                f"MNIST test digits answered not a digit rose {rise * 100:+.2f} points, the gate allows up to "
+                f"{options.max_flagged_rise * 100:+.2f}"
             )
     if not any(after.get(count) for _, count, _, _ in held_out):
         summary += "; no held-out corrections yet, judged on MNIST alone"
@@ -224,12 +237,17 @@ def distance_digits(data: TrainingSet, corrections: CorrectionSet, seed: int | N
 
 
 def evaluate_version(
-    model_content: bytes, data: TrainingSet, corrections: CorrectionSet, temperature: float = 1.0
+    model_content: bytes,
+    data: TrainingSet,
+    corrections: CorrectionSet,
+    temperature: float = 1.0,
+    test_logits: np.ndarray | None = None,
 ) -> tuple[dict, list[list[int]], list[list[int]]]:
     """A model's figures on the MNIST test images and the held-out corrections, with both confusion matrices
-    (its MNIST confidences, and its answers to the held-out not-a-digit corrections, at the calibration
-    ``temperature`` it serves with)."""
-    metrics, mnist_matrix = mnist_test_metrics(model_content, data.x_test, data.y_test, temperature)
+    (its MNIST confidences, and its answers to the MNIST test digits and to the held-out not-a-digit corrections, at
+    the calibration ``temperature`` it serves with; ``test_logits``: the not-a-digit detector's of the MNIST test
+    images, read once for both models, None without a detector)."""
+    metrics, mnist_matrix = mnist_test_metrics(model_content, data.x_test, data.y_test, temperature, test_logits)
     heldout, heldout_matrix = evaluate_tflite(model_content, *corrections.heldout_digits)
     metrics.update(heldout_corrections_accuracy=heldout["accuracy"], heldout_corrections_count=heldout["count"])
     others_x = corrections.heldout_not_digits
@@ -334,11 +352,13 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
         with recorder.timed("evaluate"):
             recorder.stage(84, f"evaluating the candidate and {base.name} on {len(data.y_test)} MNIST test images")
             temperature = base.metrics.get("temperature", 1.0)  # the candidate inherits it (below)
+            detector = serving.not_a_digit_detector()
+            test_logits = detector.score(data.x_test) if detector is not None else None
             after, mnist_matrix, heldout_after = evaluate_version(
-                tflite_path.read_bytes(), data, corrections, temperature
+                tflite_path.read_bytes(), data, corrections, temperature, test_logits
             )
             with base.tflite_file.open("rb") as fh:
-                before, _, heldout_before = evaluate_version(fh.read(), data, corrections, temperature)
+                before, _, heldout_before = evaluate_version(fh.read(), data, corrections, temperature, test_logits)
         verdict = gate(before, after, options)
         run.metrics_before, run.metrics_after, run.history = before, after, history.as_dict()
         with recorder.timed("figures"):

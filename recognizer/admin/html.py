@@ -85,11 +85,13 @@ def percent(value: float | None, digits: int = 1) -> str:
     return EMPTY if value is None else f"{value:.{digits}%}"
 
 
-def signed_points(difference: float | None) -> SafeString:
-    """A difference of two rates in percentage points, green when better, red when worse."""
+def signed_points(difference: float | None, lower_is_better: bool = False) -> SafeString:
+    """A difference of two rates in percentage points, green when better, red when worse (a rise is worse for a rate
+    that is ``lower_is_better``)."""
     if difference is None:
         return format_html("{}", EMPTY)
-    tone = "ok" if difference > 0 else "bad" if difference < 0 else "off"
+    gain = -difference if lower_is_better else difference
+    tone = "ok" if gain > 0 else "bad" if gain < 0 else "off"
     return format_html('<span class="digits-diff digits-diff--{}">{} pp</span>', tone, f"{difference * 100:+.2f}")
 
 

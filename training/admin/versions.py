@@ -199,7 +199,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
             "active": active,
             "roll_back": roll_back,
             "rows": [
-                (row.label, percent(row.active, 2), percent(row.candidate, 2), signed_points(row.difference))
+                (
+                    row.label,
+                    percent(row.active, 2),
+                    percent(row.candidate, 2),
+                    signed_points(row.difference, row.lower_is_better),
+                )
                 for row in compare_versions(version, active)
             ],
             "change_url": change_url,

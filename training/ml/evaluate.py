@@ -32,24 +32,31 @@ def evaluate_tflite(
     model_content: bytes, x: np.ndarray, y: np.ndarray, with_probabilities: bool = False
 ) -> tuple[dict, list[list[int]]]:
     """Run the LiteRT model over ``x`` (N, 28, 28) uint8 and score it against labels ``y`` (with
-    ``with_probabilities``, the metrics also carry the (N, 10) ``probabilities``, not for JSON)."""
+    ``with_probabilities``, the metrics also carry the (N, 10) ``probabilities`` and the (N,) ``distances``, None
+    when the artifact gives none: not for JSON)."""
     if len(x) == 0:
         metrics, matrix = metrics_from_predictions(y, y)
-        probabilities = np.zeros((0, 10))
+        probabilities, distances = np.zeros((0, 10)), None
     else:
-        probabilities = Classifier(model_content, num_threads=os.cpu_count() or 1).predict_many(x)
+        probabilities, distances = Classifier(model_content, num_threads=os.cpu_count() or 1).read_many(x)
         metrics, matrix = metrics_from_predictions(np.asarray(y), probabilities.argmax(axis=1))
     if with_probabilities:
-        metrics["probabilities"] = probabilities
+        metrics.update(probabilities=probabilities, distances=distances)
     return metrics, matrix
 
 
 def mnist_test_metrics(
-    model_content: bytes, x_test: np.ndarray, y_test: np.ndarray, temperature: float = 1.0
+    model_content: bytes,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    temperature: float = 1.0,
+    detectors: np.ndarray | None = None,
 ) -> tuple[dict, list[list[int]]]:
     """A version's MNIST figures, as stored in its ``metrics``: test accuracy, count, per-digit accuracy, and the
     quantiles of its confidence at the calibration ``temperature`` it will serve with (the dashboard's drift
-    reference when the version has served too few drawings: :mod:`recognizer.core.drift`)."""
+    reference when the version has served too few drawings: :mod:`recognizer.core.drift`). With the not-a-digit
+    detector's logits of ``x_test`` (``detectors``), also the share of these real digits the site would answer
+    "not a digit" (``mnist_test_flagged``: the feedback loop's gate keeps it from rising)."""
     metrics, matrix = evaluate_tflite(model_content, x_test, y_test, with_probabilities=True)
     figures = {
         "mnist_test_accuracy": metrics["accuracy"],
@@ -63,6 +70,10 @@ def mnist_test_metrics(
             "count": metrics["count"],
             "temperature": temperature,
         }
+        if detectors is not None:
+            served = apply_temperature(metrics["probabilities"], temperature)
+            judged = judge_many(x_test, served, 0.0, metrics["distances"], detectors)
+            figures["mnist_test_flagged"] = float(np.mean([j.reason is Reason.NOT_A_DIGIT for j in judged]))
     return figures, matrix
 
 
