@@ -37,6 +37,7 @@ def test_train_command_trains_evaluates_exports_registers_and_activates(active_m
     assert metrics["train_samples"] == 3000
     assert 0.8 < metrics["mnist_test_accuracy"] <= 1.0  # 3,000 images, 2 epochs: far above chance
     assert set(metrics["per_digit_accuracy"]) == {str(d) for d in range(10)}
+    assert 0.0 <= metrics["mnist_test_flagged"] < 0.5  # real digits it would answer "not a digit" (uncalibrated)
     assert np.asarray(version.confusion_matrix).sum() == 10000
     assert version.training_command == (
         "python manage.py train --epochs 2 --batch-size 64 --learning-rate 0.002 --name tiny --subset 3000"

@@ -16,7 +16,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from recognizer import registry
+from recognizer import registry, serving
 from recognizer.core import shipped
 from recognizer.models import ModelVersion, TrainingRun
 from training.ml.evaluate import mnist_test_metrics
@@ -93,7 +93,11 @@ def train_from_scratch(
                 with recorder.timed("export"):
                     keras_path, tflite_path = export_artifacts(model, Path(tmp), name, (x_train, y_train))
                 with recorder.timed("evaluate"):
-                    metrics, matrix = mnist_test_metrics(tflite_path.read_bytes(), x_test, mnist.y_test)
+                    # With the detector's logits: how many real digits it would answer "not a digit", compared with
+                    # the active version's on the activation page.
+                    detector = serving.not_a_digit_detector()
+                    logits = detector.score(x_test) if detector is not None else None
+                    metrics, matrix = mnist_test_metrics(tflite_path.read_bytes(), x_test, mnist.y_test, 1.0, logits)
                 metrics.update(
                     train_samples=len(x_train), epochs=options.epochs, label_smoothing=options.label_smoothing
                 )
