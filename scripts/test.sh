@@ -10,6 +10,12 @@ if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
 fi
+if ! [ -d /usr/share/fonts/truetype/liberation ]; then
+  # The not-a-digit detector's letters are drawn in these fonts (training/ml/outliers.py; tests/test_outliers.py).
+  echo "==> Installing Debian's fonts-liberation for the generated non-digits"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-liberation >/dev/null
+  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-liberation >/dev/null; fi
+fi
 if ! [ -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null 2>&1; then
   # The multi-node test (tests/test_multinode.py) runs deploy/nginx.conf as an unprivileged process of its own.
   echo "==> Installing Debian's nginx for the multi-node test"

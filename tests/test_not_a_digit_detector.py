@@ -63,6 +63,7 @@ def test_the_command_trains_a_detector_litert_reads_and_records_how(mnist, setti
     )
     assert "sketch" in record["kinds"]
     assert "letter" in record["kinds"]
+    assert record["fonts_missing"] == []
     # Even one short epoch on 10,000 digits tells most unseen non-digits from MNIST's digits (measured: 62.4% of them
     # flagged, 2.12% of MNIST test; on all 60,000, 68.0% and 1.24% in 52 s instead of 34 s).
     assert record["unseen_non_digits_flagged_at_0"] > 0.5
@@ -70,6 +71,32 @@ def test_the_command_trains_a_detector_litert_reads_and_records_how(mnist, setti
     logits = NotADigitDetector(output.read_bytes()).score(mnist.x_test[:5])
     assert logits.shape == (5,)
     assert np.isfinite(logits).all()
+
+
+@pytest.mark.slow
+def test_without_the_liberation_fonts_the_command_says_so_and_records_it(
+    mnist, settings, tmp_path, monkeypatch, capsys
+) -> None:
+    """Its letters then come from Pillow's one default font: a detector is still made, but a weaker one, so the
+    person training it is told, and its record keeps which fonts were missing."""
+    from training.ml import outliers
+
+    monkeypatch.setattr(outliers, "FONT_DIR", tmp_path / "no-fonts")
+    output = tmp_path / "detector.tflite"
+    call_command(
+        "train_not_a_digit",
+        negatives=100,
+        redrawn=40,
+        bitmaps=40,
+        styled=30,
+        digits=1000,
+        epochs=1,
+        output=output,
+        mnist_dir=settings.DIGITS_MNIST_DIR,
+        verbosity=0,
+    )
+    assert "6 of the 6 Liberation fonts are missing" in capsys.readouterr().err
+    assert json.loads(record_path(output).read_text())["fonts_missing"] == outliers.FONTS
 
 
 def test_training_the_detector_is_repeatable(mnist) -> None:

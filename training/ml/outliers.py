@@ -117,6 +117,12 @@ def ink_image(alpha: np.ndarray) -> Image.Image:
     return Image.fromarray(rgba, "RGBA")
 
 
+def missing_fonts() -> list[str]:
+    """The Liberation fonts this machine lacks: without them letters are drawn in Pillow's one default font, and a
+    detector learns fewer letters (``manage.py train_not_a_digit`` says so and records it)."""
+    return [name for name in FONTS if not (FONT_DIR / name).is_file()]
+
+
 @cache
 def _font(name: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     """A Liberation font (Debian's fonts-liberation), or Pillow's own where it is not installed: a server without the

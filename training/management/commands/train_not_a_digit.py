@@ -50,6 +50,15 @@ class Command(BaseCommand):
         from training.ml.mnist import load_mnist
 
         start = time.perf_counter()
+        missing = outliers.missing_fonts()
+        if missing:
+            self.stderr.write(
+                self.style.WARNING(
+                    f"{len(missing)} of the {len(outliers.FONTS)} Liberation fonts are missing from "
+                    f"{outliers.FONT_DIR} (Debian: apt install fonts-liberation): letters are drawn in Pillow's "
+                    "default font alone, and the detector learns fewer kinds of letters."
+                )
+            )
         output: Path = options["output"] or settings.DIGITS_NOT_A_DIGIT_FILE
         data = load_mnist(options["mnist_dir"] or settings.DIGITS_MNIST_DIR)
         show = options["verbosity"] >= 1
@@ -77,6 +86,7 @@ class Command(BaseCommand):
             "command": shlex.join(words),
             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "kinds": list(not_a_digit.KINDS),
+            "fonts_missing": missing,
             "parameters": model.count_params(),
             "mnist_test_flagged_at_0": round(float((test > 0).mean()), 5),
             "unseen_non_digits_flagged_at_0": round(float((logits[is_not] > 0).mean()), 4),
