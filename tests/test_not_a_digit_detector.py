@@ -39,23 +39,20 @@ def answer(client, image) -> dict:
     return response.json()
 
 
+def train_detector(tmp_path: Path, settings, **sizes: int) -> Path:
+    """``manage.py train_not_a_digit`` for one epoch on the given numbers of drawings; the .tflite's path."""
+    output = tmp_path / "detector.tflite"
+    call_command(
+        "train_not_a_digit", **sizes, epochs=1, output=output, mnist_dir=settings.DIGITS_MNIST_DIR, verbosity=0
+    )
+    return output
+
+
 @pytest.mark.slow
 def test_the_command_trains_a_detector_litert_reads_and_records_how(mnist, settings, tmp_path) -> None:
     """A small run of ``manage.py train_not_a_digit``: the .tflite loads in LiteRT (no TensorFlow) and gives one
     logit a drawing; the record beside it says how it was made and what it flags of drawings it never saw."""
-    output = tmp_path / "detector.tflite"
-    call_command(
-        "train_not_a_digit",
-        negatives=900,
-        redrawn=300,
-        bitmaps=200,
-        styled=150,
-        digits=10_000,
-        epochs=1,
-        output=output,
-        mnist_dir=settings.DIGITS_MNIST_DIR,
-        verbosity=0,
-    )
+    output = train_detector(tmp_path, settings, negatives=900, redrawn=300, bitmaps=200, styled=150, digits=10_000)
     record = json.loads(output.with_suffix(".json").read_text())
     assert record["command"] == (
         "python manage.py train_not_a_digit --negatives 900 --redrawn 300 --bitmaps 200 --styled 150 "
@@ -82,19 +79,7 @@ def test_without_the_liberation_fonts_the_command_says_so_and_records_it(
     from training.ml import outliers
 
     monkeypatch.setattr(outliers, "FONT_DIR", tmp_path / "no-fonts")
-    output = tmp_path / "detector.tflite"
-    call_command(
-        "train_not_a_digit",
-        negatives=100,
-        redrawn=40,
-        bitmaps=40,
-        styled=30,
-        digits=1000,
-        epochs=1,
-        output=output,
-        mnist_dir=settings.DIGITS_MNIST_DIR,
-        verbosity=0,
-    )
+    output = train_detector(tmp_path, settings, negatives=100, redrawn=40, bitmaps=40, styled=30, digits=1000)
     assert "6 of the 6 Liberation fonts are missing" in capsys.readouterr().err
     assert json.loads(record_path(output).read_text())["fonts_missing"] == outliers.FONTS
 
