@@ -189,10 +189,8 @@ def _drawings(
     """The digits' rows, in their order, not yet written; their images are stored (and listed in ``saved``). Each
     gets the not-a-digit detector's logit when there is a detector (read here, on the digits kept, not on every
     piece a number's splitting tried)."""
-    detector = serving.not_a_digit_detector()
-    logits = [None] * len(digits)
-    if detector is not None:
-        logits = [float(v) for v in detector.score(np.stack([d.model_input for d in digits]))]
+    scores = serving.not_a_digit_logits(np.stack([d.model_input for d in digits]))
+    logits = [None] * len(digits) if scores is None else [float(v) for v in scores]
     drawings = []
     for position, (digit, prediction, logit) in enumerate(zip(digits, predictions, logits, strict=True)):
         drawing = Drawing(

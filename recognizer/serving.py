@@ -169,6 +169,13 @@ def not_a_digit_detector() -> NotADigitDetector | None:
     )
 
 
+def not_a_digit_logits(images: np.ndarray) -> np.ndarray | None:
+    """The not-a-digit detector's (calibrated) logits of model inputs (N, 28, 28); None without a detector or
+    without inputs."""
+    detector = not_a_digit_detector()
+    return detector.score(images) if detector is not None and len(images) else None
+
+
 def loaded_version_name() -> str | None:
     """The name of the version this process has loaded, if any (for /healthz); loads nothing."""
     current = _loaded

@@ -251,8 +251,7 @@ def evaluate_version(
     heldout, heldout_matrix = evaluate_tflite(model_content, *corrections.heldout_digits)
     metrics.update(heldout_corrections_accuracy=heldout["accuracy"], heldout_corrections_count=heldout["count"])
     others_x = corrections.heldout_not_digits
-    detector = serving.not_a_digit_detector()
-    detectors = detector.score(others_x) if detector is not None and len(others_x) else None
+    detectors = serving.not_a_digit_logits(others_x)
     others = not_a_digit_metrics(model_content, others_x, temperature, settings.DIGITS_LOW_CONFIDENCE, detectors)
     metrics.update({f"heldout_not_a_digit_{key}": value for key, value in others.items()})
     return metrics, mnist_matrix, heldout_matrix
@@ -352,8 +351,7 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
         with recorder.timed("evaluate"):
             recorder.stage(84, f"evaluating the candidate and {base.name} on {len(data.y_test)} MNIST test images")
             temperature = base.metrics.get("temperature", 1.0)  # the candidate inherits it (below)
-            detector = serving.not_a_digit_detector()
-            test_logits = detector.score(data.x_test) if detector is not None else None
+            test_logits = serving.not_a_digit_logits(data.x_test)
             after, mnist_matrix, heldout_after = evaluate_version(
                 tflite_path.read_bytes(), data, corrections, temperature, test_logits
             )

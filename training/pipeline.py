@@ -95,8 +95,7 @@ def train_from_scratch(
                 with recorder.timed("evaluate"):
                     # With the detector's logits: how many real digits it would answer "not a digit", compared with
                     # the active version's on the activation page.
-                    detector = serving.not_a_digit_detector()
-                    logits = detector.score(x_test) if detector is not None else None
+                    logits = serving.not_a_digit_logits(x_test)
                     metrics, matrix = mnist_test_metrics(tflite_path.read_bytes(), x_test, mnist.y_test, 1.0, logits)
                 metrics.update(
                     train_samples=len(x_train), epochs=options.epochs, label_smoothing=options.label_smoothing
