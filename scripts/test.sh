@@ -5,22 +5,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# Debian's package $1, for what $2 says (as root, or through sudo).
+install_debian() {
+  echo "==> Installing Debian's $1 for $2"
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+}
 if ! command -v chromium >/dev/null 2>&1; then
-  echo "==> Installing Debian's chromium for the browser tests"
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
+  install_debian chromium "the browser tests"
 fi
 if ! [ -d /usr/share/fonts/truetype/liberation ]; then
   # The not-a-digit detector's letters are drawn in these fonts (training/ml/outliers.py; tests/test_outliers.py).
-  echo "==> Installing Debian's fonts-liberation for the generated non-digits"
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-liberation >/dev/null
-  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-liberation >/dev/null; fi
+  install_debian fonts-liberation "the generated non-digits"
 fi
 if ! [ -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null 2>&1; then
   # The multi-node test (tests/test_multinode.py) runs deploy/nginx.conf as an unprivileged process of its own.
-  echo "==> Installing Debian's nginx for the multi-node test"
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
-  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; fi
+  install_debian nginx "the multi-node test"
 fi
 if [ -z "${DIGITS_MNIST_DIR:-}" ] && [ -d ../shared/mnist ]; then
   export DIGITS_MNIST_DIR=$(cd ../shared/mnist && pwd)
