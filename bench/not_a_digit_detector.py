@@ -155,9 +155,9 @@ def main(argv: list[str] | None = None) -> None:
         }
     served_cut = threshold(open_set.DISTANCE_WEIGHT, open_set.DETECTOR_WEIGHT)
     print(f"served weights {open_set.DISTANCE_WEIGHT:g}, {open_set.DETECTOR_WEIGHT:g}: threshold {served_cut:.4f}")
+    classifier = shipped.metadata()["name"]
     if args.save_calibration:
         offset = detector.offset + open_set.detector_offset(served_cut)
-        classifier = shipped.metadata()["name"]
         record = save_calibration(
             args.detector,
             offset,
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
         machine,
         [
             f"Detector: {which} (calibration offset {detector.offset:+.4f}); classifier "
-            f"`{shipped.metadata()['name']}`. Served weights: distance {open_set.DISTANCE_WEIGHT:g}, "
+            f"`{classifier}`. Served weights: distance {open_set.DISTANCE_WEIGHT:g}, "
             f"detector {open_set.DETECTOR_WEIGHT:g}, threshold `MAX_EVIDENCE` {open_set.MAX_EVIDENCE:g} (fitted "
             f"here at the 1% budget: {served_cut:.4f}). Validation non-digits: 2,000 of the detector's own generator "
             f"(`training.ml.outliers`, its kinds, seed {VALIDATION_SEED}, no training's): what it learnt from, drawn "
