@@ -236,23 +236,42 @@ def distance_digits(data: TrainingSet, corrections: CorrectionSet, seed: int | N
     return x[order], y[order]
 
 
+@dataclass(frozen=True)
+class DetectorLogits:
+    """The not-a-digit detector's logits of the images both models are judged on (None without a detector): they
+    do not depend on the digit model, so they are read once per run."""
+
+    mnist_test: np.ndarray | None
+    heldout_not_digits: np.ndarray | None
+
+    @classmethod
+    def read(cls, data: TrainingSet, corrections: CorrectionSet) -> DetectorLogits:
+        return cls(serving.not_a_digit_logits(data.x_test), serving.not_a_digit_logits(corrections.heldout_not_digits))
+
+
 def evaluate_version(
     model_content: bytes,
     data: TrainingSet,
     corrections: CorrectionSet,
-    temperature: float = 1.0,
-    test_logits: np.ndarray | None = None,
+    temperature: float,
+    detector_logits: DetectorLogits,
 ) -> tuple[dict, list[list[int]], list[list[int]]]:
     """A model's figures on the MNIST test images and the held-out corrections, with both confusion matrices
     (its MNIST confidences, and its answers to the MNIST test digits and to the held-out not-a-digit corrections, at
-    the calibration ``temperature`` it serves with; ``test_logits``: the not-a-digit detector's of the MNIST test
-    images, read once for both models, None without a detector)."""
-    metrics, mnist_matrix = mnist_test_metrics(model_content, data.x_test, data.y_test, temperature, test_logits)
+    the calibration ``temperature`` it serves with, and with the not-a-digit detector's ``detector_logits`` of both,
+    read once for the candidate and the active model)."""
+    metrics, mnist_matrix = mnist_test_metrics(
+        model_content, data.x_test, data.y_test, temperature, detector_logits.mnist_test
+    )
     heldout, heldout_matrix = evaluate_tflite(model_content, *corrections.heldout_digits)
     metrics.update(heldout_corrections_accuracy=heldout["accuracy"], heldout_corrections_count=heldout["count"])
-    others_x = corrections.heldout_not_digits
-    detectors = serving.not_a_digit_logits(others_x)
-    others = not_a_digit_metrics(model_content, others_x, temperature, settings.DIGITS_LOW_CONFIDENCE, detectors)
+    others = not_a_digit_metrics(
+        model_content,
+        corrections.heldout_not_digits,
+        temperature,
+        settings.DIGITS_LOW_CONFIDENCE,
+        detector_logits.heldout_not_digits,
+    )
     metrics.update({f"heldout_not_a_digit_{key}": value for key, value in others.items()})
     return metrics, mnist_matrix, heldout_matrix
 
@@ -351,12 +370,12 @@ def _fine_tune(run: TrainingRun, recorder: RunRecorder, options: FinetuneOptions
         with recorder.timed("evaluate"):
             recorder.stage(84, f"evaluating the candidate and {base.name} on {len(data.y_test)} MNIST test images")
             temperature = base.metrics.get("temperature", 1.0)  # the candidate inherits it (below)
-            test_logits = serving.not_a_digit_logits(data.x_test)
+            logits = DetectorLogits.read(data, corrections)
             after, mnist_matrix, heldout_after = evaluate_version(
-                tflite_path.read_bytes(), data, corrections, temperature, test_logits
+                tflite_path.read_bytes(), data, corrections, temperature, logits
             )
             with base.tflite_file.open("rb") as fh:
-                before, _, heldout_before = evaluate_version(fh.read(), data, corrections, temperature, test_logits)
+                before, _, heldout_before = evaluate_version(fh.read(), data, corrections, temperature, logits)
         verdict = gate(before, after, options)
         run.metrics_before, run.metrics_after, run.history = before, after, history.as_dict()
         with recorder.timed("figures"):
