@@ -20,8 +20,6 @@ from recognizer.registry import sha256_of
 from tests.support.env import skip_or_fail
 from training.ml import mnist as data
 
-pytestmark = pytest.mark.django_db
-
 
 @pytest.mark.same_on_any_database  # runs, heartbeats and activation on PostgreSQL: the worker tests' fine-tunes
 @pytest.mark.slow
