@@ -173,7 +173,7 @@ def create_submission(
     with removed_on_failure() as saved:
         if as_number:
             _store(submission.image, as_png(image, raw), saved)
-        drawings = _drawings(submission, digits, predictions, now, saved)
+        drawings = _drawings(submission, digits, inputs, predictions, now, saved)
         with transaction.atomic():
             submission.save()
             Drawing.objects.bulk_create(drawings)
@@ -184,12 +184,17 @@ def create_submission(
 
 
 def _drawings(
-    submission: Submission, digits: list[_Digit], predictions: list[serving.Prediction], now, saved: list
+    submission: Submission,
+    digits: list[_Digit],
+    inputs: np.ndarray,
+    predictions: list[serving.Prediction],
+    now,
+    saved: list,
 ) -> list[Drawing]:
     """The digits' rows, in their order, not yet written; their images are stored (and listed in ``saved``). Each
-    gets the not-a-digit detector's logit when there is a detector (read here, on the digits kept, not on every
-    piece a number's splitting tried)."""
-    scores = serving.not_a_digit_logits(np.stack([d.model_input for d in digits]))
+    gets the not-a-digit detector's logit of its model input (``inputs``, the digits' stacked) when there is a
+    detector (read here, on the digits kept, not on every piece a number's splitting tried)."""
+    scores = serving.not_a_digit_logits(inputs)
     logits = [None] * len(digits) if scores is None else [float(v) for v in scores]
     drawings = []
     for position, (digit, prediction, logit) in enumerate(zip(digits, predictions, logits, strict=True)):
@@ -259,7 +264,7 @@ def resplit(submission: Submission, digits: int, *, made_by=None, classify: Clas
         made_by=made_by,
     )
     with removed_on_failure() as saved:
-        drawings = _drawings(submission, new, predictions, now, saved)
+        drawings = _drawings(submission, new, inputs, predictions, now, saved)
         with transaction.atomic():
             split.save()
             earlier = Drawing.objects.filter(pk__in=[d.pk for d in current], superseded_by=None)
