@@ -7,12 +7,13 @@ with each drawing (``Drawing.detector``) and weighed with the digit model's evid
 :func:`recognizer.core.open_set.assess`.
 
 The served rule's threshold (``open_set.MAX_EVIDENCE``) is one constant, but each detector (another recipe or seed,
-the same one trained on another kind of CPU, or where its fonts were missing) needs its own to flag the budgeted share of real digits. So a
-detector carries a calibration in the record beside it (``not_a_digit.json``): a constant added to its logit that
-moves its own fitted threshold onto the served one (``python -m bench.not_a_digit_detector --save-calibration`` fits
-it, on digits never reported as a test). The stored logit is the calibrated one, so an answer stays judged as it was
-given. The calibration names its file by SHA-256: a record of another file (a detector retrained or copied over) is
-ignored, and that detector is served as trained until it is calibrated.
+the same one trained on another kind of CPU, or where its fonts were missing) needs its own to flag the budgeted
+share of real digits. So a detector carries a calibration in the record beside it (``not_a_digit.json``): a constant
+added to its logit that moves its own fitted threshold onto the served one
+(``python -m bench.not_a_digit_detector --save-calibration`` fits it, on digits never reported as a test). The stored
+logit is the calibrated one, so an answer stays judged as it was given. The calibration names its file by SHA-256: a
+record of another file (a detector retrained or copied over) is ignored, and that detector is served as trained until
+it is calibrated.
 """
 
 from __future__ import annotations
