@@ -3,8 +3,8 @@ sending the task, a real Celery worker (``celery -A digits_site worker``, prefor
 and an already-running gunicorn web server answering with the promoted model.
 
 Every test runs on the embedded filesystem broker, or on Redis when ``DIGITS_TEST_REDIS_URL`` is set: scripts/test.sh
-(and so CI) runs the suite on SQLite with the embedded broker, then on PostgreSQL with Redis, where an unreachable
-Redis fails the tests. The processes and their settings are tests/workers.py's.
+(and so CI) runs the suite on SQLite with the embedded broker and, at the same time, on PostgreSQL with Redis, where
+an unreachable Redis fails the tests. The processes and their settings are tests/workers.py's.
 """
 
 from __future__ import annotations
