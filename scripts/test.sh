@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command. Runs the whole suite on the embedded defaults (SQLite, no Redis) and, at the same time,
-# the tests that reach them against PostgreSQL and Redis on 127.0.0.1 when they answer. With DIGITS_REQUIRE_SERVICES=1 (set by .ci/run) a missing
-# service, browser or npm registry is a failure instead of a skip.
+# the tests that reach a database or a broker against PostgreSQL and Redis on 127.0.0.1 when they answer. With
+# DIGITS_REQUIRE_SERVICES=1 (set by .ci/run) a missing service, browser or npm registry is a failure instead of a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
