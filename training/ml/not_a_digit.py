@@ -15,7 +15,6 @@ model's evidence (:func:`recognizer.core.open_set.assess`).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import cv2
@@ -25,7 +24,7 @@ import tensorflow as tf
 from PIL import Image
 
 from recognizer.core.preprocessing import preprocess
-from training.ml import outliers
+from training.ml import outliers, styled_digits
 from training.ml.augment import augment_batch, make_augmenter
 from training.ml.fit import seeded
 from training.ml.pen_strokes import digit_strokes
@@ -85,54 +84,15 @@ def bitmap_digits(digits: np.ndarray, count: int, seed: int) -> np.ndarray:
     return _stacked(out)
 
 
-def _styled_strokes(digit: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Strokes (0-1, y down) of ``digit`` in a style MNIST's American writers rarely used and much of the world
-    writes: a 1 with a long flag and often a base, a crossed 7, an open 4. Random proportions."""
-    if digit == 1:
-        top, foot = np.array([rng.uniform(0.5, 0.6), 0.05]), rng.uniform(0.9, 1.0)
-        flag = top + rng.uniform(0.2, 0.7) * np.array([-math.cos(a := rng.uniform(0.5, 1.2)), math.sin(a)])
-        strokes = [np.array([flag, top, [top[0], foot]])]
-        if rng.random() < 0.6:  # a base
-            half = rng.uniform(0.12, 0.3)
-            strokes.append(np.array([[top[0] - half, foot], [top[0] + half, foot]]))
-        return strokes
-    if digit == 7:
-        corner, bar = np.array([rng.uniform(0.75, 0.9), 0.08]), rng.uniform(0.4, 0.6)
-        start = [rng.uniform(0.1, 0.25), rng.uniform(0.08, 0.25)]
-        bend = rng.uniform(0.3, 0.55)
-        strokes = [np.array([start, [start[0], 0.08], corner, [bend, 0.95]])]
-        cross = corner[0] + (bend - corner[0]) * (bar - 0.08) / 0.87
-        strokes.append(np.array([[cross - rng.uniform(0.15, 0.3), bar], [cross + rng.uniform(0.15, 0.3), bar]]))
-        return strokes
-    stem, waist = rng.uniform(0.55, 0.75), rng.uniform(0.55, 0.7)  # the open 4
-    return [
-        np.array([[rng.uniform(0.25, 0.45), 0.05], [0.1, waist], [0.9, waist]]),
-        np.array([[stem, 0.3], [stem, 0.98]]),
-    ]
-
-
-def styled_digits(count: int, seed: int) -> np.ndarray:
-    """``count`` 1s, 7s and 4s written as :func:`_styled_strokes` says, slanted a little, drawn as the non-digits are
-    (:func:`training.ml.outliers.drawn`) and preprocessed. Added because most of the other writers' digits the
-    detector flagged were 1s with a long flag and a base. One run each, with and without them: 84.5% and 81.5% of the
-    benchmark's non-digits flagged, and 1.66% and 1.48% of the other writers' digits, at the thresholds fitted on
-    the calibration digits; at an equal 1.00% of other writers, 80.1% and 78.9% of the non-digits."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for k in range(count):
-        strokes = _styled_strokes((1, 7, 4)[k % 3], rng)
-        slant = rng.uniform(-0.25, 0.15)
-        shear = np.array([[1.0, slant], [0.0, 1.0]])
-        out.append(preprocess(outliers.drawn([(s - 0.5) @ shear.T + 0.5 for s in strokes], rng)))
-    return _stacked(out)
-
-
 @dataclass(frozen=True)
 class Recipe:
     """What the detector learns from: ``negatives`` generated non-digits of ``kinds`` against the digits it is given,
     ``redrawn`` of them drawn again with the page's brush (:func:`redrawn_digits`), ``bitmaps`` of them as small
     black-and-white pictures (:func:`bitmap_digits`) and ``styled`` 1s, 7s and 4s of other styles
-    (:func:`styled_digits`)."""
+    (:mod:`training.ml.styled_digits`; added because most of the other writers' digits the detector flagged were 1s
+    with a long flag and a base. One run each, with and without them: 84.5% and 81.5% of the benchmark's non-digits
+    flagged, and 1.66% and 1.48% of the other writers' digits, at the thresholds fitted on the calibration digits; at
+    an equal 1.00% of other writers, 80.1% and 78.9% of the non-digits)."""
 
     negatives: int
     kinds: tuple[str, ...] = KINDS
@@ -149,7 +109,7 @@ def training_set(digits: np.ndarray, recipe: Recipe, seed: int) -> tuple[np.ndar
     drawn_again = [
         redrawn_digits(digits, recipe.redrawn, seed + 1),
         bitmap_digits(digits, recipe.bitmaps, seed + 2),
-        styled_digits(recipe.styled, seed + 3),
+        styled_digits.images(recipe.styled, seed + 3),
     ]
     positives = np.concatenate([digits, *drawn_again, generated.images[~not_digit]])
     x = np.concatenate([positives, generated.images[not_digit]]).astype(np.float32)[..., None]

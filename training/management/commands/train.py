@@ -27,6 +27,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--seed", type=int, help="Seed the initial weights, shuffling and augmentation (to compare over seeds)."
         )
+        parser.add_argument(
+            "--styled",
+            type=int,
+            help="Add N drawn 1s, 7s and 4s of styles MNIST lacks (a flagged 1, a crossed 7, an open 4).",
+        )
         parser.add_argument("--name", help="Version name (default: mnist-<timestamp>).")
         parser.add_argument("--subset", type=int, help="Train on only the first N training images (quick runs).")
         parser.add_argument("--mnist-dir", type=Path, help="Directory of the MNIST IDX files (default: setting).")
@@ -39,7 +44,17 @@ class Command(BaseCommand):
     def command_line(options: dict) -> str:
         """The command that reproduces this run, from the options it actually used (also under call_command)."""
         words = ["python", "manage.py", "train"]
-        recorded = ("epochs", "batch_size", "learning_rate", "label_smoothing", "seed", "name", "subset", "mnist_dir")
+        recorded = (
+            "epochs",
+            "batch_size",
+            "learning_rate",
+            "label_smoothing",
+            "seed",
+            "styled",
+            "name",
+            "subset",
+            "mnist_dir",
+        )
         for option in recorded:
             if options.get(option) is not None:
                 words += [f"--{option.replace('_', '-')}", str(options[option])]
@@ -59,6 +74,7 @@ class Command(BaseCommand):
                 ema=options["ema"],
                 seed=options["seed"],
                 subset=options["subset"],
+                styled=options["styled"] or 0,
                 name=options["name"],
                 activate=not options["no_activate"],
                 mnist_dir=options["mnist_dir"],
