@@ -47,8 +47,8 @@ if .venv/bin/python -c "import psycopg,sys; psycopg.connect(sys.argv[1].replace(
   DATABASE_URL=$pg DIGITS_TEST_REDIS_URL=$redis DIGITS_SERVICES_PASS=1 DIGITS_VAR_DIR=$DIGITS_VAR_DIR/services \
     .venv/bin/python -m pytest "$@" >"$services" 2>&1 &
   services_pid=$!
-  # Stopped with the script (Ctrl+C included: a background job of a script ignores SIGINT).
-  trap '[ -z "$services_pid" ] || kill "$services_pid" 2>/dev/null || true' EXIT
+  # Stopped with the script (Ctrl+C included: a background job of a script ignores SIGINT), its log removed.
+  trap '[ -z "$services_pid" ] || kill "$services_pid" 2>/dev/null || true; rm -f "$services"' EXIT
 elif [ "${DIGITS_REQUIRE_SERVICES:-0}" = 1 ]; then
   echo "PostgreSQL at $pg is unreachable and DIGITS_REQUIRE_SERVICES=1" >&2
   exit 1
