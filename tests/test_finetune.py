@@ -613,8 +613,13 @@ def test_finetune_outliers_trains_without_corrections_and_saves_the_named_defaul
 ) -> None:
     """``--outliers N``: generated non-digits with uniform targets are enough to train on (the outlier-exposure
     recipe tried on digits-v2, docs/feedback_loop.md); the candidate takes ``--name`` and ``--save-default`` writes
-    it as the shipped model."""
-    monkeypatch.setattr(shipped, "DEFAULT_MODEL_DIR", tmp_path / "default_model")
+    it as the shipped model, in place of the previous model's files and beside the detector's and verifier's."""
+    saved = tmp_path / "default_model"
+    monkeypatch.setattr(shipped, "DEFAULT_MODEL_DIR", saved)
+    saved.mkdir()
+    for name in ("old.keras", "old.tflite", "not_a_digit.tflite", "not_a_digit.json", "whole_digit.tflite"):
+        (saved / name).write_bytes(b"kept" if name.startswith(("not", "whole")) else b"old")
+    (saved / "metadata.json").write_text('{"keras_file": "old.keras", "tflite_file": "old.tflite"}')
     flags = {"force": True, "no_activate": True, "save_default": True}
     call_command("finetune", replay=300, epochs=1, seed=1, outliers=300, name="oe", verbosity=0, **flags)
     run = TrainingRun.objects.get(kind=TrainingRun.Kind.FINETUNE)
@@ -629,8 +634,10 @@ def test_finetune_outliers_trains_without_corrections_and_saves_the_named_defaul
         "python manage.py finetune --epochs=1 --replay=300 --seed=1 --outliers=300 --name=oe "
         "--force --no-activate --save-default"
     )
-    saved = tmp_path / "default_model"
-    assert {p.name for p in saved.iterdir()} == {"oe.keras", "oe.tflite", "metadata.json"}
+    others = {"not_a_digit.tflite", "not_a_digit.json", "whole_digit.tflite"}
+    assert {p.name for p in saved.iterdir()} == {"oe.keras", "oe.tflite", "metadata.json", *others}
+    assert all((saved / name).read_bytes() == b"kept" for name in others)
+    assert shipped.metadata(saved)["tflite_file"] == "oe.tflite"
     # What it learnt: on non-digits it has not seen, it is less sure than the model it started from.
     unseen = outliers.generate(200, seed=99).images
     before = Classifier(small_model_files[1].read_bytes()).predict(unseen).max(axis=1)

@@ -131,11 +131,15 @@ def train_from_scratch(
 
 
 def save_as_default(version: ModelVersion) -> Path:
-    """Copy a version's artifacts and metadata into the shipped default-model folder (committed to the repository)."""
+    """Copy a version's artifacts and metadata into the shipped default-model folder (committed to the repository),
+    in place of the previous digit model's files; the not-a-digit detector's and the whole-digit verifier's files
+    beside them stay (until 2026-12-07 the whole folder was replaced, and they went with it)."""
     target = shipped.DEFAULT_MODEL_DIR
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
+    target.mkdir(parents=True, exist_ok=True)
+    if (target / "metadata.json").is_file():
+        previous = shipped.metadata(target)
+        for field in ("keras_file", "tflite_file"):
+            (target / previous[field]).unlink(missing_ok=True)
     names = {}
     for field in ("keras_file", "tflite_file"):
         fieldfile = getattr(version, field)
