@@ -23,7 +23,9 @@ each result reads the sets of :mod:`bench.accuracy` (the shared sets whole, 600 
   and open 4s added (:mod:`training.ml.styled_digits`, what ``manage.py train --styled N`` adds): the styles the
   other writers' errors are full of, drawn as the page draws, where the font digits above are glyphs.
 
-``--variants`` picks some (``shipped today warp fonts restroked styled``; default all), ``--name`` the results file.
+``--variants`` picks some (``shipped today warp fonts restroked styled``; default all), ``--name`` the results file,
+``--seed`` the fine-tune's seed (its shuffling and augmentation) and the styled digits' (default 0): a probe's gain is
+one draw until it repeats over seeds.
 
 The figures answer whether these are worth a full training run; the fit time is per variant on this machine.
 """
@@ -150,7 +152,7 @@ def restroked_digits(
     return np.stack(drawn), labels[order]
 
 
-def probe(variant: str, x: np.ndarray, y: np.ndarray, epochs: int, evaluation: dict) -> dict:
+def probe(variant: str, x: np.ndarray, y: np.ndarray, epochs: int, evaluation: dict, seed: int) -> dict:
     """Fine-tune a fresh copy of digits-v2 under ``variant`` (none for digits-v2 as shipped); its accuracy per set
     and fit time. The stronger augmentation replaces ``training.ml.fit``'s batch augmentation for that run only."""
     import keras
@@ -159,7 +161,7 @@ def probe(variant: str, x: np.ndarray, y: np.ndarray, epochs: int, evaluation: d
     from training.ml.augment import augment_batch
     from training.ml.model import compile_model
 
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(seed)
     model = keras.models.load_model(SHIPPED, compile=False)
     row: dict = {"fit s": None}
     if variant != SHIPPED_NAME:
@@ -185,6 +187,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--name", default="augment_probe", help="results file name (default augment_probe)")
+    parser.add_argument("--seed", type=int, default=0, help="the fine-tunes' and the styled digits' seed (default 0)")
     args = parser.parse_args()
     setup_django()
     machine = Machine()
@@ -203,7 +206,7 @@ def main() -> None:
     extra = {
         "fonts": lambda: font_digits(FONT_DIGITS),
         "restroked": lambda: restroked_digits(mnist.x_train, mnist.y_train, RESTROKED_DIGITS),
-        "styled": lambda: (styled_digits.images(STYLED_DIGITS, 0), styled_digits.labels(STYLED_DIGITS)),
+        "styled": lambda: (styled_digits.images(STYLED_DIGITS, args.seed), styled_digits.labels(STYLED_DIGITS)),
     }
     rows = {}
     for key in args.variants:
@@ -211,11 +214,11 @@ def main() -> None:
         if key in extra:
             ex, ey = extra[key]()
             vx, vy = np.concatenate([x, ex]), np.concatenate([y, ey])
-        rows[VARIANTS[key]] = probe(VARIANTS[key], vx, vy, args.epochs, evaluation)
+        rows[VARIANTS[key]] = probe(VARIANTS[key], vx, vy, args.epochs, evaluation, args.seed)
     pct = lambda v: f"{v:.2%}"  # noqa: E731
     seconds = lambda v: f"{v:.0f} s" if v else "-"  # noqa: E731
     table = markdown_table(
-        [f"fine-tune ({args.epochs} epochs)", *evaluation, "fit"],
+        [f"fine-tune ({args.epochs} epochs, seed {args.seed})", *evaluation, "fit"],
         [
             (name, *(f"{pct(r[s])} (1s {pct(r[s + ' 1s'])})" for s in evaluation), seconds(r["fit s"]))
             for name, r in rows.items()
