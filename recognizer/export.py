@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from recognizer.core import strokes as core_strokes
 from recognizer.core.idx import idx_bytes
+from recognizer.core.preprocessing import stack_inputs
 from recognizer.corrections import training_corrections, usable_statuses
 from recognizer.models import Drawing
 
@@ -102,7 +103,7 @@ def _strokes_line(index: int, drawing: Drawing) -> str:
 
 
 def _inputs(drawings: list[Drawing]) -> np.ndarray:
-    return np.stack([d.input_array for d in drawings]) if drawings else np.zeros((0, 28, 28), np.uint8)
+    return stack_inputs([d.input_array for d in drawings])
 
 
 def build_data_set(include_pending: bool | None = None, within: QuerySet[Drawing] | None = None) -> DataSet:

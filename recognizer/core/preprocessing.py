@@ -154,6 +154,12 @@ def preprocess(image: Image.Image | np.ndarray) -> np.ndarray:
     return center_in_frame(ink)
 
 
+def stack_inputs(inputs: list[np.ndarray]) -> np.ndarray:
+    """Model inputs as one (N, 28, 28) uint8 array, also when there are none (an empty export, a recipe asking for
+    none of a kind), which ``np.stack`` refuses."""
+    return np.stack(inputs) if inputs else np.zeros((0, SIZE, SIZE), np.uint8)
+
+
 def _overlap(a: tuple[int, int], b: tuple[int, int]) -> float:
     """How much two horizontal extents overlap, as a fraction of the narrower one."""
     shared = min(a[1], b[1]) - max(a[0], b[0])

@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from recognizer.core.preprocessing import preprocess
+from recognizer.core.preprocessing import preprocess, stack_inputs
 from training.ml import outliers, styled_digits
 from training.ml.augment import augment_batch, make_augmenter
 from training.ml.fit import seeded
@@ -34,11 +34,6 @@ from training.ml.pen_strokes import digit_strokes
 #: (until 2026-12-06) the shipped detector learnt faces and crosses only by half, the two most like a 0 and a 4: of
 #: its own such drawings drawn afresh it flagged 44% and 55% (hearts, stars, houses 99-100%); at three in ten, all.
 KINDS = (*outliers.KINDS, "letter", "sketch", "sketch", "sketch")
-
-
-def _stacked(inputs: list[np.ndarray]) -> np.ndarray:
-    """Model inputs as one (N, 28, 28) uint8 array, also when there are none (a recipe may ask for 0 of a kind)."""
-    return np.stack(inputs) if inputs else np.zeros((0, 28, 28), np.uint8)
 
 
 def redrawn_digits(digits: np.ndarray, count: int, seed: int) -> np.ndarray:
@@ -54,7 +49,7 @@ def redrawn_digits(digits: np.ndarray, count: int, seed: int) -> np.ndarray:
         strokes = digit_strokes(digits[k])
         if strokes:
             out.append(preprocess(outliers.drawn(strokes, rng)))
-    return _stacked(out)
+    return stack_inputs(out)
 
 
 #: The share of bitmap digits (of 16 px or more) drawn bold: their strokes a pixel wider each side.
@@ -81,7 +76,7 @@ def bitmap_digits(digits: np.ndarray, count: int, seed: int) -> np.ndarray:
             ink = cv2.dilate(ink, np.ones((3, 3), np.uint8))
         big = np.asarray(Image.fromarray(ink).resize((side * 8, side * 8), Image.Resampling.NEAREST))
         out.append(preprocess(outliers.ink_image(big)))
-    return _stacked(out)
+    return stack_inputs(out)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from recognizer.core import strokes as S
 from recognizer.core.open_set import NOT_A_DIGIT_LABEL
-from recognizer.core.preprocessing import preprocess
+from recognizer.core.preprocessing import preprocess, stack_inputs
 from training.ml.pen_strokes import pen_samples
 
 FONT_DIR = Path("/usr/share/fonts/truetype/liberation")
@@ -93,8 +93,7 @@ def generate(count: int, seed: int, kinds: tuple[str, ...] = KINDS) -> Outliers:
             images.append(model_input)
             labels.append(label)
             made.append(kind)
-    empty = np.zeros((0, 28, 28), np.uint8)
-    return Outliers(np.stack(images) if images else empty, np.array(labels, dtype=np.int64), made)
+    return Outliers(stack_inputs(images), np.array(labels, dtype=np.int64), made)
 
 
 def drawn(strokes: list[np.ndarray], rng: np.random.Generator, thicken: int = 0) -> Image.Image:

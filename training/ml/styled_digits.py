@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from recognizer.core.preprocessing import preprocess
+from recognizer.core.preprocessing import preprocess, stack_inputs
 from training.ml import outliers
 
 #: The digits drawn, in turn.
@@ -59,4 +59,4 @@ def images(count: int, seed: int) -> np.ndarray:
         drawn = strokes(int(digit), rng)
         shear = np.array([[1.0, rng.uniform(-0.25, 0.15)], [0.0, 1.0]])
         out.append(preprocess(outliers.drawn([(s - 0.5) @ shear.T + 0.5 for s in drawn], rng)))
-    return np.stack(out) if out else np.zeros((0, 28, 28), np.uint8)
+    return stack_inputs(out)
