@@ -43,8 +43,8 @@ if .venv/bin/python -c "import psycopg,sys; psycopg.connect(sys.argv[1].replace(
   services=$(mktemp)
   mkdir -p "$DIGITS_VAR_DIR/services"
   echo "==> Test suite on PostgreSQL ($pg) with Redis ($redis), meanwhile: its output follows the SQLite pass's"
-  # Only the tests that reach the database or the broker (tests/conftest.py: reaches_services); the others run below.
-  DATABASE_URL=$pg DIGITS_TEST_REDIS_URL=$redis DIGITS_SERVICES_PASS=1 DIGITS_VAR_DIR=$DIGITS_VAR_DIR/services \
+  # The tests that reach the database or the broker; the others run below (tests/conftest.py: passes).
+  DATABASE_URL=$pg DIGITS_TEST_REDIS_URL=$redis DIGITS_PASS=services DIGITS_VAR_DIR=$DIGITS_VAR_DIR/services \
     .venv/bin/python -m pytest "$@" >"$services" 2>&1 &
   services_pid=$!
   # Stopped with the script (Ctrl+C included: a background job of a script ignores SIGINT), its log removed.
@@ -59,7 +59,10 @@ fi
 echo "==> Test suite on SQLite (embedded defaults)"
 mkdir -p "$DIGITS_VAR_DIR/sqlite"
 sqlite=0
-env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL DIGITS_VAR_DIR=$DIGITS_VAR_DIR/sqlite \
+# Beside a services pass, the SQLite pass leaves it the minutes of training marked same_on_any_database (run once).
+embedded_pass=""
+if [ -n "$services" ]; then embedded_pass=embedded; fi
+env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL DIGITS_VAR_DIR=$DIGITS_VAR_DIR/sqlite DIGITS_PASS=$embedded_pass \
   .venv/bin/python -m pytest "$@" || sqlite=$?
 if [ -n "$services" ]; then
   status=0

@@ -1,4 +1,6 @@
-"""scripts/test.sh's second pass, against PostgreSQL and Redis, runs the tests that reach them and only those."""
+"""scripts/test.sh's two passes at once: the PostgreSQL + Redis pass runs the tests that reach those services, the
+SQLite pass the rest and again those that reach the database or the broker, and minutes of training that store only
+ordinary rows run once, on the services pass. Alone, the SQLite pass runs every test."""
 
 from __future__ import annotations
 
@@ -17,12 +19,18 @@ FILES = [
     "tests/test_queues.py",  # settings only
     "tests/test_poisoning.py",  # minutes of training beside a cheap look at the same rows
 ]
+POISONING = "tests/test_poisoning.py"
+#: Minutes of training to show the MNIST gate refuses a flood of wrong corrections (``same_on_any_database``).
+FLOOD = f"{POISONING}::test_a_flood_of_wrong_corrections_is_refused_by_the_mnist_gate"
+#: The staff's cheap look at the same flood's rows.
+STAFF = f"{POISONING}::test_staff_spot_the_flooding_client_and_exclude_all_its_corrections_in_one_action"
 
 
 @functools.cache
-def collected(services_pass: bool) -> frozenset[str]:
-    """The ids of the tests of :data:`FILES` that a pass would run (one collection a pass, for every test here)."""
-    env = {**os.environ, "DIGITS_SERVICES_PASS": "1" if services_pass else "0"}
+def collected(this_pass: str) -> frozenset[str]:
+    """The ids of the tests of :data:`FILES` that a pass would run (``""``: the SQLite pass alone); one collection
+    a pass, for every test here."""
+    env = {**os.environ, "DIGITS_PASS": this_pass}
     out = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *FILES],
         cwd=ROOT,
@@ -38,17 +46,21 @@ def files(test_ids: frozenset[str]) -> set[str]:
     return {test_id.split("::")[0] for test_id in test_ids}
 
 
+def test_alone_the_sqlite_pass_runs_every_test() -> None:
+    assert files(collected("")) == set(FILES)
+    assert {FLOOD, STAFF} <= collected("")
+
+
 def test_the_services_pass_keeps_database_worker_and_process_tests_and_drops_pure_ones() -> None:
-    assert files(collected(services_pass=False)) == set(FILES)
-    assert files(collected(services_pass=True)) == set(FILES[:3]) | {"tests/test_poisoning.py"}
+    assert files(collected("services")) == set(FILES[:3]) | {POISONING}
 
 
-def test_minutes_of_training_that_only_store_rows_run_on_the_sqlite_pass_alone() -> None:
-    """The flood of wrong corrections trains for minutes to show the MNIST gate refuses it: its rows are ordinary
-    ones, so the services pass leaves it to the SQLite pass and keeps the staff's cheap look at the same flood."""
-    file = "tests/test_poisoning.py"
-    flood = f"{file}::test_a_flood_of_wrong_corrections_is_refused_by_the_mnist_gate"
-    staff = f"{file}::test_staff_spot_the_flooding_client_and_exclude_all_its_corrections_in_one_action"
-    assert {flood, staff} <= collected(services_pass=False)
-    assert staff in collected(services_pass=True)
-    assert flood not in collected(services_pass=True)
+def test_beside_it_the_sqlite_pass_runs_the_pure_tests_and_again_those_reaching_the_database() -> None:
+    assert files(collected("embedded")) == set(FILES)
+    assert collected("embedded") | collected("services") == collected("")
+    assert STAFF in collected("embedded") & collected("services")
+
+
+def test_minutes_of_training_that_only_store_rows_run_once_on_the_services_pass() -> None:
+    assert FLOOD in collected("services")
+    assert FLOOD not in collected("embedded")
