@@ -56,12 +56,11 @@ def reaches_services(item: pytest.Item) -> bool:
 
 
 def passes(item: pytest.Item) -> set[str]:
-    """The passes of scripts/test.sh that run a test when both run at once (``DIGITS_PASS``): the SQLite pass
-    (``embedded``) runs the tests that do not reach the services, the PostgreSQL + Redis pass (``services``) those
-    that do, and both run the tests that reach the database or the broker, except one marked
-    ``same_on_any_database``: minutes of training whose rows (corrections, runs, versions) are ordinary ones, run once,
-    on the services pass, which keeps the two passes about as long (they ran 39 and 17 min on a slow 2-core machine
-    before, on 2026-12-07)."""
+    """The passes of scripts/test.sh that run a test when both run at once (``DIGITS_PASS``): one that reaches the
+    database or the broker runs on both, the SQLite pass (``embedded``) and the PostgreSQL + Redis one
+    (``services``); any other on the SQLite pass alone; and one marked ``same_on_any_database`` (minutes of training
+    whose rows are ordinary ones) once, on the services pass, which keeps the two about as long (while these ran on
+    the SQLite pass, it took 39 min and the services pass 17, on a slow 2-core machine on 2026-12-07)."""
     if item.get_closest_marker("same_on_any_database"):
         return {"services"}
     return {"embedded", "services"} if reaches_services(item) else {"embedded"}
