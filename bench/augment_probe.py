@@ -22,10 +22,12 @@ each result reads the sets of :mod:`bench.accuracy` (the shared sets whole, 600 
 * **+ styled 1s, 7s and 4s**: today's augmentation, with 6,000 drawn 1s with a long flag (often a base), crossed 7s
   and open 4s added (:mod:`training.ml.styled_digits`, what ``manage.py train --styled N`` adds): the styles the
   other writers' errors are full of, drawn as the page draws, where the font digits above are glyphs.
+* **+ styled 1s alone**: the same draw's 2,000 flagged 1s without the 7s and 4s: whether the 1s carry the gain, and
+  the crossed 7s and open 4s the cost on MNIST and the canvas sweep.
 
-``--variants`` picks some (``shipped today warp fonts restroked styled``; default all), ``--name`` the results file,
-``--seed`` the fine-tune's seed (its shuffling and augmentation) and the styled digits' (default 0): a probe's gain is
-one draw until it repeats over seeds.
+``--variants`` picks some (``shipped today warp fonts restroked styled ones``; default all), ``--name`` the results
+file, ``--seed`` the fine-tune's seed (its shuffling and augmentation) and the styled digits' (default 0): a probe's
+gain is one draw until it repeats over seeds.
 
 The figures answer whether these are worth a full training run; the fit time is per variant on this machine.
 """
@@ -60,6 +62,7 @@ VARIANTS = {
     "fonts": "+ warp, thicker, font digits",
     "restroked": "+ re-stroked digits",
     "styled": "+ styled 1s, 7s and 4s",
+    "ones": "+ styled 1s alone",
 }
 SETS = ("MNIST test", "optdigits windep", "semeion", "hwd-1000", "canvas sweep")
 
@@ -152,6 +155,14 @@ def restroked_digits(
     return np.stack(drawn), labels[order]
 
 
+def styled_ones(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The 1s among ``count`` styled digits of ``seed`` (a third of them): the very 1s the ``styled`` variant adds."""
+    from training.ml import styled_digits
+
+    labels = styled_digits.labels(count)
+    return styled_digits.images(count, seed)[labels == 1], labels[labels == 1]
+
+
 def probe(variant: str, x: np.ndarray, y: np.ndarray, epochs: int, evaluation: dict, seed: int) -> dict:
     """Fine-tune a fresh copy of digits-v2 under ``variant`` (none for digits-v2 as shipped); its accuracy per set
     and fit time. The stronger augmentation replaces ``training.ml.fit``'s batch augmentation for that run only."""
@@ -165,7 +176,7 @@ def probe(variant: str, x: np.ndarray, y: np.ndarray, epochs: int, evaluation: d
     model = keras.models.load_model(SHIPPED, compile=False)
     row: dict = {"fit s": None}
     if variant != SHIPPED_NAME:
-        plain = variant in (VARIANTS["today"], VARIANTS["restroked"], VARIANTS["styled"])
+        plain = variant in (VARIANTS["today"], VARIANTS["restroked"], VARIANTS["styled"], VARIANTS["ones"])
         training_fit.augment_batch = augment_batch if plain else stronger_batch
         compile_model(model, keras.optimizers.schedules.CosineDecay(5e-4, int(np.ceil(len(x) / 128)) * epochs))
         started = time.perf_counter()
@@ -207,6 +218,7 @@ def main() -> None:
         "fonts": lambda: font_digits(FONT_DIGITS),
         "restroked": lambda: restroked_digits(mnist.x_train, mnist.y_train, RESTROKED_DIGITS),
         "styled": lambda: (styled_digits.images(STYLED_DIGITS, args.seed), styled_digits.labels(STYLED_DIGITS)),
+        "ones": lambda: styled_ones(STYLED_DIGITS, args.seed),
     }
     rows = {}
     for key in args.variants:
