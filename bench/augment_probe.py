@@ -176,8 +176,8 @@ def probe(variant: str, x: np.ndarray, y: np.ndarray, epochs: int, evaluation: d
     model = keras.models.load_model(SHIPPED, compile=False)
     row: dict = {"fit s": None}
     if variant != SHIPPED_NAME:
-        plain = variant in (VARIANTS["today"], VARIANTS["restroked"], VARIANTS["styled"], VARIANTS["ones"])
-        training_fit.augment_batch = augment_batch if plain else stronger_batch
+        stronger = variant in (VARIANTS["warp"], VARIANTS["fonts"])
+        training_fit.augment_batch = stronger_batch if stronger else augment_batch
         compile_model(model, keras.optimizers.schedules.CosineDecay(5e-4, int(np.ceil(len(x) / 128)) * epochs))
         started = time.perf_counter()
         try:
