@@ -60,9 +60,7 @@ echo "==> Test suite on SQLite (embedded defaults)"
 mkdir -p "$DIGITS_VAR_DIR/sqlite"
 sqlite=0
 # Beside a services pass, the SQLite pass leaves it the minutes of training marked same_on_any_database (run once).
-embedded_pass=""
-if [ -n "$services" ]; then embedded_pass=embedded; fi
-env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL DIGITS_VAR_DIR=$DIGITS_VAR_DIR/sqlite DIGITS_PASS=$embedded_pass \
+env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL DIGITS_VAR_DIR=$DIGITS_VAR_DIR/sqlite DIGITS_PASS=${services:+embedded} \
   .venv/bin/python -m pytest "$@" || sqlite=$?
 if [ -n "$services" ]; then
   status=0
