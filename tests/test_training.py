@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.conf import settings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from recognizer.core.classifier import Classifier
 from recognizer.models import ModelVersion, TrainingRun
@@ -58,8 +58,10 @@ def test_train_command_trains_evaluates_exports_registers_and_activates(active_m
 def test_a_seeded_run_is_repeatable_so_recipes_can_be_compared_over_seeds(active_model, mnist) -> None:
     """``train --seed N`` seeds the initial weights, the shuffling and the augmentation: two runs with one seed give
     the same model (unseeded, each run starts from fresh random weights), and the seed is in the run's command. So
-    are the drawn 1s, 7s and 4s of other styles that ``--styled N`` adds to MNIST's images."""
-    flags = {"epochs": 1, "subset": 600, "batch_size": 64, "seed": 7, "styled": 60, "no_activate": True, "verbosity": 0}
+    are the drawn 1s, 7s and 4s of other styles that ``--styled N`` adds to MNIST's images, and the flagged 1s that
+    ``--finish-ones N`` adds for the run's closing epochs, which count within its epochs and its curves."""
+    flags = {"epochs": 3, "subset": 600, "batch_size": 64, "seed": 7, "no_activate": True, "verbosity": 0}
+    flags.update(styled=60, finish_ones=30)
     for name in ("first", "second"):
         call_command("train", name=name, **flags)
     first, second = (ModelVersion.objects.get(name=name) for name in ("first", "second"))
@@ -72,8 +74,12 @@ def test_a_seeded_run_is_repeatable_so_recipes_can_be_compared_over_seeds(active
     assert first.metrics["mnist_test_accuracy"] == second.metrics["mnist_test_accuracy"]
     run = TrainingRun.objects.get(result_version=first)
     assert run.parameters["seed"] == 7
-    assert "--seed 7 --styled 60" in first.training_command
-    assert (run.mnist_samples, run.parameters["styled"], first.metrics["train_samples"]) == (600, 60, 660)
+    assert "--seed 7 --styled 60 --finish-ones 30" in first.training_command
+    assert (run.mnist_samples, run.parameters["styled"], run.parameters["finish_ones"]) == (600, 60, 30)
+    assert first.metrics["train_samples"] == 690  # in the closing epochs
+    assert len(run.history["val_accuracy"]) == 3
+    assert np.all(np.diff(run.history["step_epoch"]) > 0)
+    assert run.history["step_epoch"][-1] == 3
     from tensorflow.python.framework import config
 
     assert not config.is_op_determinism_enabled()  # switched off again: it would slow whatever trains next
@@ -182,3 +188,11 @@ def test_styled_digits_are_drawn_alike_for_one_seed_in_turn_of_their_digits() ->
     assert first.shape == (6, 28, 28)
     assert first.dtype == np.uint8
     assert all(image.max() > 200 and (image > 0).sum() > 30 for image in first)  # ink, preprocessed like a drawing
+    assert styled_digits.labels(3, digits=(1,)).tolist() == [1, 1, 1]  # what ``--finish-ones`` adds
+    assert styled_digits.images(3, 3, digits=(1,)).shape == (3, 28, 28)
+
+
+def test_finishing_with_ones_needs_epochs_before_its_closing_ones() -> None:
+    """``--finish-ones`` spends two of the run's epochs on its closing phase, so it refuses a run with no others."""
+    with pytest.raises(CommandError, match="needs over 2 epochs"):
+        call_command("train", epochs=2, finish_ones=10, verbosity=0)

@@ -73,6 +73,13 @@ class History:
     def as_dict(self) -> dict[str, list[float]]:
         return {key: list(value) for key, value in self.__dict__.items()}
 
+    def extend(self, later: History) -> None:
+        """Append a later ``fit``'s history (a run's closing phase), its step positions counted on from this one's
+        epochs, so the run's curves read as one."""
+        offset = len(self.loss)
+        for key, value in later.__dict__.items():
+            getattr(self, key).extend(v + offset if key == "step_epoch" else v for v in value)
+
 
 class _Progress(keras.callbacks.Callback):
     """Reports the share of training batches done, so a long run shows a moving progress bar."""

@@ -44,18 +44,18 @@ def strokes(digit: int, rng: np.random.Generator) -> list[np.ndarray]:
     ]
 
 
-def labels(count: int) -> np.ndarray:
+def labels(count: int, digits: tuple[int, ...] = DIGITS) -> np.ndarray:
     """The digits of :func:`images`' ``count`` drawings, in order."""
-    return np.array([DIGITS[k % len(DIGITS)] for k in range(count)], dtype=np.uint8)
+    return np.array([digits[k % len(digits)] for k in range(count)], dtype=np.uint8)
 
 
-def images(count: int, seed: int) -> np.ndarray:
-    """``count`` drawings of :data:`DIGITS` in turn, slanted a little, drawn as the non-digits are
-    (:func:`training.ml.outliers.drawn`: the page's brush, a random size and place) and preprocessed: (N, 28, 28)
+def images(count: int, seed: int, digits: tuple[int, ...] = DIGITS) -> np.ndarray:
+    """``count`` drawings of ``digits`` (some of :data:`DIGITS`) in turn, slanted a little, drawn as the non-digits
+    are (:func:`training.ml.outliers.drawn`: the page's brush, a random size and place) and preprocessed: (N, 28, 28)
     uint8, the same for the same ``seed``."""
     rng = np.random.default_rng(seed)
     out = []
-    for digit in labels(count):
+    for digit in labels(count, digits):
         drawn = strokes(int(digit), rng)
         shear = np.array([[1.0, rng.uniform(-0.25, 0.15)], [0.0, 1.0]])
         out.append(preprocess(outliers.drawn([(s - 0.5) @ shear.T + 0.5 for s in drawn], rng)))

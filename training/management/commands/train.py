@@ -6,7 +6,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 class Command(BaseCommand):
@@ -32,6 +32,11 @@ class Command(BaseCommand):
             type=int,
             help="Add N drawn 1s, 7s and 4s of styles MNIST lacks (a flagged 1, a crossed 7, an open 4).",
         )
+        parser.add_argument(
+            "--finish-ones",
+            type=int,
+            help="End with two of the epochs as a fine-tune on the images plus N drawn 1s with a long flag.",
+        )
         parser.add_argument("--name", help="Version name (default: mnist-<timestamp>).")
         parser.add_argument("--subset", type=int, help="Train on only the first N training images (quick runs).")
         parser.add_argument("--mnist-dir", type=Path, help="Directory of the MNIST IDX files (default: setting).")
@@ -51,6 +56,7 @@ class Command(BaseCommand):
             "label_smoothing",
             "seed",
             "styled",
+            "finish_ones",
             "name",
             "subset",
             "mnist_dir",
@@ -63,7 +69,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         # Imported here: TensorFlow is loaded only by commands that train, never by web processes.
-        from training.pipeline import TrainOptions, save_as_default, train_from_scratch
+        from training.pipeline import FINISH_EPOCHS, TrainOptions, save_as_default, train_from_scratch
+
+        if options["finish_ones"] and options["epochs"] <= FINISH_EPOCHS:
+            raise CommandError(f"--finish-ones needs over {FINISH_EPOCHS} epochs: the closing ones are among them.")
 
         run = train_from_scratch(
             TrainOptions(
@@ -75,6 +84,7 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 subset=options["subset"],
                 styled=options["styled"] or 0,
+                finish_ones=options["finish_ones"] or 0,
                 name=options["name"],
                 activate=not options["no_activate"],
                 mnist_dir=options["mnist_dir"],
