@@ -2,8 +2,9 @@
 long flag and often a base, a crossed 7, an open 4.
 
 Both networks learn from them: the not-a-digit detector as digits (:mod:`training.ml.not_a_digit`: without them
-it took flagged 1s for non-digits), and the digit model beside MNIST (``manage.py train --styled N``): other
-writers' 1s were its weakest digit (optdigits' other writers 87.9%, semeion 77.2%, read as 4s and 7s).
+it took flagged 1s for non-digits), and the digit model beside MNIST (``manage.py train --styled N``; the 1s alone
+in a run's closing epochs, ``--finish-ones N``): other writers' 1s were its weakest digit (optdigits' other writers
+87.9%, semeion 77.2%, read as 4s and 7s).
 """
 
 from __future__ import annotations
