@@ -165,9 +165,8 @@ def finish(
     fine-tunes of digits-v2 over three seeds, read optdigits' other writers 0.85 points better and semeion 1.0, MNIST
     test 0.02 worse; taught from the first epoch with crossed 7s and open 4s (digits-v5), semeion read worse."""
     steps = int(np.ceil(len(x) / options.batch_size)) * FINISH_EPOCHS
-    compile_model(
-        model, keras.optimizers.schedules.CosineDecay(FINISH_RATE, steps), options.label_smoothing, options.ema
-    )
+    # No moving average here (``--ema`` is the main phase's): over two epochs it would stay mostly where it began.
+    compile_model(model, keras.optimizers.schedules.CosineDecay(FINISH_RATE, steps), options.label_smoothing)
     return fit(
         model,
         x,
