@@ -27,7 +27,8 @@ each result reads the sets of :mod:`bench.accuracy` (the shared sets whole, 600 
 
 ``--variants`` picks some (``shipped today warp fonts restroked styled ones``; default all), ``--name`` the results
 file, ``--seed`` the fine-tune's seed (its shuffling and augmentation) and the styled digits' (default 0): a probe's
-gain is one draw until it repeats over seeds.
+gain is one draw until it repeats over seeds. ``--rate`` is where the cosine starts (default 5e-4, what
+``manage.py train --finish-ones`` closes a run with): whether a gentler fine-tune keeps the gain at less cost.
 
 The figures answer whether these are worth a full training run; the fit time is per variant on this machine.
 """
@@ -163,7 +164,7 @@ def styled_ones(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return styled_digits.images(count, seed)[labels == 1], labels[labels == 1]
 
 
-def probe(variant: str, x: np.ndarray, y: np.ndarray, epochs: int, evaluation: dict, seed: int) -> dict:
+def probe(variant: str, x: np.ndarray, y: np.ndarray, epochs: int, evaluation: dict, seed: int, rate: float) -> dict:
     """Fine-tune a fresh copy of digits-v2 under ``variant`` (none for digits-v2 as shipped); its accuracy per set
     and fit time. The stronger augmentation replaces ``training.ml.fit``'s batch augmentation for that run only."""
     import keras
@@ -178,7 +179,7 @@ def probe(variant: str, x: np.ndarray, y: np.ndarray, epochs: int, evaluation: d
     if variant != SHIPPED_NAME:
         stronger = variant in (VARIANTS["warp"], VARIANTS["fonts"])
         training_fit.augment_batch = stronger_batch if stronger else augment_batch
-        compile_model(model, keras.optimizers.schedules.CosineDecay(5e-4, int(np.ceil(len(x) / 128)) * epochs))
+        compile_model(model, keras.optimizers.schedules.CosineDecay(rate, int(np.ceil(len(x) / 128)) * epochs))
         started = time.perf_counter()
         try:
             training_fit.fit(model, x, y, epochs=epochs, batch_size=128, decay="optimizer", verbose=2)
@@ -199,6 +200,7 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--name", default="augment_probe", help="results file name (default augment_probe)")
     parser.add_argument("--seed", type=int, default=0, help="the fine-tunes' and the styled digits' seed (default 0)")
+    parser.add_argument("--rate", type=float, default=5e-4, help="the fine-tunes' first learning rate (default 5e-4)")
     args = parser.parse_args()
     setup_django()
     machine = Machine()
@@ -226,11 +228,11 @@ def main() -> None:
         if key in extra:
             ex, ey = extra[key]()
             vx, vy = np.concatenate([x, ex]), np.concatenate([y, ey])
-        rows[VARIANTS[key]] = probe(VARIANTS[key], vx, vy, args.epochs, evaluation, args.seed)
+        rows[VARIANTS[key]] = probe(VARIANTS[key], vx, vy, args.epochs, evaluation, args.seed, args.rate)
     pct = lambda v: f"{v:.2%}"  # noqa: E731
     seconds = lambda v: f"{v:.0f} s" if v else "-"  # noqa: E731
     table = markdown_table(
-        [f"fine-tune ({args.epochs} epochs, seed {args.seed})", *evaluation, "fit"],
+        [f"fine-tune ({args.epochs} epochs from {args.rate:g}, seed {args.seed})", *evaluation, "fit"],
         [
             (name, *(f"{pct(r[s])} (1s {pct(r[s + ' 1s'])})" for s in evaluation), seconds(r["fit s"]))
             for name, r in rows.items()
