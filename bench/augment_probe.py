@@ -171,7 +171,7 @@ def probe(variant: str, x: np.ndarray, y: np.ndarray, epochs: int, evaluation: d
 
     from training.ml import fit as training_fit
     from training.ml.augment import augment_batch
-    from training.ml.model import compile_model
+    from training.ml.model import compile_annealed
 
     keras.utils.set_random_seed(seed)
     model = keras.models.load_model(SHIPPED, compile=False)
@@ -179,7 +179,7 @@ def probe(variant: str, x: np.ndarray, y: np.ndarray, epochs: int, evaluation: d
     if variant != SHIPPED_NAME:
         stronger = variant in (VARIANTS["warp"], VARIANTS["fonts"])
         training_fit.augment_batch = stronger_batch if stronger else augment_batch
-        compile_model(model, keras.optimizers.schedules.CosineDecay(rate, int(np.ceil(len(x) / 128)) * epochs))
+        compile_annealed(model, rate, len(x), 128, epochs)
         started = time.perf_counter()
         try:
             training_fit.fit(model, x, y, epochs=epochs, batch_size=128, decay="optimizer", verbose=2)

@@ -56,7 +56,7 @@ from training.ml.evaluate import evaluate_tflite, mnist_test_metrics, not_a_digi
 from training.ml.export import export_artifacts
 from training.ml.fit import History, dense_targets, fit, prepare_images, seeded
 from training.ml.mnist import load_mnist
-from training.ml.model import compile_model
+from training.ml.model import compile_annealed
 from training.runs import ProgressFn, RunBusy, RunRecorder, claim
 
 RunStatus = TrainingRun.RunStatus
@@ -440,9 +440,9 @@ def train_soup(
     share = (80 - 8) / len(sets)  # of the run's progress: training runs from 8% to 80%
     for member, member_data in enumerate(sets):
         model.set_weights(base_weights)
-        steps = int(np.ceil(len(member_data.y) / options.batch_size)) * options.epochs
-        schedule = keras.optimizers.schedules.CosineDecay(options.learning_rate, decay_steps=steps)
-        compile_model(model, schedule, label_smoothing)
+        compile_annealed(
+            model, options.learning_rate, len(member_data.y), options.batch_size, options.epochs, label_smoothing
+        )
         history = fit(
             model,
             member_data.x,

@@ -26,7 +26,7 @@ from training.ml.evaluate import mnist_test_metrics
 from training.ml.export import export_artifacts
 from training.ml.fit import History, fit, prepare_images, seeded
 from training.ml.mnist import load_mnist
-from training.ml.model import build_model, compile_model
+from training.ml.model import build_model, compile_annealed
 from training.runs import ProgressFn, RunRecorder, claim
 
 #: The epochs of a run's closing phase (``--finish-ones``), counted within its ``epochs``, and the rate its cosine
@@ -165,9 +165,8 @@ def finish(
     fine-tunes of digits-v2 over three seeds, read optdigits' other writers 0.85 points better and semeion 1.0, MNIST
     test 0.02 worse; taught from the first epoch with crossed 7s and open 4s (digits-v5), semeion read worse. One
     whole run with it (digits-v6, README) read both better than its seed's run without, and MNIST test 0.06 worse."""
-    steps = int(np.ceil(len(x) / options.batch_size)) * FINISH_EPOCHS
     # No moving average here (``--ema`` is the main phase's): over two epochs it would stay mostly where it began.
-    compile_model(model, keras.optimizers.schedules.CosineDecay(FINISH_RATE, steps), options.label_smoothing)
+    compile_annealed(model, FINISH_RATE, len(x), options.batch_size, FINISH_EPOCHS, options.label_smoothing)
     return fit(
         model,
         x,
