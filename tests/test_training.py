@@ -76,6 +76,7 @@ def test_a_seeded_run_is_repeatable_so_recipes_can_be_compared_over_seeds(active
     assert run.parameters["seed"] == 7
     assert "--seed 7 --styled 60 --finish-ones 30" in first.training_command
     assert (run.mnist_samples, run.parameters["styled"], run.parameters["finish_ones"]) == (600, 60, 30)
+    assert run.parameters["finish_rate"] == 5e-5  # the default, gentle closing phase
     assert first.metrics["train_samples"] == 690  # in the closing epochs
     assert len(run.history["val_accuracy"]) == 3
     assert np.all(np.diff(run.history["step_epoch"]) > 0)
@@ -193,6 +194,10 @@ def test_styled_digits_are_drawn_alike_for_one_seed_in_turn_of_their_digits() ->
 
 
 def test_finishing_with_ones_needs_epochs_before_its_closing_ones() -> None:
-    """``--finish-ones`` spends two of the run's epochs on its closing phase, so it refuses a run with no others."""
+    """``--finish-ones`` spends two of the run's epochs on its closing phase, so it refuses a run with no others; and
+    ``--finish-rate`` is that phase's, so it refuses one without it, or a rate that would teach nothing."""
     with pytest.raises(CommandError, match="needs over 2 epochs"):
         call_command("train", epochs=2, finish_ones=10, verbosity=0)
+    for rate in ({"finish_rate": 1e-4}, {"finish_ones": 10, "finish_rate": 0.0}):  # no closing phase; no rate
+        with pytest.raises(CommandError, match="above 0, with --finish-ones"):
+            call_command("train", epochs=3, verbosity=0, **rate)

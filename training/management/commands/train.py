@@ -37,6 +37,11 @@ class Command(BaseCommand):
             type=int,
             help="End with two of the epochs as a fine-tune on the images plus N drawn 1s with a long flag.",
         )
+        parser.add_argument(
+            "--finish-rate",
+            type=float,
+            help="Where the closing fine-tune's cosine starts (default 5e-5, about where the run's own ends).",
+        )
         parser.add_argument("--name", help="Version name (default: mnist-<timestamp>).")
         parser.add_argument("--subset", type=int, help="Train on only the first N training images (quick runs).")
         parser.add_argument("--mnist-dir", type=Path, help="Directory of the MNIST IDX files (default: setting).")
@@ -57,6 +62,7 @@ class Command(BaseCommand):
             "seed",
             "styled",
             "finish_ones",
+            "finish_rate",
             "name",
             "subset",
             "mnist_dir",
@@ -69,10 +75,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         # Imported here: TensorFlow is loaded only by commands that train, never by web processes.
-        from training.pipeline import FINISH_EPOCHS, TrainOptions, save_as_default, train_from_scratch
+        from training.pipeline import FINISH_EPOCHS, FINISH_RATE, TrainOptions, save_as_default, train_from_scratch
 
         if options["finish_ones"] and options["epochs"] <= FINISH_EPOCHS:
             raise CommandError(f"--finish-ones needs over {FINISH_EPOCHS} epochs: the closing ones are among them.")
+        if options["finish_rate"] is not None and (not options["finish_ones"] or options["finish_rate"] <= 0):
+            raise CommandError("--finish-rate is the closing phase's first rate: above 0, with --finish-ones.")
 
         run = train_from_scratch(
             TrainOptions(
@@ -85,6 +93,7 @@ class Command(BaseCommand):
                 subset=options["subset"],
                 styled=options["styled"] or 0,
                 finish_ones=options["finish_ones"] or 0,
+                finish_rate=options["finish_rate"] or FINISH_RATE,
                 name=options["name"],
                 activate=not options["no_activate"],
                 mnist_dir=options["mnist_dir"],
