@@ -171,3 +171,16 @@ def test_each_production_default_can_be_changed_by_its_variable(tmp_path) -> Non
     env = production_env(tmp_path, **dict.fromkeys(names, "0"))
     code = f"import django; django.setup(); from django.conf import settings as s; print([s.{', s.'.join(names)}])"
     assert run(env, "-c", code).stdout.strip().splitlines()[-1] == "[False, False, False, 0]"
+
+
+def test_numbers_in_the_environment_are_read_as_written_and_a_wrong_one_is_named(tmp_path) -> None:
+    """``DIGITS_FINETUNE_LEARNING_RATE=1e-4`` is the rate people write (django-environ's own float reader failed on
+    it, and read ``1e3`` as 13); a value that is no number stops start-up with its name, not a silent default."""
+    code = SETTINGS.format("[s.DIGITS_FINETUNE_LEARNING_RATE, s.AXES_COOLOFF_TIME, s.DIGITS_LOW_CONFIDENCE]")
+    env = django_env(tmp_path, DIGITS_FINETUNE_LEARNING_RATE="1e-4", AXES_COOLOFF_TIME="1e3")
+    result = run(env, "-c", code)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [1e-4, 1000.0, 0.7]
+    wrong = run(django_env(tmp_path, DIGITS_LOW_CONFIDENCE="sure"), "-c", code)
+    assert wrong.returncode != 0
+    assert "DIGITS_LOW_CONFIDENCE='sure' is not a number" in wrong.stderr
