@@ -18,19 +18,23 @@ from kombu import Queue
 from digits_site.secret_key import kept_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-env = environ.Env()
 
 
-def env_float(name: str, default: float) -> float:
-    """Read a number as Python writes one (``5e-4`` too). Not ``env.float``: django-environ 0.14 strips every
+class Env(environ.Env):
+    """django-environ's reader, with numbers read as Python writes them (``5e-4`` too): its own ``float`` strips every
     character but digits, commas, dots and minus signs before converting, so ``5e-4`` fails and ``1e3`` reads 13."""
-    value = env.str(name, "").strip()
-    if not value:
-        return float(default)
-    try:
-        return float(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={value!r} is not a number") from None
+
+    def float(self, var: str, default: float | environ.NoValue = environ.Env.NOTSET) -> float:
+        value = str(self.str(var, default)).strip()
+        if not value and default is not self.NOTSET:
+            return float(default)  # set but empty: the default, as before
+        try:
+            return float(value)
+        except ValueError:
+            raise ImproperlyConfigured(f"{var}={value!r} is not a number") from None
+
+
+env = Env()
 
 
 def env_rate(name: str, default: str) -> str | None:
@@ -123,7 +127,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 #: Seconds after a request used a kept PostgreSQL connection without error during which the next request skips the
 #: health check (digits_site/postgresql/base.py); 0 checks before every request.
-DATABASE_HEALTH_CHECK_WINDOW = env_float("DATABASE_HEALTH_CHECK_WINDOW", 1)
+DATABASE_HEALTH_CHECK_WINDOW = env.float("DATABASE_HEALTH_CHECK_WINDOW", 1)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -180,7 +184,7 @@ STORAGES = {
 
 REDIS_URL = env.str("REDIS_URL", "")
 #: Seconds to wait for Redis before giving up on it (the rate limits then fail open, see recognizer/api/throttling.py).
-REDIS_TIMEOUT = env_float("REDIS_TIMEOUT", 0.5)
+REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", 0.5)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -269,9 +273,9 @@ DIGITS_MNIST_DIR = Path(env.str("DIGITS_MNIST_DIR", "") or VAR_DIR / "mnist")
 #: Where each process keeps the model artifacts it fetched from storage, named by their SHA-256 (checked on load).
 DIGITS_MODEL_CACHE_DIR = Path(env.str("DIGITS_MODEL_CACHE_DIR", str(VAR_DIR / "model-cache")))
 #: How often (seconds) a web process checks which model version is active, bounding the hot-swap delay.
-DIGITS_MODEL_REFRESH_SECONDS = env_float("DIGITS_MODEL_REFRESH_SECONDS", 1.0)
+DIGITS_MODEL_REFRESH_SECONDS = env.float("DIGITS_MODEL_REFRESH_SECONDS", 1.0)
 #: Predictions below this confidence are presented as uncertain.
-DIGITS_LOW_CONFIDENCE = env_float("DIGITS_LOW_CONFIDENCE", 0.7)
+DIGITS_LOW_CONFIDENCE = env.float("DIGITS_LOW_CONFIDENCE", 0.7)
 
 # The feedback loop (training.finetune, run by the Celery task recognizer.tasks.fine_tune and manage.py finetune).
 #: A fine-tune is skipped unless at least this many distinct images got a usable correction since the last one that
@@ -281,19 +285,19 @@ DIGITS_FINETUNE_EPOCHS = env.int("DIGITS_FINETUNE_EPOCHS", 1)
 #: How many MNIST training images are replayed next to the corrections, so the model does not forget MNIST.
 DIGITS_FINETUNE_REPLAY = env.int("DIGITS_FINETUNE_REPLAY", 20000)
 #: The share of training examples that are (differently augmented repeats of) corrections.
-DIGITS_FINETUNE_CORRECTION_SHARE = env_float("DIGITS_FINETUNE_CORRECTION_SHARE", 0.15)
+DIGITS_FINETUNE_CORRECTION_SHARE = env.float("DIGITS_FINETUNE_CORRECTION_SHARE", 0.15)
 #: The share of corrections held out (chosen by a hash of their input, so for good) to judge models on.
-DIGITS_FINETUNE_HELDOUT_SHARE = env_float("DIGITS_FINETUNE_HELDOUT_SHARE", 0.2)
+DIGITS_FINETUNE_HELDOUT_SHARE = env.float("DIGITS_FINETUNE_HELDOUT_SHARE", 0.2)
 #: The candidate's weights are this share of the fine-tuned ones plus the rest of the active model's (1: no mixing).
-DIGITS_FINETUNE_INTERPOLATION = env_float("DIGITS_FINETUNE_INTERPOLATION", 0.7)
+DIGITS_FINETUNE_INTERPOLATION = env.float("DIGITS_FINETUNE_INTERPOLATION", 0.7)
 #: Each replayed MNIST image's target is this share of the active model's own answer plus the rest of its one-hot
 #: label (0: labels only), so the candidate keeps the active model's answers on MNIST (training.finetune). Not 1: a
 #: weak model taught its own answers alone lost 0.6-1.5 points of MNIST in the tests' fine-tunes.
-DIGITS_FINETUNE_DISTILL = env_float("DIGITS_FINETUNE_DISTILL", 0.5)
+DIGITS_FINETUNE_DISTILL = env.float("DIGITS_FINETUNE_DISTILL", 0.5)
 #: A fine-tune trains this many members, each on its own replay sample, and the candidate is their average (a model
 #: soup): one member's MNIST accuracy moves by chance, their average much less (training.finetune.train_soup).
 DIGITS_FINETUNE_MEMBERS = env.int("DIGITS_FINETUNE_MEMBERS", 3)
-DIGITS_FINETUNE_LEARNING_RATE = env_float("DIGITS_FINETUNE_LEARNING_RATE", 5e-4)
+DIGITS_FINETUNE_LEARNING_RATE = env.float("DIGITS_FINETUNE_LEARNING_RATE", 5e-4)
 DIGITS_FINETUNE_BATCH_SIZE = env.int("DIGITS_FINETUNE_BATCH_SIZE", 128)
 #: Seed of every fine-tune's replay samples and generated outliers (manage.py finetune --seed, for all runs): unset,
 #: each run draws its own. Set it where runs must be repeatable, as the test suite's worker processes are: a tiny
@@ -303,15 +307,15 @@ DIGITS_FINETUNE_SEED = env.int("DIGITS_FINETUNE_SEED", None)
 DIGITS_FINETUNE_EVAL_LIMIT = env.int("DIGITS_FINETUNE_EVAL_LIMIT", 0)
 #: The gate: the candidate may lose at most this much MNIST test accuracy (0: none, it must be at least as good;
 #: 0.001 would allow 0.1 point) …
-DIGITS_GATE_MAX_MNIST_DROP = env_float("DIGITS_GATE_MAX_MNIST_DROP", 0.0)
+DIGITS_GATE_MAX_MNIST_DROP = env.float("DIGITS_GATE_MAX_MNIST_DROP", 0.0)
 #: … and at most this much accuracy on the held-out corrections (0: at least the active model's).
-DIGITS_GATE_MAX_HELDOUT_DROP = env_float("DIGITS_GATE_MAX_HELDOUT_DROP", 0.0)
+DIGITS_GATE_MAX_HELDOUT_DROP = env.float("DIGITS_GATE_MAX_HELDOUT_DROP", 0.0)
 #: … and it may answer "not a digit" to at most this much more of the MNIST test digits (real digits told they are
 #: none; 0.001 = 0.1 point, 10 of the 10,000).
-DIGITS_GATE_MAX_FLAGGED_RISE = env_float("DIGITS_GATE_MAX_FLAGGED_RISE", 0.001)
+DIGITS_GATE_MAX_FLAGGED_RISE = env.float("DIGITS_GATE_MAX_FLAGGED_RISE", 0.001)
 #: A running training run writes a heartbeat this often; one silent for DIGITS_RUN_STALE_SECONDS died with its worker.
-DIGITS_RUN_HEARTBEAT_SECONDS = env_float("DIGITS_RUN_HEARTBEAT_SECONDS", 5)
-DIGITS_RUN_STALE_SECONDS = env_float("DIGITS_RUN_STALE_SECONDS", 60)
+DIGITS_RUN_HEARTBEAT_SECONDS = env.float("DIGITS_RUN_HEARTBEAT_SECONDS", 5)
+DIGITS_RUN_STALE_SECONDS = env.float("DIGITS_RUN_STALE_SECONDS", 60)
 DIGITS_MAX_UPLOAD_BYTES = env.int("DIGITS_MAX_UPLOAD_BYTES", 4 * 1024 * 1024)
 DIGITS_MAX_IMAGE_PIXELS = env.int("DIGITS_MAX_IMAGE_PIXELS", 4096 * 4096)
 DATA_UPLOAD_MAX_MEMORY_SIZE = DIGITS_MAX_UPLOAD_BYTES * 2
@@ -324,7 +328,7 @@ DIGITS_MAX_NUMBER_PIXELS = env.int("DIGITS_MAX_NUMBER_PIXELS", 4_000_000)
 DIGITS_WHOLE_DIGIT_FILE = Path(
     env.str("DIGITS_WHOLE_DIGIT_FILE", str(BASE_DIR / "recognizer" / "default_model" / "whole_digit.tflite"))
 )
-DIGITS_WHOLE_DIGIT_WEIGHT = env_float("DIGITS_WHOLE_DIGIT_WEIGHT", 0.25)
+DIGITS_WHOLE_DIGIT_WEIGHT = env.float("DIGITS_WHOLE_DIGIT_WEIGHT", 0.25)
 #: The not-a-digit detector read beside the digit model (``manage.py train_not_a_digit``; shipped beside the default
 #: model). When it cannot be read, "not a digit" is judged by the digit model's evidence alone (core.open_set).
 DIGITS_NOT_A_DIGIT_FILE = Path(
@@ -390,14 +394,14 @@ CSRF_COOKIE_HTTPONLY = False
 # AXES_FAILURE_LIMIT of them that username is locked out from that address for AXES_COOLOFF_TIME hours (a 429 page),
 # even for the right password. Failures are slowed as they come (recognizer.admin_login), before the lock-out.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", 5)
-AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_TIME", 1.0)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_TIME", 1.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # The same client address as the rate limits (DIGITS_NUM_PROXIES decides whether X-Forwarded-For is trusted).
 AXES_CLIENT_IP_CALLABLE = "recognizer.network.client_address"
 AXES_VERBOSE = False
 #: Seconds each failed admin login waits before it is answered (slowing guessing before the lock-out).
-DIGITS_LOGIN_FAILURE_DELAY = env_float("DIGITS_LOGIN_FAILURE_DELAY", 1.0)
+DIGITS_LOGIN_FAILURE_DELAY = env.float("DIGITS_LOGIN_FAILURE_DELAY", 1.0)
 
 LOGGING = {
     "version": 1,
