@@ -43,13 +43,13 @@ def test_two_touching_digits_read_as_one_come_apart_when_told_there_are_two(numb
 
 
 def test_touching_digits_read_as_one_sure_digit_are_parted_by_the_models_distance(model) -> None:
-    """ "23" with its inks touching: the whole reads as a sure 8, so the probabilities alone keep it whole; but it lies
-    far from every digit the model learnt, and with the distance the cuts part it (segmentation.FAR_PENALTY). (A
-    touching "56" was the example until the skeleton's cuts let a stroke be both digits', 2026-12-06: they part it
-    without the distance now.)"""
+    """ "23" with its inks touching: the probabilities alone keep it whole, one digit (a sure 8 for digits-v2, a 3 at
+    57% for digits-v7); but it lies far from every digit the model learnt, and with the distance the cuts part it
+    (segmentation.FAR_PENALTY). (A touching "56" was the example until the skeleton's cuts let a stroke be both
+    digits', 2026-12-06: they part it without the distance now.)"""
     picture = draw_number("23", spacing=0.3)
     assert len(split_digits(picture)) == 1
-    assert read(segmentation.split_number(picture, model), model) == "8"
+    assert len(segmentation.split_number(picture, model)) == 1
     assert read(segmentation.split_number(picture, model.reading), model) == "23"
 
 

@@ -92,15 +92,15 @@ def test_the_shipped_verifier_tells_a_whole_digit_from_two_touching_ones(mnist, 
 def test_the_verifier_helps_read_touching_numbers(mnist, model, verifier) -> None:
     """Touching pairs of held-out MNIST digits from the picture alone: weighed by the verifier, the splitting no
     longer takes most merged pairs for one digit (read surely, as "17" read as a 7). Measured here: 84 -> 95 and
-    84 -> 95 of 100 pairs (seeds 21 and 22; the first verifier: 95 and 93); bench.segment_verifier measures whole
-    numbers."""
+    84 -> 95 of 100 pairs (seeds 21 and 22; the first verifier: 95 and 93) with digits-v2 reading; with digits-v7,
+    which parts more of them alone, 93 -> 98 (seed 21); bench.segment_verifier measures whole numbers."""
     plain = weighed = 0
     scorer = whole_digit.weighed(model.reading, verifier)
     for truth, picture in touching_pairs(mnist, model, 100, seed=21):
         plain += read_number(segmentation.split_number(picture, model.reading), model) == truth
         weighed += read_number(segmentation.split_number(picture, scorer), model) == truth
-    assert weighed >= plain + 6
-    assert weighed >= 90
+    assert weighed >= plain + 4
+    assert weighed >= 95
 
 
 def test_only_pieces_wide_enough_to_be_two_digits_are_weighed(mnist, model, verifier) -> None:
@@ -115,7 +115,8 @@ def test_only_pieces_wide_enough_to_be_two_digits_are_weighed(mnist, model, veri
     weighed, _ = whole_digit.weighed(model.reading, verifier)(inputs)
     assert whole_digit.aspects(inputs)[0] < whole_digit.MIN_ASPECT <= whole_digit.aspects(inputs)[1]
     np.testing.assert_allclose(weighed[0], plain[0])
-    np.testing.assert_allclose(weighed[1], plain[1] * verifier.score(inputs)[1] ** whole_digit.WEIGHT, rtol=1e-5)
+    whole = np.clip(verifier.score(inputs)[1], whole_digit.FLOOR, 1.0) ** whole_digit.WEIGHT
+    np.testing.assert_allclose(weighed[1], plain[1] * whole, rtol=1e-5)
     assert verifier.score(inputs)[1] < 0.9
 
 

@@ -14,7 +14,8 @@ One call of :func:`fine_tune` is one :class:`~recognizer.models.TrainingRun`, wh
    differently: a few hundred corrections then weigh as much as thousands of MNIST images, while the replay keeps
    the model from forgetting MNIST; ``outliers`` generated non-digits (:mod:`training.ml.outliers`, uniform targets
    too, with a third as many digits drawn from the same fonts) may join them, to teach doubt on letters, shapes
-   and scribbles; the replay's targets are half label, half the active model's answer (``DIGITS_FINETUNE_DISTILL``);
+   and scribbles; the replay's targets are mostly the active model's answer, the rest label
+   (``DIGITS_FINETUNE_DISTILL``);
    ``DIGITS_FINETUNE_MEMBERS`` such fine-tunes, each on its own replay sample, are averaged, and the candidate is
    that average weighted with the active model's weights (``DIGITS_FINETUNE_INTERPOLATION``), which keeps more of
    both (:func:`train_soup`);
