@@ -23,7 +23,7 @@ import csv
 import io
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -115,11 +115,17 @@ def _to_input(bitmap: np.ndarray, factor: int) -> np.ndarray:
 
 
 def usable_digits(
-    images: np.ndarray, labels: np.ndarray, model: Model, rng: np.random.Generator, count: int
+    images: np.ndarray,
+    labels: np.ndarray,
+    model: Model,
+    rng: np.random.Generator,
+    count: int,
+    also: Sequence[Model] = (),
 ) -> tuple[dict[int, list[np.ndarray]], np.ndarray]:
-    """Trace ``count`` random digits into strokes and keep those the model reads right alone, as strokes rendered
-    with the page's brush at the size they have in a number: a number's error is then the splitting's, never the
-    reading of a digit."""
+    """Trace ``count`` random digits into strokes and keep those the model (and every model in ``also``) reads right
+    alone, as strokes rendered with the page's brush at the size they have in a number: a number's error is then the
+    splitting's, never the reading of a digit. Which digits those are depends on the model, so two models' figures
+    compare only on the digits both read right (``also``)."""
     traced = {}
     for k in rng.choice(len(images), size=min(count, len(images)), replace=False):
         strokes = digit_strokes(images[k])
@@ -128,7 +134,7 @@ def usable_digits(
     keys = np.array(sorted(traced))
     # Each alone as it will be in a number: the same frame and brush (a thicker brush than on a digit's own canvas).
     inputs = [preprocess(compose([traced[k]], "apart", rng)[1]) for k in keys]
-    right = model(np.stack(inputs)).argmax(axis=1) == labels[keys]
+    right = np.logical_and.reduce([m(np.stack(inputs)).argmax(axis=1) == labels[keys] for m in (model, *also)])
     return traced, keys[right]
 
 
@@ -148,7 +154,7 @@ def written_pairs(
 
 
 def sample_numbers(
-    model: Model, numbers: int, seed: int
+    model: Model, numbers: int, seed: int, also: Sequence[Model] = ()
 ) -> Iterator[tuple[str, str, list[tuple[str, S.Drawing, Image.Image]]]]:
     """The benchmark's numbers: for each source and case, ``numbers`` numbers of 2-4 usable digits as ``(truth,
     drawing, picture)``. The same ``seed`` gives the same digits in every case and in every benchmark that reads
@@ -156,7 +162,7 @@ def sample_numbers(
     for source, load in (("MNIST test", mnist_test), ("other writers", other_writers)):
         images, labels = load()
         rng = np.random.default_rng(seed)
-        traced, pool = usable_digits(images, labels, model, rng, 8 * numbers)
+        traced, pool = usable_digits(images, labels, model, rng, 8 * numbers, also)
         picks = [rng.choice(pool, size=rng.integers(2, 5), replace=False) for _ in range(numbers)]
         for case in CASES:
             case_rng = np.random.default_rng(seed + 1)

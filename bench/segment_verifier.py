@@ -14,7 +14,10 @@ are scaled by ``v ** λ``, so separate pieces are kept only when the verifier ag
 test and other writers, same places) at each λ, so its rows sit beside that table; λ = 0 is the cuts without it.
 
     python -m bench.segment_verifier [--lams 0,0.25,0.5,1] [--seeds 14,7] [--numbers 100] [--verifier PATH.tflite]
-        [--name segment_verifier]
+        [--model PATH.tflite] [--also PATH.tflite] [--name segment_verifier]
+
+``--model`` reads with another digit model than the shipped one; ``--also`` builds the numbers only of digits that
+model reads right alone too, so that two models' runs (each the other's ``--also``) read the same numbers.
 """
 
 from __future__ import annotations
@@ -30,16 +33,18 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Machine, markdown_table, write_result
-from bench.numbers import CASES, WHOLE_DIGIT, Model, read_number, sample_numbers
+from bench.numbers import CASES, MODEL, WHOLE_DIGIT, Model, read_number, sample_numbers
 from recognizer.core import segmentation, whole_digit
 
 
-def evaluate(model: Model, verifier: whole_digit.WholeDigit, lams: list[float], numbers: int, seed: int) -> dict:
+def evaluate(
+    model: Model, verifier: whole_digit.WholeDigit, lams: list[float], numbers: int, seed: int, also: list[Model]
+) -> dict:
     """Numbers read right by ``split_number`` at each ``lam`` (0: the digit model alone), built as bench.numbers
     builds them for ``seed``; and the median time of a number's cuts at each."""
     results = {}
     scorers = {lam: whole_digit.weighed(model.reading, verifier, lam) if lam else model.reading for lam in lams}
-    for source, case, built in sample_numbers(model, numbers, seed):
+    for source, case, built in sample_numbers(model, numbers, seed, also):
         right, times = dict.fromkeys(lams, 0), {lam: [] for lam in lams}
         for truth, _, picture in built:
             for lam, scorer in scorers.items():
@@ -62,17 +67,20 @@ def main() -> None:
     parser.add_argument("--seeds", default="14,7", help="bench.numbers seeds to read")
     parser.add_argument("--numbers", type=int, default=100, help="numbers per source, case and seed")
     parser.add_argument("--verifier", type=Path, default=WHOLE_DIGIT, help="the verifier's .tflite (default: shipped)")
+    parser.add_argument("--model", type=Path, default=MODEL, help="the digit model's .tflite (default: shipped)")
+    parser.add_argument("--also", type=Path, help="numbers only of digits this .tflite also reads right alone")
     parser.add_argument("--name", default="segment_verifier", help="results file name (default segment_verifier)")
     args = parser.parse_args()
     machine = Machine()
-    model = Model()
+    model = Model(args.model)
+    also = [Model(args.also)] if args.also else []
     verifier = whole_digit.WholeDigit(args.verifier.read_bytes())
     record = args.verifier.with_suffix(".json")
     made = json.loads(record.read_text()) if record.exists() else {}
     lams = [float(v) for v in args.lams.split(",")]
     results = {}
     for seed in (int(s) for s in args.seeds.split(",")):
-        results.update(evaluate(model, verifier, lams, args.numbers, seed))
+        results.update(evaluate(model, verifier, lams, args.numbers, seed, also))
     rows = [(seed, source, case, *(f"{r[lam][0]:.0%}" for lam in lams)) for (seed, source, case), r in results.items()]
     for case in CASES:
         mean = [np.mean([r[lam][0] for (_, _, c), r in results.items() if c == case]) for lam in lams]
@@ -83,6 +91,8 @@ def main() -> None:
     ]
     command = f"python -m bench.segment_verifier --lams {args.lams} --seeds {args.seeds} --numbers {args.numbers}"
     command += f" --verifier {args.verifier}" if args.verifier != WHOLE_DIGIT else ""
+    command += f" --model {args.model}" if args.model != MODEL else ""
+    command += f" --also {args.also}" if args.also else ""
     made_by = (
         f"`{made['command']}` ({made['labelled']:,} labelled pieces, held-out accuracy "
         f"{made['held_out_accuracy']:.1%}, {made['parameters']:,} parameters, {made['seconds']:.0f} s)"
