@@ -289,9 +289,9 @@ DIGITS_FINETUNE_CORRECTION_SHARE = env.float("DIGITS_FINETUNE_CORRECTION_SHARE",
 #: The share of corrections held out (chosen by a hash of their input, so for good) to judge models on.
 DIGITS_FINETUNE_HELDOUT_SHARE = env.float("DIGITS_FINETUNE_HELDOUT_SHARE", 0.2)
 #: The candidate's weights are this share of the fine-tuned ones plus the rest of the active model's (1: no mixing).
-#: 0.5, with the distillation's 0.8 below: with them the shipped digits-v7's fine-tunes passed the gate 7 times of 7
-#: (bench.feedback_loop, four streams; bench.adaptation, three runs); with 0.7 and 0.5, the values before, its
-#: fine-tune was refused at -0.05 points of MNIST (README, "The shipped model").
+#: 0.5, with the distillation's 0.8 below: with them the shipped digits-v7's fine-tunes passed the gate 9 times of 9
+#: (bench.feedback_loop and bench.adaptation); with 0.7 and 0.5, the values before, its fine-tune was refused at
+#: -0.05 points of MNIST (README, "The shipped model").
 DIGITS_FINETUNE_INTERPOLATION = env.float("DIGITS_FINETUNE_INTERPOLATION", 0.5)
 #: Each replayed MNIST image's target is this share of the active model's own answer plus the rest of its one-hot
 #: label (0: labels only), so the candidate keeps the active model's answers on MNIST (training.finetune). Not 1: a
