@@ -133,8 +133,8 @@ def usable_digits(
             traced[int(k)] = strokes
     keys = np.array(sorted(traced))
     # Each alone as it will be in a number: the same frame and brush (a thicker brush than on a digit's own canvas).
-    inputs = [preprocess(compose([traced[k]], "apart", rng)[1]) for k in keys]
-    right = np.logical_and.reduce([m(np.stack(inputs)).argmax(axis=1) == labels[keys] for m in (model, *also)])
+    inputs = np.stack([preprocess(compose([traced[k]], "apart", rng)[1]) for k in keys])
+    right = np.logical_and.reduce([m(inputs).argmax(axis=1) == labels[keys] for m in (model, *also)])
     return traced, keys[right]
 
 
