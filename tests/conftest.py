@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from recognizer import registry, serving
+from recognizer.api.throttling import ClientAndAddressThrottle
 from recognizer.models import ModelVersion
 from recognizer.registry import activate, ensure_default_model, register_version
 from tests.support.env import CHROMIUM, CHROMIUM_ARGS, skip_or_fail
@@ -149,6 +151,16 @@ def second_version(active_model, tmp_path) -> ModelVersion:
 @pytest.fixture
 def client_api() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def throttle_clock(monkeypatch) -> float:
+    """Hold the rate limits' clock in the middle of the current minute. They count in fixed windows, so a test's
+    requests must fall in one window, not across its end (a CI run once sent a test's third request into the next
+    minute's window, and it got 200 where 429 was due)."""
+    mid_window = (time.time() // 60) * 60 + 30
+    monkeypatch.setattr(ClientAndAddressThrottle, "timer", lambda self: mid_window)
+    return mid_window
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ by the public); only its client (cookie with CSRF, or a digit's token) and staff
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from rest_framework.test import APIClient
 
 from bench.drawing import data_url, digit_strokes, draw_digit, draw_number
 from recognizer import corrections, predictions, review
-from recognizer.api import throttling
 from recognizer.models import Drawing, SplitCorrection, Submission
 
 pytestmark = pytest.mark.django_db
@@ -189,13 +187,9 @@ def test_staff_may_and_are_recorded(touching_14, staff_api, staff_user) -> None:
     assert SplitCorrection.objects.get().made_by == staff_user
 
 
-def test_it_is_rate_limited_like_corrections(client_api, touching_14, settings, monkeypatch) -> None:
+def test_it_is_rate_limited_like_corrections(client_api, touching_14, settings, throttle_clock) -> None:
     limits = {"predict": None, "predict_address": None, "correct": "2/min", "correct_address": None}
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": limits}
-    # The limits count in fixed windows (a minute here): the three requests must fall in one, not across its end
-    # (a CI run once sent the third into the next minute's window and got 200).
-    mid_window = (time.time() // 60) * 60 + 30
-    monkeypatch.setattr(throttling.ClientAndAddressThrottle, "timer", lambda self: mid_window)
     cache.clear()
     post(client_api, touching_14["split_url"], {"digits": 2}, 200)
     post(client_api, touching_14["split_url"], {"digits": 1}, 200)

@@ -34,8 +34,9 @@ NO_LIMITS = {"predict": None, "correct": None, "predict_address": None, "correct
 
 
 @pytest.fixture
-def rates(settings):
-    """Set the rates, e.g. ``rates(predict="3/min")``; the scopes not named are not limited."""
+def rates(settings, throttle_clock):
+    """Set the rates, e.g. ``rates(predict="3/min")``; the scopes not named are not limited. The limits' clock is
+    held mid-minute (``throttle_clock``), so a test's requests count in one window."""
 
     def set_rates(**scopes: str | None) -> None:
         settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**NO_LIMITS, **scopes}}
