@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from django.conf import settings
@@ -191,6 +192,17 @@ def test_styled_digits_are_drawn_alike_for_one_seed_in_turn_of_their_digits() ->
     assert all(image.max() > 200 and (image > 0).sum() > 30 for image in first)  # ink, preprocessed like a drawing
     assert styled_digits.labels(3, digits=(1,)).tolist() == [1, 1, 1]  # what ``--finish-ones`` adds
     assert styled_digits.images(3, 3, digits=(1,)).shape == (3, 28, 28)
+    nines = styled_digits.images(20, 3, digits=(9,))  # the curled 9s: a closed loop above a tail
+    assert all(image.max() > 200 for image in nines)
+    assert sum(_one_hole_in_the_upper_half(image) for image in nines) >= 18
+
+
+def _one_hole_in_the_upper_half(image: np.ndarray) -> bool:
+    """Whether the drawing's blank has exactly one region enclosed by ink (a loop), and it lies in the upper half."""
+    count, regions = cv2.connectedComponents((image < 100).astype(np.uint8), connectivity=4)
+    outside = set(np.unique(np.concatenate([regions[0], regions[-1], regions[:, 0], regions[:, -1]])).tolist())
+    holes = [k for k in range(1, count) if k not in outside and (regions == k).sum() >= 3]
+    return len(holes) == 1 and np.nonzero(regions == holes[0])[0].mean() < 14
 
 
 def test_finishing_with_ones_needs_epochs_before_its_closing_ones() -> None:
