@@ -94,8 +94,7 @@ def load_sets(quick: bool, sweep_digits: int) -> list[hw.LabelledSet]:
         labelled = loader()
         labelled.images, labelled.labels = labelled.images[::step], labelled.labels[::step]
         sets.append(labelled)
-    order = np.random.default_rng(0).permutation(len(x_test))[:sweep_digits]
-    sets.append(hw.sweep(x_test[order], y_test[order]))
+    sets.append(hw.mnist_sweep(sweep_digits))
     return sets
 
 

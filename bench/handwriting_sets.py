@@ -271,3 +271,11 @@ def sweep(images: np.ndarray, labels: np.ndarray, seed: int = 13) -> LabelledSet
             "slant": np.where(np.abs(slant) < 0.15, "upright (|shear| < 0.15)", "slanted (0.15-0.4)"),
         },
     )
+
+
+def mnist_sweep(count: int) -> LabelledSet:
+    """The canvas sweep of ``count`` MNIST test digits (the same digits, in the same order, for the same count):
+    every benchmark that reads drawings made with a brush reads these."""
+    x_test, y_test = mnist("t10k")
+    order = np.random.default_rng(0).permutation(len(x_test))[:count]
+    return sweep(x_test[order], y_test[order])

@@ -9,7 +9,9 @@ as a test) are flagged with the shape rules. It prints the threshold of the serv
 and the served rule's figures, before the detector and with it; beside the benchmark's non-digits, the detector's own
 kinds drawn afresh (validation: what it learnt, not what it never saw). Other writers' digits are counted pooled and
 set by set, since one set's way of making its bitmaps (semeion stretches every digit to fill its square) can carry
-the pooled rate.
+the pooled rate. Digits drawn as the page draws them are counted too: the canvas sweep of :mod:`bench.accuracy`
+(1,500 MNIST test digits thinned and stroked again at nine brushes, from 1 px to a fat marker), and its thinnest and
+thickest brushes apart.
 
 The benchmark's non-digits are its own drawings: DejaVu letters (the detector learns Liberation's) and hearts,
 stars, houses, smileys and crosses of fixed templates (the detector learns its own of random proportions).
@@ -36,6 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Machine, markdown_table, setup_django, write_result
+from bench.handwriting_sets import BRUSHES, mnist_sweep
 
 setup_django()
 
@@ -52,7 +55,18 @@ FLAG_RATE = open_set.FLAG_RATE
 #: The seed of the detector's own kinds of non-digits drawn afresh (the validation column): one no training uses.
 VALIDATION_SEED = 20_261_206
 #: (distance weight, detector weight) pairs measured beside the served pair.
+#: The MNIST test digits the canvas sweep draws again at each brush (as many as bench.accuracy's).
+SWEEP_DIGITS = 1500
 WEIGHTS = [(8, 0), (0, 0.5), (4, 0.25), (8, 0.25), (16, 0.25), (8, 0.5), (16, 0.5), (16, 1.0), (32, 0.5)]
+
+
+def sweep_sets() -> dict[str, np.ndarray]:
+    """The canvas sweep's drawings, preprocessed: all of them, then those of its thinnest and thickest brushes."""
+    sweep = mnist_sweep(SWEEP_DIGITS)
+    x = np.stack([preprocess(image) for image in sweep.images])
+    brush, names = sweep.groups["brush"], list(BRUSHES)
+    thinnest, thickest = names[0], names[-1]
+    return {"canvas sweep": x, f"sweep, {thinnest}": x[brush == thinnest], f"sweep, {thickest}": x[brush == thickest]}
 
 
 def trained(recipe: not_a_digit.Recipe, epochs: int, seed: int) -> NotADigitDetector:
@@ -114,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         "MNIST test": load_mnist(MNIST, fetch=False).x_test,
         "other writers": np.concatenate(list(others.values())),
         **others,
+        **sweep_sets(),
         "non-digits": np.stack([preprocess(image) for _, image in things]),
         "held-out non-digits": np.stack([preprocess(image) for _, image in held]),
     }

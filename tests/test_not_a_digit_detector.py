@@ -52,10 +52,12 @@ def train_detector(tmp_path: Path, settings, **sizes: int) -> Path:
 def test_the_command_trains_a_detector_litert_reads_and_records_how(mnist, settings, tmp_path) -> None:
     """A small run of ``manage.py train_not_a_digit``: the .tflite loads in LiteRT (no TensorFlow) and gives one
     logit a drawing; the record beside it says how it was made and what it flags of drawings it never saw."""
-    output = train_detector(tmp_path, settings, negatives=900, redrawn=300, bitmaps=200, styled=150, digits=10_000)
+    output = train_detector(
+        tmp_path, settings, negatives=900, redrawn=300, bitmaps=200, styled=150, nines=50, digits=10_000
+    )
     record = json.loads(output.with_suffix(".json").read_text())
     assert record["command"] == (
-        "python manage.py train_not_a_digit --negatives 900 --redrawn 300 --bitmaps 200 --styled 150 "
+        "python manage.py train_not_a_digit --negatives 900 --redrawn 300 --bitmaps 200 --styled 150 --nines 50 "
         "--digits 10000 --epochs 1 --seed 0"
     )
     assert "sketch" in record["kinds"]

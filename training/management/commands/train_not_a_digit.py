@@ -33,6 +33,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--styled", type=int, default=6_000, help="1s, 7s and 4s of styles MNIST lacks (a flag and base, a bar)."
         )
+        parser.add_argument("--nines", type=int, default=0, help="9s whose tail curls left, as many European 9s do.")
         parser.add_argument(
             "--digits", type=int, help="Learn from the first N MNIST training digits only (quick runs; default all)."
         )
@@ -66,7 +67,11 @@ class Command(BaseCommand):
         if show:
             self.stdout.write(f"Drawing {options['negatives']:,} non-digits and learning them against MNIST...")
         recipe = not_a_digit.Recipe(
-            options["negatives"], redrawn=options["redrawn"], bitmaps=options["bitmaps"], styled=options["styled"]
+            options["negatives"],
+            redrawn=options["redrawn"],
+            bitmaps=options["bitmaps"],
+            styled=options["styled"],
+            nines=options["nines"],
         )
         digits = data.x_train[: options["digits"]] if options["digits"] else data.x_train
         model = not_a_digit.fit(digits, recipe, options["epochs"], options["seed"], verbose=verbose)
@@ -79,7 +84,7 @@ class Command(BaseCommand):
         test = model.predict(data.x_test[..., None].astype("float32"), batch_size=1000, verbose=0)[:, 0]
         words = ["python", "manage.py", "train_not_a_digit", "--negatives", str(options["negatives"])]
         words += ["--redrawn", str(options["redrawn"]), "--bitmaps", str(options["bitmaps"])]
-        words += ["--styled", str(options["styled"])]
+        words += ["--styled", str(options["styled"]), "--nines", str(options["nines"])]
         words += ["--digits", str(options["digits"])] if options["digits"] else []
         words += ["--epochs", str(options["epochs"]), "--seed", str(options["seed"])]
         record = {
