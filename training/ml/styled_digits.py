@@ -7,7 +7,8 @@ it took flagged 1s for non-digits), and the digit model beside MNIST (``manage.p
 in a run's closing epochs, ``--finish-ones N``): other writers' 1s were its weakest digit (optdigits' other writers
 87.9%, semeion 77.2%, read as 4s and 7s). The curled 9s came later (2026-12-07): with the 1s mended, other writers'
 9s were the weakest digit (optdigits' other writers 91.7%, semeion 75.9%), nearly all read as 3s, their tails bent
-left like a 3's lower arc.
+left like a 3's lower arc. Neither network learns them by default: taught to the digit model (``bench.augment_probe``,
+variant ``nines``) and to the detector (``manage.py train_not_a_digit --nines N``), they moved too little (README).
 """
 
 from __future__ import annotations
