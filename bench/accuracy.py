@@ -94,7 +94,7 @@ def load_sets(quick: bool, sweep_digits: int) -> list[hw.LabelledSet]:
         labelled = loader()
         labelled.images, labelled.labels = labelled.images[::step], labelled.labels[::step]
         sets.append(labelled)
-    sets.append(hw.mnist_sweep(sweep_digits))
+    sets.append(hw.mnist_sweep(x_test, y_test, sweep_digits))
     return sets
 
 

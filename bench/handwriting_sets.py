@@ -273,9 +273,9 @@ def sweep(images: np.ndarray, labels: np.ndarray, seed: int = 13) -> LabelledSet
     )
 
 
-def mnist_sweep(count: int) -> LabelledSet:
-    """The canvas sweep of ``count`` MNIST test digits (the same digits, in the same order, for the same count):
-    every benchmark that reads drawings made with a brush reads these."""
-    x_test, y_test = mnist("t10k")
+def mnist_sweep(x_test: np.ndarray, y_test: np.ndarray, count: int) -> LabelledSet:
+    """The canvas sweep of ``count`` of MNIST's test digits (``x_test``, ``y_test``, which the caller has loaded
+    already; the same digits, in the same order, for the same count): every benchmark that reads drawings made with
+    a brush reads these."""
     order = np.random.default_rng(0).permutation(len(x_test))[:count]
     return sweep(x_test[order], y_test[order])

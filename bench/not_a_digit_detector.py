@@ -59,17 +59,19 @@ from training.ml.mnist import load_mnist  # noqa: E402
 FLAG_RATE = open_set.FLAG_RATE
 #: The seed of the detector's own kinds of non-digits drawn afresh (the validation column): one no training uses.
 VALIDATION_SEED = 20_261_206
-#: (distance weight, detector weight) pairs measured beside the served pair.
 #: The MNIST test digits the canvas sweep draws again at each brush (as many as bench.accuracy's).
 SWEEP_DIGITS = 1500
+#: (distance weight, detector weight) pairs measured beside the served pair.
 WEIGHTS = [(8, 0), (0, 0.5), (4, 0.25), (8, 0.25), (16, 0.25), (8, 0.5), (16, 0.5), (16, 1.0), (32, 0.5)]
 
 
-def errors_held(x: np.ndarray, p: np.ndarray, distances: np.ndarray | None, detector: NotADigitDetector) -> str:
-    """Where the model's MNIST test errors are among the served answers: how many the digits called "not a digit"
-    hold, and how many all the answers the page does not give as fact (also "a 4 or a 9?" and "not sure")."""
-    labels = load_mnist(MNIST, fetch=False).y_test
-    judgements = judge_many(x, p, settings.DIGITS_LOW_CONFIDENCE, distances, detector.score(x))
+def errors_held(
+    x: np.ndarray, p: np.ndarray, distances: np.ndarray | None, logits: np.ndarray, labels: np.ndarray
+) -> str:
+    """Where the model's MNIST test errors are among the served answers (``logits``: the detector's, read once): how
+    many the digits called "not a digit" hold, and how many all the answers the page does not give as fact (also "a
+    4 or a 9?" and "not sure")."""
+    judgements = judge_many(x, p, settings.DIGITS_LOW_CONFIDENCE, distances, logits)
     wrong = p.argmax(axis=1) != labels
     flagged = np.array([j.reason is Reason.NOT_A_DIGIT for j in judgements])
     unsure = np.array([j.uncertain for j in judgements])
@@ -80,9 +82,9 @@ def errors_held(x: np.ndarray, p: np.ndarray, distances: np.ndarray | None, dete
     )
 
 
-def sweep_sets() -> dict[str, np.ndarray]:
+def sweep_sets(x_test: np.ndarray, y_test: np.ndarray) -> dict[str, np.ndarray]:
     """The canvas sweep's drawings, preprocessed: all of them, then those of its thinnest and thickest brushes."""
-    sweep = mnist_sweep(SWEEP_DIGITS)
+    sweep = mnist_sweep(x_test, y_test, SWEEP_DIGITS)
     x = np.stack([preprocess(image) for image in sweep.images])
     brush, names = sweep.groups["brush"], list(BRUSHES)
     thinnest, thickest = names[0], names[-1]
@@ -139,13 +141,14 @@ def main(argv: list[str] | None = None) -> None:
     held = non_digits(seed=3, letter_fonts=FONTS[2:])
     validation = outliers.generate(2000, seed=VALIDATION_SEED, kinds=not_a_digit.KINDS)
     others = {name: x for name, (x, _) in other_writer_sets().items()}
+    mnist = load_mnist(MNIST, fetch=False)
     sets = {
         "calibration": calibration_digits()[0],
         "validation non-digits": validation.images[validation.labels == outliers.NOT_A_DIGIT_LABEL],
-        "MNIST test": np.stack([preprocess(image) for image in load_mnist(MNIST, fetch=False).x_test]),
+        "MNIST test": np.stack([preprocess(image) for image in mnist.x_test]),
         "other writers": np.concatenate(list(others.values())),
         **others,
-        **sweep_sets(),
+        **sweep_sets(mnist.x_test, mnist.y_test),
         "non-digits": np.stack([preprocess(image) for _, image in things]),
         "held-out non-digits": np.stack([preprocess(image) for _, image in held]),
     }
@@ -153,15 +156,16 @@ def main(argv: list[str] | None = None) -> None:
     mnist_errors = ""
     for name, x in sets.items():
         p, _, _, distances = probe(x)
+        logits = detector.score(x)
         if name == "MNIST test":
-            mnist_errors = errors_held(x, p, distances, detector)
+            mnist_errors = errors_held(x, p, distances, logits, mnist.y_test)
         scores[name] = {
             "without": served_flags(x, p, distances, None),
             "served": served_flags(x, p, distances, detector),
             "shape": np.array([not measure(i).looks_like_a_digit for i in x]),
             "top": p.max(axis=1),
             "distance": distances,
-            "detector": detector.score(x),
+            "detector": logits,
         }
 
     def combined(s: dict, a: float, b: float) -> np.ndarray:
