@@ -59,7 +59,7 @@ fi
 echo "==> Test suite on SQLite (embedded defaults)"
 mkdir -p "$DIGITS_VAR_DIR/sqlite"
 sqlite=0
-# Beside a services pass, the SQLite pass leaves it the minutes of training marked same_on_any_database (run once).
+# Beside a services pass, the SQLite pass leaves it most of the minutes of training marked same_on_any_database.
 env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL DIGITS_VAR_DIR=$DIGITS_VAR_DIR/sqlite DIGITS_PASS=${services:+embedded} \
   .venv/bin/python -m pytest "$@" || sqlite=$?
 if [ -n "$services" ]; then

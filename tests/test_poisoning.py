@@ -103,7 +103,7 @@ def test_a_flood_of_wrong_corrections_is_refused_by_the_mnist_gate(active_model,
     assert ModelVersion.objects.active() == active_model
 
 
-@pytest.mark.same_on_any_database
+@pytest.mark.same_on_any_database("embedded")  # the services pass has more of them (tests/conftest.py: passes)
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_flood_saying_real_digits_are_not_digits_is_refused_by_the_gate(active_model, mnist, settings) -> None:

@@ -1,6 +1,7 @@
 """scripts/test.sh's two passes at once: the PostgreSQL + Redis pass runs the tests that reach those services, the
 SQLite pass the rest and again those that reach the database or the broker, and minutes of training that store only
-ordinary rows run once, on the services pass. Alone, the SQLite pass runs every test."""
+ordinary rows run once, on the services pass unless their mark names the other. Alone, the SQLite pass runs every
+test."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ FILES = [
 POISONING = "tests/test_poisoning.py"
 #: Minutes of training to show the MNIST gate refuses a flood of wrong corrections (``same_on_any_database``).
 FLOOD = f"{POISONING}::test_a_flood_of_wrong_corrections_is_refused_by_the_mnist_gate"
+#: Minutes of training marked to run once on the SQLite pass instead, so that the two passes end about together.
+RELABEL = f"{POISONING}::test_a_flood_saying_real_digits_are_not_digits_is_refused_by_the_gate"
 #: The staff's cheap look at the same flood's rows.
 STAFF = f"{POISONING}::test_staff_spot_the_flooding_client_and_exclude_all_its_corrections_in_one_action"
 
@@ -61,6 +64,8 @@ def test_beside_it_the_sqlite_pass_runs_the_pure_tests_and_again_those_reaching_
     assert STAFF in collected("embedded") & collected("services")
 
 
-def test_minutes_of_training_that_only_store_rows_run_once_on_the_services_pass() -> None:
+def test_minutes_of_training_that_only_store_rows_run_once_on_the_services_pass_or_the_pass_named() -> None:
     assert FLOOD in collected("services")
     assert FLOOD not in collected("embedded")
+    assert RELABEL in collected("embedded")
+    assert RELABEL not in collected("services")
