@@ -38,6 +38,15 @@ CONFIDENT = 0.9
 LOW_CONFIDENCE = 0.7
 #: The set the temperature is fitted on: never reported as a test.
 CALIBRATION_SET = "optdigits tra"
+#: Issue 13's accuracy targets this benchmark can measure: (what, set, lowest accuracy). "every brush" is the canvas
+#: sweep's weakest brush width. Its others are measured elsewhere: real pen strokes (kept back by the issue's
+#: authors), the recipe's mean over three seeds (README), the loop's uptake (bench/feedback_loop.py).
+TARGETS = (
+    ("MNIST test, the shipped single model", "MNIST test", 0.9972),
+    ("canvas drawings, whatever the brush width", "every brush", 0.99),
+    ("optdigits other writers", "optdigits windep", 0.99),
+    ("semeion", "semeion", 0.97),
+)
 
 
 def load_preprocess(spec: str) -> Callable:
@@ -132,6 +141,20 @@ def scores(probabilities: np.ndarray, labels: np.ndarray, temperature: float) ->
         "errors_unsure_t": int((wrong & (scaled.max(axis=1) < LOW_CONFIDENCE)).sum()),
         "per_digit": per_digit,
     }
+
+
+def target_rows(set_scores: dict[str, dict], brushes: list[tuple[str, dict]]) -> list[list[object]]:
+    """Each of :data:`TARGETS` with its measured accuracy and whether it is met, so a run says plainly which are not."""
+    brush, weakest_brush = min(brushes, key=lambda item: item[1]["accuracy"])
+    measured = {name: (score["accuracy"], "") for name, score in set_scores.items()}
+    measured["every brush"] = (weakest_brush["accuracy"], f" (weakest: {brush})")
+    rows = []
+    for what, name, lowest in TARGETS:
+        if name not in measured:
+            continue
+        accuracy, detail = measured[name]
+        rows.append([what, f">= {lowest:.2%}", pct(accuracy) + detail, "met" if accuracy >= lowest else "**not met**"])
+    return rows
 
 
 def weakest(per_digit: dict[int, float]) -> str:
@@ -285,6 +308,10 @@ def main(argv: list[str] | None = None) -> dict:
         " (T) = with the temperature applied (it never changes the predicted digit, so accuracy is the same)."
         + (" **Quick run: every 4th image of the shared sets, fewer sweep digits.**" if args.quick else ""),
         "## Per set\n\n" + markdown_table(SUMMARY_HEADERS, summary_rows([(n, notes[n], s) for n, s in set_scores])),
+        "## Issue 13's targets measured here\n\n"
+        + markdown_table(["target", "asked", "measured", ""], target_rows(dict(set_scores), breakdowns["brush"]))
+        + "\n\nReal pen strokes (>= 99.5%) are the issue authors' kept-back set; the recipe's three-seed mean is in the"
+        " README, the loop's uptake in bench/feedback_loop.py.",
         "## Per digit (accuracy)\n\n"
         + markdown_table(
             ["set", *[str(d) for d in range(10)]],
